@@ -1,0 +1,45 @@
+/* gf-real.h: the engine's scalar type and the one GEMM every kernel calls.
+ *
+ * The product computes in float32.  The gradient-check tests build the same
+ * kernels a second time with GF_REAL_DOUBLE defined, so that finite
+ * differences can be taken in double precision against the very code that
+ * ships; nothing outside those tests defines it.
+ */
+#pragma once
+
+#include <stddef.h>
+#include <cblas.h>
+
+#ifdef GF_REAL_DOUBLE
+typedef double gf_real;
+#define GF_REAL_NAME "float64"
+#else
+typedef float gf_real;
+#define GF_REAL_NAME "float32"
+#endif
+
+/* C (m,n) = alpha * op(A) op(B) + beta * C, row-major, op(A) (m,k),
+ * op(B) (k,n); lda/ldb/ldc are row strides as cblas takes them. */
+static inline void
+gf_gemm (int trans_a, int trans_b,
+         size_t m, size_t n, size_t k,
+         gf_real alpha,
+         const gf_real *a, size_t lda,
+         const gf_real *b, size_t ldb,
+         gf_real beta,
+         gf_real *c, size_t ldc)
+{
+#ifdef GF_REAL_DOUBLE
+  cblas_dgemm (CblasRowMajor,
+               trans_a ? CblasTrans : CblasNoTrans,
+               trans_b ? CblasTrans : CblasNoTrans,
+               (int) m, (int) n, (int) k, alpha, a, (int) lda, b, (int) ldb,
+               beta, c, (int) ldc);
+#else
+  cblas_sgemm (CblasRowMajor,
+               trans_a ? CblasTrans : CblasNoTrans,
+               trans_b ? CblasTrans : CblasNoTrans,
+               (int) m, (int) n, (int) k, alpha, a, (int) lda, b, (int) ldb,
+               beta, c, (int) ldc);
+#endif
+}

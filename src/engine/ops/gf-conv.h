@@ -1,0 +1,61 @@
+/* gf-conv.h: 2-D convolution (ONNX Conv), NCHW.
+ *
+ * Fast path: 1×1 stride-1 unpadded convolutions are one GEMM per image on
+ * the input as it lies; depthwise convolutions (groups == in == out
+ * channels) use a direct loop; everything else is im2col into the planned
+ * workspace and one GEMM per image and group.  gf_conv2d_forward_reference
+ * and gf_conv2d_backward_reference are the naive seven-loop versions the
+ * tests compare against.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "../gf-real.h"
+#include "../gf-status.h"
+
+typedef struct
+{
+  /* Set by the caller. */
+  size_t batch, in_channels, in_h, in_w;
+  size_t out_channels, kernel_h, kernel_w;
+  size_t stride_h, stride_w;
+  size_t dilation_h, dilation_w;
+  size_t pad_top, pad_left, pad_bottom, pad_right;
+  size_t groups;
+  /* Set by gf_conv2d_init. */
+  size_t out_h, out_w;
+} GfConv2d;
+
+/* Checks the attributes (non-zero strides, dilations and groups, channels
+ * divisible by groups, a kernel that fits the padded input) and computes
+ * out_h and out_w.  Returns GF_ERR_INVALID or GF_ERR_SHAPE with a message. */
+GfStatus gf_conv2d_init (GfConv2d *conv, GfError *error);
+
+/* Scratch the fast kernels need, in gf_real elements, for both forward and
+ * backward at conv->batch; 0 when none. */
+size_t gf_conv2d_workspace_size (const GfConv2d *conv);
+
+/* x (N, C, H, W); w (M, C/groups, KH, KW); b (M) or NULL;
+ * y (N, M, OH, OW) is written. */
+void gf_conv2d_forward (const GfConv2d *conv,
+                        const gf_real *x, const gf_real *w, const gf_real *b,
+                        gf_real *y, gf_real *workspace);
+
+/* dy (N, M, OH, OW).  dx (N, C, H, W) is WRITTEN (overwritten); dw
+ * (M, C/groups, KH, KW) and db (M) are ACCUMULATED (+=).  Any of dx, dw, db
+ * may be NULL to skip it. */
+void gf_conv2d_backward (const GfConv2d *conv,
+                         const gf_real *x, const gf_real *w, const gf_real *dy,
+                         gf_real *dx, gf_real *dw, gf_real *db,
+                         gf_real *workspace);
+
+/* Naive reference loops, same contracts, no workspace. */
+void gf_conv2d_forward_reference (const GfConv2d *conv,
+                                  const gf_real *x, const gf_real *w,
+                                  const gf_real *b, gf_real *y);
+void gf_conv2d_backward_reference (const GfConv2d *conv,
+                                   const gf_real *x, const gf_real *w,
+                                   const gf_real *dy, gf_real *dx,
+                                   gf_real *dw, gf_real *db);

@@ -1,0 +1,481 @@
+/* gf-pool.c: MaxPool, AveragePool and GlobalAveragePool, NCHW.
+ *
+ * Forward passes and the average backward run tap by tap: for one output
+ * row and one kernel tap (kh, kw), the outputs whose tap lands inside the
+ * input form one interval of ow, found arithmetically, so the inner loop
+ * over ow has no bounds test and vectorises (with stride 1 it reads a
+ * contiguous run of the input row).  Visiting the taps in (kh, kw) order
+ * gives each output the same scan order as PyTorch's kernel.
+ *
+ * Positions in the padded input are signed (the first window starts at
+ * −pad); gf_pool2d_init bounds every extent so that they fit a ptrdiff_t.
+ */
+#include "gf-pool.h"
+
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+/* Outputs of one row whose scaled gradients sit on the stack at once in
+ * the average backward (2 KiB in double). */
+#define POOL_CHUNK 256
+
+/* Extents up to this keep every position difference inside ptrdiff_t. */
+#define POOL_EXTENT_MAX ((size_t) (PTRDIFF_MAX / 4))
+
+typedef enum
+{
+  POOL_MAX,
+  POOL_SUM,
+} PoolReduce;
+
+static size_t
+ceil_div (size_t a, size_t b)
+{
+  return a / b + (a % b != 0);
+}
+
+/* Of the taps start + t·step, t in [0, count), those with a position in
+ * [lo, hi) are t in [*first, *end) (empty when equal). */
+static void
+tap_range (ptrdiff_t start, size_t count, size_t step,
+           ptrdiff_t lo, ptrdiff_t hi, size_t *first, size_t *end)
+{
+  size_t a = start >= lo ? 0 : ceil_div ((size_t) (lo - start), step);
+  size_t b = start >= hi ? 0 : ceil_div ((size_t) (hi - start), step);
+
+  *first = a < count ? a : count;
+  *end = b < count ? b : count;
+  if (*end < *first)
+    *end = *first;
+}
+
+static GfStatus
+check_attributes (const GfPool2d *p, GfError *error)
+{
+  if (p->kernel_h == 0 || p->kernel_w == 0)
+    return gf_error_set (error, GF_ERR_INVALID,
+                         "pool kernel %zu×%zu has a zero side",
+                         p->kernel_h, p->kernel_w);
+  if (p->stride_h == 0 || p->stride_w == 0)
+    return gf_error_set (error, GF_ERR_INVALID,
+                         "pool stride %zu×%zu has a zero side",
+                         p->stride_h, p->stride_w);
+  if (p->dilation_h == 0 || p->dilation_w == 0)
+    return gf_error_set (error, GF_ERR_INVALID,
+                         "pool dilation %zu×%zu has a zero side",
+                         p->dilation_h, p->dilation_w);
+  if (p->pad_top >= p->kernel_h || p->pad_bottom >= p->kernel_h
+      || p->pad_left >= p->kernel_w || p->pad_right >= p->kernel_w)
+    return gf_error_set (error, GF_ERR_INVALID,
+                         "pool padding (top %zu, left %zu, bottom %zu, "
+                         "right %zu) must be smaller than the kernel %zu×%zu",
+                         p->pad_top, p->pad_left, p->pad_bottom,
+                         p->pad_right, p->kernel_h, p->kernel_w);
+  return GF_OK;
+}
+
+/* The output length along one axis (@axis names it in messages):
+ * floor or ceil of (in + pads − ((k − 1)·dilation + 1)) / stride + 1, and
+ * in ceil mode minus a last window starting at or beyond in + pad_begin,
+ * which PyTorch drops because it would see padding only. */
+static GfStatus
+output_extent (const char *axis, size_t in, size_t kernel, size_t stride,
+               size_t dilation, size_t pad_begin, size_t pad_end,
+               bool ceil_mode, size_t *out, GfError *error)
+{
+  size_t padded, reach, span;
+
+  if (in == 0)
+    return gf_error_set (error, GF_ERR_SHAPE, "pool input %s is zero", axis);
+  if (gf_size_add (in, pad_begin, &padded) != 0
+      || gf_size_add (padded, pad_end, &padded) != 0
+      || gf_size_mul (kernel - 1, dilation, &reach) != 0
+      || padded > POOL_EXTENT_MAX || reach >= POOL_EXTENT_MAX)
+    return gf_error_set (error, GF_ERR_SHAPE,
+                         "pool %s extent overflows", axis);
+  reach += 1;
+  if (reach > padded)
+    return gf_error_set (error, GF_ERR_SHAPE,
+                         "pool window %s %zu exceeds the padded input %zu: "
+                         "empty output", axis, reach, padded);
+  span = padded - reach;
+  *out = ceil_mode ? ceil_div (span, stride) + 1 : span / stride + 1;
+  if (ceil_mode && (*out - 1) * stride >= in + pad_begin)
+    *out -= 1;
+  return GF_OK;
+}
+
+GfStatus
+gf_pool2d_init (GfPool2d *pool, GfError *error)
+{
+  size_t planes, in_size, out_size;
+  GfStatus status;
+
+  pool->out_h = pool->out_w = 0;
+  status = check_attributes (pool, error);
+  if (status == GF_OK)
+    status = output_extent ("height", pool->in_h, pool->kernel_h,
+                            pool->stride_h, pool->dilation_h, pool->pad_top,
+                            pool->pad_bottom, pool->ceil_mode, &pool->out_h,
+                            error);
+  if (status == GF_OK)
+    status = output_extent ("width", pool->in_w, pool->kernel_w,
+                            pool->stride_w, pool->dilation_w, pool->pad_left,
+                            pool->pad_right, pool->ceil_mode, &pool->out_w,
+                            error);
+  if (status != GF_OK)
+    {
+      pool->out_h = pool->out_w = 0;
+      return status;
+    }
+  if (gf_size_mul (pool->batch, pool->channels, &planes) != 0
+      || gf_size_mul (planes, pool->in_h, &in_size) != 0
+      || gf_size_mul (in_size, pool->in_w, &in_size) != 0
+      || gf_size_mul (planes, pool->out_h, &out_size) != 0
+      || gf_size_mul (out_size, pool->out_w, &out_size) != 0)
+    {
+      pool->out_h = pool->out_w = 0;
+      return gf_error_set (error, GF_ERR_SHAPE,
+                           "pool tensor of %zu×%zu×%zu×%zu overflows",
+                           pool->batch, pool->channels, pool->in_h,
+                           pool->in_w);
+    }
+  return GF_OK;
+}
+
+/* Where output row @oh's window starts in the padded input. */
+static ptrdiff_t
+window_top (const GfPool2d *p, size_t oh)
+{
+  return (ptrdiff_t) (oh * p->stride_h) - (ptrdiff_t) p->pad_top;
+}
+
+static ptrdiff_t
+window_left (const GfPool2d *p, size_t ow)
+{
+  return (ptrdiff_t) (ow * p->stride_w) - (ptrdiff_t) p->pad_left;
+}
+
+/* For kernel column @kw: the outputs ow in [*ow0, *ow1) ∩ [c0, c1) whose
+ * tap lies inside the input, and the input column *col of the first. */
+static bool
+column_span (const GfPool2d *p, size_t kw, size_t c0, size_t c1,
+             size_t *ow0, size_t *ow1, size_t *col)
+{
+  ptrdiff_t offset = (ptrdiff_t) (kw * p->dilation_w)
+                     - (ptrdiff_t) p->pad_left;
+
+  tap_range (offset, p->out_w, p->stride_w, 0, (ptrdiff_t) p->in_w, ow0, ow1);
+  if (*ow0 < c0)
+    *ow0 = c0;
+  if (*ow1 > c1)
+    *ow1 = c1;
+  if (*ow0 >= *ow1)
+    return false;
+  *col = (size_t) (offset + (ptrdiff_t) (*ow0 * p->stride_w));
+  return true;
+}
+
+/* acc (n) = max (acc, src[i·stride]); a NaN wins, as in PyTorch. */
+static void
+max_into (gf_real *restrict acc, const gf_real *restrict src, size_t stride,
+          size_t n)
+{
+  for (size_t i = 0; i < n; i++)
+    {
+      gf_real v = src[i * stride];
+
+      acc[i] = (v > acc[i] || isnan (v)) ? v : acc[i];
+    }
+}
+
+static void
+add_into (gf_real *restrict acc, const gf_real *restrict src, size_t stride,
+          size_t n)
+{
+  for (size_t i = 0; i < n; i++)
+    acc[i] += src[i * stride];
+}
+
+/* Reduces every in-input tap of output row @oh into yrow (OW), which the
+ * caller has filled with the reduction's identity. */
+static void
+row_forward (const GfPool2d *p, const gf_real *plane, size_t oh,
+             PoolReduce reduce, gf_real *yrow)
+{
+  ptrdiff_t top = window_top (p, oh);
+  size_t kh0, kh1;
+
+  tap_range (top, p->kernel_h, p->dilation_h, 0, (ptrdiff_t) p->in_h,
+             &kh0, &kh1);
+  for (size_t kh = kh0; kh < kh1; kh++)
+    {
+      size_t ih = (size_t) (top + (ptrdiff_t) (kh * p->dilation_h));
+      const gf_real *xrow = plane + ih * p->in_w;
+
+      for (size_t kw = 0; kw < p->kernel_w; kw++)
+        {
+          size_t ow0, ow1, col;
+
+          if (!column_span (p, kw, 0, p->out_w, &ow0, &ow1, &col))
+            continue;
+          if (reduce == POOL_MAX)
+            max_into (yrow + ow0, xrow + col, p->stride_w, ow1 - ow0);
+          else
+            add_into (yrow + ow0, xrow + col, p->stride_w, ow1 - ow0);
+        }
+    }
+}
+
+void
+gf_maxpool2d_forward (const GfPool2d *pool, const gf_real *x, gf_real *y)
+{
+  size_t planes = pool->batch * pool->channels;
+
+  for (size_t pl = 0; pl < planes; pl++)
+    {
+      const gf_real *plane = x + pl * pool->in_h * pool->in_w;
+
+      for (size_t oh = 0; oh < pool->out_h; oh++)
+        {
+          gf_real *yrow = y + (pl * pool->out_h + oh) * pool->out_w;
+
+          /* Padding is −inf: it never wins. */
+          for (size_t ow = 0; ow < pool->out_w; ow++)
+            yrow[ow] = -INFINITY;
+          row_forward (pool, plane, oh, POOL_MAX, yrow);
+        }
+    }
+}
+
+/* The index in its plane of the tap (kh, kw) of a window at (top, left). */
+static size_t
+tap_index (const GfPool2d *p, ptrdiff_t top, ptrdiff_t left, size_t kh,
+           size_t kw)
+{
+  size_t ih = (size_t) (top + (ptrdiff_t) (kh * p->dilation_h));
+  size_t iw = (size_t) (left + (ptrdiff_t) (kw * p->dilation_w));
+
+  return ih * p->in_w + iw;
+}
+
+/* The first maximum of the window of output (oh, ow) in (kh, kw) scan
+ * order, as an index into the plane; a later NaN replaces it, as in
+ * PyTorch.  Returns false if no tap of the window lies in the input. */
+static bool
+window_argmax (const GfPool2d *p, const gf_real *plane, size_t oh,
+               size_t ow, size_t *best)
+{
+  ptrdiff_t top = window_top (p, oh), left = window_left (p, ow);
+  size_t kh0, kh1, kw0, kw1;
+  gf_real best_value;
+
+  tap_range (top, p->kernel_h, p->dilation_h, 0, (ptrdiff_t) p->in_h,
+             &kh0, &kh1);
+  tap_range (left, p->kernel_w, p->dilation_w, 0, (ptrdiff_t) p->in_w,
+             &kw0, &kw1);
+  if (kh0 == kh1 || kw0 == kw1)
+    return false;
+  *best = tap_index (p, top, left, kh0, kw0);
+  best_value = plane[*best];
+  for (size_t kh = kh0; kh < kh1; kh++)
+    for (size_t kw = kw0; kw < kw1; kw++)
+      {
+        size_t i = tap_index (p, top, left, kh, kw);
+
+        if (plane[i] > best_value || isnan (plane[i]))
+          {
+            *best = i;
+            best_value = plane[i];
+          }
+      }
+  return true;
+}
+
+void
+gf_maxpool2d_backward (const GfPool2d *pool, const gf_real *x,
+                       const gf_real *dy, gf_real *dx)
+{
+  size_t planes = pool->batch * pool->channels;
+  size_t in_size = pool->in_h * pool->in_w;
+  size_t out_size = pool->out_h * pool->out_w;
+
+  memset (dx, 0, planes * in_size * sizeof *dx);
+  for (size_t pl = 0; pl < planes; pl++)
+    {
+      const gf_real *plane = x + pl * in_size;
+      const gf_real *dyp = dy + pl * out_size;
+      gf_real *dxp = dx + pl * in_size;
+
+      for (size_t oh = 0; oh < pool->out_h; oh++)
+        for (size_t ow = 0; ow < pool->out_w; ow++)
+          {
+            size_t best;
+
+            if (window_argmax (pool, plane, oh, ow, &best))
+              dxp[best] += dyp[oh * pool->out_w + ow];
+          }
+    }
+}
+
+/* The divisor's share along one axis for a window starting at @start:
+ * its taps inside the input, or with count_include_pad inside the padded
+ * extent [−pad_begin, in + pad_end) (fewer than k when a ceil-mode window
+ * overhangs it, as in PyTorch). */
+static size_t
+axis_count (ptrdiff_t start, size_t kernel, size_t dilation, size_t in,
+            size_t pad_begin, size_t pad_end, bool include_pad)
+{
+  ptrdiff_t lo = include_pad ? -(ptrdiff_t) pad_begin : 0;
+  ptrdiff_t hi = (ptrdiff_t) (include_pad ? in + pad_end : in);
+  size_t first, end;
+
+  tap_range (start, kernel, dilation, lo, hi, &first, &end);
+  return end - first;
+}
+
+static size_t
+row_count (const GfPool2d *p, size_t oh)
+{
+  return axis_count (window_top (p, oh), p->kernel_h, p->dilation_h,
+                     p->in_h, p->pad_top, p->pad_bottom,
+                     p->count_include_pad);
+}
+
+static size_t
+column_count (const GfPool2d *p, size_t ow)
+{
+  return axis_count (window_left (p, ow), p->kernel_w, p->dilation_w,
+                     p->in_w, p->pad_left, p->pad_right,
+                     p->count_include_pad);
+}
+
+void
+gf_avgpool2d_forward (const GfPool2d *pool, const gf_real *x, gf_real *y)
+{
+  size_t planes = pool->batch * pool->channels;
+
+  for (size_t pl = 0; pl < planes; pl++)
+    {
+      const gf_real *plane = x + pl * pool->in_h * pool->in_w;
+
+      for (size_t oh = 0; oh < pool->out_h; oh++)
+        {
+          gf_real *yrow = y + (pl * pool->out_h + oh) * pool->out_w;
+          size_t rows = row_count (pool, oh);
+
+          memset (yrow, 0, pool->out_w * sizeof *yrow);
+          row_forward (pool, plane, oh, POOL_SUM, yrow);
+          for (size_t ow = 0; ow < pool->out_w; ow++)
+            {
+              size_t divisor = rows * column_count (pool, ow);
+
+              yrow[ow] = divisor > 0 ? yrow[ow] / (gf_real) divisor : 0;
+            }
+        }
+    }
+}
+
+/* dst[i·stride] += g[i] for i < n. */
+static void
+scatter_add (gf_real *restrict dst, size_t stride,
+             const gf_real *restrict g, size_t n)
+{
+  for (size_t i = 0; i < n; i++)
+    dst[i * stride] += g[i];
+}
+
+/* Spreads g (c1 − c0), the scaled gradients of outputs [c0, c1) of row
+ * @oh, over their in-input taps in dxp (H, W). */
+static void
+row_scatter (const GfPool2d *p, const gf_real *g, size_t oh, size_t c0,
+             size_t c1, gf_real *dxp)
+{
+  ptrdiff_t top = window_top (p, oh);
+  size_t kh0, kh1;
+
+  tap_range (top, p->kernel_h, p->dilation_h, 0, (ptrdiff_t) p->in_h,
+             &kh0, &kh1);
+  for (size_t kh = kh0; kh < kh1; kh++)
+    {
+      size_t ih = (size_t) (top + (ptrdiff_t) (kh * p->dilation_h));
+      gf_real *dxrow = dxp + ih * p->in_w;
+
+      for (size_t kw = 0; kw < p->kernel_w; kw++)
+        {
+          size_t ow0, ow1, col;
+
+          if (column_span (p, kw, c0, c1, &ow0, &ow1, &col))
+            scatter_add (dxrow + col, p->stride_w, g + (ow0 - c0), ow1 - ow0);
+        }
+    }
+}
+
+/* The average backward of one output row dyrow (OW), a chunk of outputs
+ * at a time so that the divided gradients fit on the stack. */
+static void
+avg_row_backward (const GfPool2d *p, const gf_real *dyrow, size_t oh,
+                  gf_real *dxp)
+{
+  gf_real g[POOL_CHUNK];
+  size_t rows = row_count (p, oh);
+
+  for (size_t c0 = 0; c0 < p->out_w; c0 += POOL_CHUNK)
+    {
+      size_t c1 = p->out_w - c0 < POOL_CHUNK ? p->out_w : c0 + POOL_CHUNK;
+
+      for (size_t ow = c0; ow < c1; ow++)
+        {
+          size_t divisor = rows * column_count (p, ow);
+
+          g[ow - c0] = divisor > 0 ? dyrow[ow] / (gf_real) divisor : 0;
+        }
+      row_scatter (p, g, oh, c0, c1, dxp);
+    }
+}
+
+void
+gf_avgpool2d_backward (const GfPool2d *pool, const gf_real *dy, gf_real *dx)
+{
+  size_t planes = pool->batch * pool->channels;
+  size_t in_size = pool->in_h * pool->in_w;
+  size_t out_size = pool->out_h * pool->out_w;
+
+  memset (dx, 0, planes * in_size * sizeof *dx);
+  for (size_t pl = 0; pl < planes; pl++)
+    for (size_t oh = 0; oh < pool->out_h; oh++)
+      avg_row_backward (pool, dy + pl * out_size + oh * pool->out_w, oh,
+                        dx + pl * in_size);
+}
+
+void
+gf_global_avgpool_forward (size_t batch, size_t channels, size_t spatial,
+                           const gf_real *x, gf_real *y)
+{
+  for (size_t i = 0; i < batch * channels; i++)
+    {
+      const gf_real *row = x + i * spatial;
+      double sum = 0.0;   /* in double, as batch norm's sums: S can be large */
+
+      for (size_t s = 0; s < spatial; s++)
+        sum += row[s];
+      y[i] = spatial > 0 ? (gf_real) (sum / (double) spatial) : 0;
+    }
+}
+
+void
+gf_global_avgpool_backward (size_t batch, size_t channels, size_t spatial,
+                            const gf_real *dy, gf_real *dx)
+{
+  if (spatial == 0)
+    return;
+  for (size_t i = 0; i < batch * channels; i++)
+    {
+      gf_real g = dy[i] / (gf_real) spatial;
+      gf_real *row = dx + i * spatial;
+
+      for (size_t s = 0; s < spatial; s++)
+        row[s] = g;
+    }
+}

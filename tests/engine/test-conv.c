@@ -1,0 +1,517 @@
+/* test-conv.c: the fast convolution kernels (pointwise GEMM, depthwise
+ * loop, im2col + GEMM) against the naive reference loops and against
+ * finite differences, over a sweep of shapes that reaches every path; a
+ * few hand-computed outputs; and the attribute checks of gf_conv2d_init. */
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "ops/gf-conv.h"
+#include "gf-test-util.h"
+
+/* Fast and reference kernels sum in different orders; they agree to a few
+ * rounding errors of the precision. */
+#ifdef GF_REAL_DOUBLE
+#define COMPARE_RTOL 1e-12
+#define COMPARE_ATOL 1e-12
+#else
+#define COMPARE_RTOL 1e-5
+#define COMPARE_ATOL 1e-5
+#endif
+
+#define INPUT_RANGE 1.0   /* x, w, b and r are uniform in ±INPUT_RANGE */
+#define SEED 20240611
+
+typedef struct
+{
+  const char *name;
+  size_t n, c, h, w, m;    /* batch, input channels, input H×W, outputs */
+  size_t kh, kw, sh, sw, dh, dw;
+  size_t pad[4];           /* top, left, bottom, right */
+  size_t groups;
+  bool bias;
+} ConvCase;
+
+/* Every path and attribute, on small odd shapes. */
+static const ConvCase conv_cases[] = {
+  /* name                      n  c  h  w  m  kh kw sh sw dh dw  pad   g  b */
+  { "basic-3x3",               1, 2, 7, 5, 3, 3, 3, 1, 1, 1, 1, { 1, 1, 1, 1 }, 1, true },
+  { "batch3-5x5-stride2",      3, 3, 9, 7, 4, 5, 5, 2, 2, 1, 1, { 2, 2, 2, 2 }, 1, true },
+  { "groups2-no-bias",         2, 4, 6, 7, 6, 3, 3, 1, 1, 1, 1, { 1, 1, 1, 1 }, 2, false },
+  { "groups3-asymmetric",      1, 6, 7, 5, 3, 3, 3, 2, 1, 1, 1, { 0, 1, 1, 0 }, 3, true },
+  { "depthwise-3x3",           3, 4, 7, 5, 4, 3, 3, 1, 1, 1, 1, { 1, 1, 1, 1 }, 4, true },
+  { "depthwise-5x5-stride2",   1, 3, 9, 8, 3, 5, 5, 2, 2, 1, 1, { 2, 2, 2, 2 }, 3, false },
+  { "depthwise-dilation2-asym", 2, 2, 7, 6, 2, 3, 3, 1, 1, 2, 2, { 2, 1, 0, 3 }, 2, true },
+  { "depthwise-1x3-stride2x3", 1, 3, 5, 9, 3, 1, 3, 2, 3, 1, 1, { 0, 1, 1, 1 }, 3, true },
+  { "dilation2",               1, 3, 9, 7, 2, 3, 3, 1, 1, 2, 2, { 2, 2, 2, 2 }, 1, true },
+  { "dilation2x1-stride2x3",   2, 2, 8, 9, 3, 3, 3, 2, 3, 2, 1, { 1, 0, 2, 1 }, 1, false },
+  { "asymmetric-padding",      3, 2, 5, 7, 3, 3, 3, 1, 1, 1, 1, { 0, 2, 1, 0 }, 1, false },
+  { "pointwise",               3, 5, 7, 5, 4, 1, 1, 1, 1, 1, 1, { 0, 0, 0, 0 }, 1, true },
+  { "pointwise-groups2",       1, 4, 7, 5, 6, 1, 1, 1, 1, 1, 1, { 0, 0, 0, 0 }, 2, false },
+  { "pointwise-stride2",       2, 3, 7, 5, 4, 1, 1, 2, 2, 1, 1, { 0, 0, 0, 0 }, 1, true },
+  { "pointwise-padded",        1, 3, 4, 5, 2, 1, 1, 1, 1, 1, 1, { 1, 0, 0, 1 }, 1, true },
+  { "kernel-1x3-stride1x2",    2, 3, 6, 7, 2, 1, 3, 1, 2, 1, 1, { 0, 1, 0, 1 }, 1, true },
+  { "kernel-2x2-stride3",      1, 2, 7, 8, 2, 2, 2, 3, 3, 1, 1, { 0, 0, 0, 0 }, 1, true },
+  { "kernel-fills-input",      3, 2, 5, 5, 2, 5, 5, 1, 1, 1, 1, { 0, 0, 0, 0 }, 1, true },
+  { "kernel-wider-than-input", 1, 2, 2, 3, 3, 3, 5, 1, 1, 1, 1, { 1, 1, 1, 1 }, 1, false },
+  /* Rows longer than the kernels' vector blocks, with a ragged tail. */
+  { "depthwise-wide-rows",     2, 3, 4, 21, 3, 3, 3, 1, 1, 1, 1, { 1, 1, 1, 1 }, 3, true },
+  { "wide-rows",               1, 2, 3, 19, 2, 3, 3, 1, 1, 1, 1, { 1, 2, 1, 0 }, 1, true },
+  /* Rows so long that the depthwise loops split the plane into blocks. */
+  { "depthwise-row-blocks",    1, 2, 5, 701, 2, 3, 3, 1, 1, 1, 1, { 1, 1, 1, 1 }, 2, true },
+  { "depthwise-row-blocks-strided", 1, 2, 9, 2100, 2, 3, 3, 2, 1, 2, 1, { 2, 1, 1, 1 }, 2, false },
+};
+
+static GfConv2d
+conv_from_case (const ConvCase *cc)
+{
+  GfConv2d conv = {
+    .batch = cc->n, .in_channels = cc->c, .in_h = cc->h, .in_w = cc->w,
+    .out_channels = cc->m, .kernel_h = cc->kh, .kernel_w = cc->kw,
+    .stride_h = cc->sh, .stride_w = cc->sw,
+    .dilation_h = cc->dh, .dilation_w = cc->dw,
+    .pad_top = cc->pad[0], .pad_left = cc->pad[1],
+    .pad_bottom = cc->pad[2], .pad_right = cc->pad[3],
+    .groups = cc->groups,
+  };
+
+  return conv;
+}
+
+/* One case's tensors: x (N, C, H, W), w (M, C/g, KH, KW), b (M) or NULL,
+ * r (N, M, OH, OW) the fixed projection of the loss L = Σ r·y, so that
+ * dL/dy = r; y receives the fast forward. */
+typedef struct
+{
+  GfConv2d conv;
+  size_t x_size, w_size, b_size, y_size, ws_size;
+  gf_real *x, *w, *b, *r, *y, *workspace;
+} ConvFixture;
+
+/* The gradients of one backward call; any may be NULL. */
+typedef struct
+{
+  gf_real *dx, *dw, *db;
+} ConvGrads;
+
+static void
+fill_nan (gf_real *x, size_t n)
+{
+  for (size_t i = 0; i < n; i++)
+    x[i] = (gf_real) NAN;
+}
+
+static void
+fixture_init (ConvFixture *f, const ConvCase *cc)
+{
+  GfError error = { 0 };
+  GfRng rng;
+
+  f->conv = conv_from_case (cc);
+  g_assert_cmpint (gf_conv2d_init (&f->conv, &error), ==, GF_OK);
+  f->x_size = cc->n * cc->c * cc->h * cc->w;
+  f->w_size = cc->m * (cc->c / cc->groups) * cc->kh * cc->kw;
+  f->b_size = cc->m;
+  f->y_size = cc->n * cc->m * f->conv.out_h * f->conv.out_w;
+  f->ws_size = gf_conv2d_workspace_size (&f->conv);
+  f->x = gf_test_new (f->x_size);
+  f->w = gf_test_new (f->w_size);
+  f->b = cc->bias ? gf_test_new (f->b_size) : NULL;
+  f->r = gf_test_new (f->y_size);
+  f->y = gf_test_new (f->y_size);
+  /* Exactly the advertised size (NULL when none), so that ASan catches a
+   * kernel that uses more. */
+  f->workspace = f->ws_size > 0 ? g_new (gf_real, f->ws_size) : NULL;
+  gf_rng_seed (&rng, SEED);
+  gf_test_fill_uniform (&rng, f->x, f->x_size, -INPUT_RANGE, INPUT_RANGE);
+  gf_test_fill_uniform (&rng, f->w, f->w_size, -INPUT_RANGE, INPUT_RANGE);
+  if (f->b != NULL)
+    gf_test_fill_uniform (&rng, f->b, f->b_size, -INPUT_RANGE, INPUT_RANGE);
+  gf_test_fill_uniform (&rng, f->r, f->y_size, -INPUT_RANGE, INPUT_RANGE);
+}
+
+static void
+fixture_clear (ConvFixture *f)
+{
+  g_free (f->x);
+  g_free (f->w);
+  g_free (f->b);
+  g_free (f->r);
+  g_free (f->y);
+  g_free (f->workspace);
+}
+
+/* The fast kernels must not depend on what the workspace held before. */
+static void
+fast_forward (ConvFixture *f)
+{
+  fill_nan (f->workspace, f->ws_size);
+  gf_conv2d_forward (&f->conv, f->x, f->w, f->b, f->y, f->workspace);
+}
+
+static void
+fast_backward (ConvFixture *f, const ConvGrads *g)
+{
+  fill_nan (f->workspace, f->ws_size);
+  gf_conv2d_backward (&f->conv, f->x, f->w, f->r, g->dx, g->dw, g->db,
+                      f->workspace);
+}
+
+static void
+reference_backward (ConvFixture *f, const ConvGrads *g)
+{
+  gf_conv2d_backward_reference (&f->conv, f->x, f->w, f->r,
+                                g->dx, g->dw, g->db);
+}
+
+/* dx full of NaN (it must be overwritten); dw and db hold @dw0 and @db0
+ * (they must be accumulated onto); db is NULL without a bias. */
+static void
+grads_init (ConvGrads *g, const ConvFixture *f, const gf_real *dw0,
+            const gf_real *db0)
+{
+  g->dx = gf_test_new (f->x_size);
+  g->dw = g_memdup2 (dw0, f->w_size * sizeof *dw0);
+  g->db = f->b != NULL ? g_memdup2 (db0, f->b_size * sizeof *db0) : NULL;
+  fill_nan (g->dx, f->x_size);
+}
+
+static void
+grads_clear (ConvGrads *g)
+{
+  g_free (g->dx);
+  g_free (g->dw);
+  g_free (g->db);
+}
+
+/* Each element of dw and db sums N·OH·OW products whose rounding errors
+ * grow like the square root of their count, and those sums can cancel
+ * down to small values; their absolute slack grows to match. */
+static void
+grads_assert_close (const char *what, const ConvGrads *got,
+                    const ConvGrads *want, const ConvFixture *f)
+{
+  g_autofree char *dx = g_strdup_printf ("%s dx", what);
+  g_autofree char *dw = g_strdup_printf ("%s dw", what);
+  g_autofree char *db = g_strdup_printf ("%s db", what);
+  double terms = (double) f->conv.batch * f->conv.out_h * f->conv.out_w;
+  double sum_atol = COMPARE_ATOL * sqrt (terms);
+
+  if (got->dx != NULL)
+    gf_test_assert_close (dx, got->dx, want->dx, f->x_size,
+                          COMPARE_RTOL, COMPARE_ATOL);
+  if (got->dw != NULL)
+    gf_test_assert_close (dw, got->dw, want->dw, f->w_size,
+                          COMPARE_RTOL, sum_atol);
+  if (got->db != NULL)
+    gf_test_assert_close (db, got->db, want->db, f->b_size,
+                          COMPARE_RTOL, sum_atol);
+}
+
+static void
+test_forward_matches_reference (gconstpointer data)
+{
+  ConvFixture f;
+  g_autofree gf_real *want = NULL;
+
+  fixture_init (&f, data);
+  want = gf_test_new (f.y_size);
+  fill_nan (f.y, f.y_size);
+  fill_nan (want, f.y_size);
+  fast_forward (&f);
+  gf_conv2d_forward_reference (&f.conv, f.x, f.w, f.b, want);
+  gf_test_assert_close ("y", f.y, want, f.y_size, COMPARE_RTOL, COMPARE_ATOL);
+  fixture_clear (&f);
+}
+
+/* want = the reference gradients from zero, plus dw0 and db0: what an
+ * accumulating backward must reach from dw0 and db0. */
+static void
+expected_grads (ConvFixture *f, const gf_real *dw0, const gf_real *db0,
+                ConvGrads *want)
+{
+  g_autofree gf_real *zeros = gf_test_new (MAX (f->w_size, f->b_size));
+
+  grads_init (want, f, zeros, zeros);
+  reference_backward (f, want);
+  for (size_t i = 0; i < f->w_size; i++)
+    want->dw[i] += dw0[i];
+  for (size_t i = 0; want->db != NULL && i < f->b_size; i++)
+    want->db[i] += db0[i];
+}
+
+/* Each gradient alone, with the other two NULL, matches too. */
+static void
+assert_partial_backward (ConvFixture *f, const ConvGrads *want,
+                         const gf_real *dw0, const gf_real *db0)
+{
+  ConvGrads all, one;
+
+  grads_init (&all, f, dw0, db0);
+  one = (ConvGrads) { all.dx, NULL, NULL };
+  fast_backward (f, &one);
+  one = (ConvGrads) { NULL, all.dw, NULL };
+  fast_backward (f, &one);
+  one = (ConvGrads) { NULL, NULL, all.db };
+  if (all.db != NULL)
+    fast_backward (f, &one);
+  grads_assert_close ("one at a time", &all, want, f);
+  grads_clear (&all);
+}
+
+static void
+test_backward_matches_reference (gconstpointer data)
+{
+  ConvFixture f;
+  GfRng rng;
+  g_autofree gf_real *dw0 = NULL, *db0 = NULL;
+  ConvGrads want, fast, reference;
+
+  fixture_init (&f, data);
+  dw0 = gf_test_new (f.w_size);
+  db0 = gf_test_new (f.b_size);
+  gf_rng_seed (&rng, SEED + 1);
+  gf_test_fill_uniform (&rng, dw0, f.w_size, -INPUT_RANGE, INPUT_RANGE);
+  gf_test_fill_uniform (&rng, db0, f.b_size, -INPUT_RANGE, INPUT_RANGE);
+  expected_grads (&f, dw0, db0, &want);
+
+  grads_init (&fast, &f, dw0, db0);
+  fast_backward (&f, &fast);
+  grads_assert_close ("fast", &fast, &want, &f);
+  /* The reference keeps the same contract. */
+  grads_init (&reference, &f, dw0, db0);
+  reference_backward (&f, &reference);
+  grads_assert_close ("reference", &reference, &want, &f);
+  assert_partial_backward (&f, &want, dw0, db0);
+
+  grads_clear (&want);
+  grads_clear (&fast);
+  grads_clear (&reference);
+  fixture_clear (&f);
+}
+
+/* L = Σ r·y through the fast forward. */
+static double
+conv_loss (void *user_data)
+{
+  ConvFixture *f = user_data;
+
+  fast_forward (f);
+  return gf_test_dot (f->r, f->y, f->y_size);
+}
+
+static void
+test_backward_gradcheck (gconstpointer data)
+{
+  ConvFixture f;
+  ConvGrads grads;
+  g_autofree gf_real *zeros = NULL;
+
+  fixture_init (&f, data);
+  zeros = gf_test_new (MAX (f.w_size, f.b_size));
+  grads_init (&grads, &f, zeros, zeros);
+  fast_backward (&f, &grads);
+  gf_test_gradcheck ("dx", f.x, f.x_size, grads.dx, conv_loss, &f, NULL);
+  gf_test_gradcheck ("dw", f.w, f.w_size, grads.dw, conv_loss, &f, NULL);
+  if (f.b != NULL)
+    gf_test_gradcheck ("db", f.b, f.b_size, grads.db, conv_loss, &f, NULL);
+  grads_clear (&grads);
+  fixture_clear (&f);
+}
+
+/* ---- Hand-computed values ---------------------------------------------- */
+
+/* A cross-correlation, not a flipped convolution: the 3×3 input 1…9 under
+ * the 2×2 kernel (1 2; 3 4) plus bias 0.5 gives (37.5 47.5; 67.5 77.5).
+ * Run through the im2col path (one input channel, two identical filters)
+ * and the depthwise path (two channels, the second input negated). */
+#define KNOWN_H 3
+#define KNOWN_K 2
+#define KNOWN_OUT 4
+#define KNOWN_BIAS 0.5
+
+static void
+assert_known (const ConvCase *cc, const gf_real *want)
+{
+  static const gf_real kernel[KNOWN_K * KNOWN_K] = { 1, 2, 3, 4 };
+  GfConv2d conv = conv_from_case (cc);
+  GfError error = { 0 };
+  gf_real x[2 * KNOWN_H * KNOWN_H], w[2 * KNOWN_K * KNOWN_K];
+  gf_real b[2] = { KNOWN_BIAS, KNOWN_BIAS };
+  gf_real y[2 * KNOWN_OUT], y_ref[2 * KNOWN_OUT];
+  g_autofree gf_real *workspace = NULL;
+
+  g_assert_cmpint (gf_conv2d_init (&conv, &error), ==, GF_OK);
+  for (size_t i = 0; i < KNOWN_H * KNOWN_H; i++)
+    {
+      x[i] = (gf_real) (i + 1);
+      x[KNOWN_H * KNOWN_H + i] = -(gf_real) (i + 1);
+    }
+  memcpy (w, kernel, sizeof kernel);
+  memcpy (w + KNOWN_K * KNOWN_K, kernel, sizeof kernel);
+  workspace = gf_test_new (gf_conv2d_workspace_size (&conv));
+  gf_conv2d_forward (&conv, x, w, b, y, workspace);
+  gf_conv2d_forward_reference (&conv, x, w, b, y_ref);
+  gf_test_assert_close ("fast", y, want, cc->m * KNOWN_OUT, 0, 0);
+  gf_test_assert_close ("reference", y_ref, want, cc->m * KNOWN_OUT, 0, 0);
+}
+
+static void
+test_forward_known_values (void)
+{
+  static const ConvCase two_filters =
+    { "two-filters", 1, 1, KNOWN_H, KNOWN_H, 2, KNOWN_K, KNOWN_K, 1, 1, 1, 1,
+      { 0, 0, 0, 0 }, 1, true };
+  static const ConvCase depthwise =
+    { "depthwise", 1, 2, KNOWN_H, KNOWN_H, 2, KNOWN_K, KNOWN_K, 1, 1, 1, 1,
+      { 0, 0, 0, 0 }, 2, true };
+  static const gf_real want_two_filters[2 * KNOWN_OUT] = {
+    37.5, 47.5, 67.5, 77.5, 37.5, 47.5, 67.5, 77.5,
+  };
+  static const gf_real want_depthwise[2 * KNOWN_OUT] = {
+    37.5, 47.5, 67.5, 77.5, -36.5, -46.5, -66.5, -76.5,
+  };
+
+  assert_known (&two_filters, want_two_filters);
+  assert_known (&depthwise, want_depthwise);
+}
+
+/* ---- gf_conv2d_init ------------------------------------------------------ */
+
+typedef struct
+{
+  ConvCase shape;
+  size_t out_h, out_w;
+} OutputSizeCase;
+
+static void
+test_init_output_size (void)
+{
+  /* PyTorch's floor((in + pads − (k − 1)·d − 1) / s) + 1. */
+  static const OutputSizeCase cases[] = {
+    { { "stem", 1, 3, 224, 224, 8, 3, 3, 2, 2, 1, 1, { 1, 1, 1, 1 }, 1, 0 },
+      112, 112 },
+    { { "uneven", 1, 1, 7, 8, 1, 3, 3, 2, 3, 1, 1, { 0, 0, 0, 0 }, 1, 0 },
+      3, 2 },
+    { { "dilated", 1, 1, 7, 9, 1, 3, 3, 1, 1, 2, 3, { 0, 0, 0, 0 }, 1, 0 },
+      3, 3 },
+    { { "asym", 1, 1, 5, 5, 1, 2, 2, 2, 2, 1, 1, { 0, 3, 1, 0 }, 1, 0 },
+      3, 4 },
+  };
+
+  for (size_t i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      GfConv2d conv = conv_from_case (&cases[i].shape);
+
+      g_assert_cmpint (gf_conv2d_init (&conv, NULL), ==, GF_OK);
+      g_assert_cmpuint (conv.out_h, ==, cases[i].out_h);
+      g_assert_cmpuint (conv.out_w, ==, cases[i].out_w);
+    }
+}
+
+/* 1×1 stride-1 unpadded runs on x as it lies, even grouped: no im2col
+ * buffer. */
+static void
+test_workspace_pointwise_needs_none (void)
+{
+  static const ConvCase pointwise =
+    { "pointwise-groups2", 3, 4, 7, 5, 6, 1, 1, 1, 1, 1, 1, { 0, 0, 0, 0 }, 2,
+      true };
+  GfConv2d conv = conv_from_case (&pointwise);
+
+  g_assert_cmpint (gf_conv2d_init (&conv, NULL), ==, GF_OK);
+  g_assert_cmpuint (gf_conv2d_workspace_size (&conv), ==, 0);
+}
+
+typedef struct
+{
+  ConvCase shape;
+  GfStatus status;
+} BadConvCase;
+
+#define HUGE_SIZE ((size_t) 1 << 20)
+
+static const BadConvCase bad_cases[] = {
+  { { "zero-stride", 1, 2, 5, 5, 2, 3, 3, 0, 1, 1, 1, { 0 }, 1, 0 },
+    GF_ERR_INVALID },
+  { { "zero-dilation", 1, 2, 5, 5, 2, 3, 3, 1, 1, 1, 0, { 0 }, 1, 0 },
+    GF_ERR_INVALID },
+  { { "zero-groups", 1, 2, 5, 5, 2, 3, 3, 1, 1, 1, 1, { 0 }, 0, 0 },
+    GF_ERR_INVALID },
+  { { "zero-size", 1, 2, 0, 5, 2, 3, 3, 1, 1, 1, 1, { 0 }, 1, 0 },
+    GF_ERR_INVALID },
+  { { "channels-not-divisible", 1, 5, 5, 5, 4, 3, 3, 1, 1, 1, 1, { 0 }, 2, 0 },
+    GF_ERR_SHAPE },
+  { { "outputs-not-divisible", 1, 4, 5, 5, 3, 3, 3, 1, 1, 1, 1, { 0 }, 2, 0 },
+    GF_ERR_SHAPE },
+  { { "kernel-too-big", 1, 2, 4, 4, 2, 5, 5, 1, 1, 1, 1, { 0 }, 1, 0 },
+    GF_ERR_SHAPE },
+  { { "dilated-kernel-too-big", 1, 2, 6, 6, 2, 3, 3, 1, 1, 3, 3,
+      { 0 }, 1, 0 }, GF_ERR_SHAPE },
+  { { "padding-overflows", 1, 2, 5, 5, 2, 3, 3, 1, 1, 1, 1,
+      { SIZE_MAX, 0, 1, 0 }, 1, 0 }, GF_ERR_INVALID },
+  { { "dilation-overflows", 1, 2, 5, 5, 2, 3, 3, 1, 1, SIZE_MAX, 1,
+      { 0 }, 1, 0 }, GF_ERR_INVALID },
+  { { "sizes-overflow", 1, HUGE_SIZE, HUGE_SIZE, HUGE_SIZE, 2, 1, 1, 1, 1,
+      1, 1, { 0 }, 1, 0 }, GF_ERR_INVALID },
+};
+
+static void
+test_init_rejects (gconstpointer data)
+{
+  const BadConvCase *bad = data;
+  GfConv2d conv = conv_from_case (&bad->shape);
+  GfError error = { 0 };
+
+  g_assert_cmpint (gf_conv2d_init (&conv, &error), ==, bad->status);
+  g_assert_cmpint (error.status, ==, bad->status);
+  g_assert_true (g_str_has_prefix (error.message, "conv2d: "));
+  g_assert_null (strchr (error.message, '\n'));
+  g_test_message ("%s", error.message);
+  /* Without a GfError it fails the same way. */
+  g_assert_cmpint (gf_conv2d_init (&conv, NULL), ==, bad->status);
+}
+
+static void
+add_case_tests (void)
+{
+  static const char *const kinds[] = {
+    "forward/matches-reference",
+    "backward/matches-reference",
+    "backward/gradcheck",
+  };
+  static const GTestDataFunc funcs[] = {
+    test_forward_matches_reference,
+    test_backward_matches_reference,
+    test_backward_gradcheck,
+  };
+
+  for (size_t k = 0; k < G_N_ELEMENTS (kinds); k++)
+    for (size_t i = 0; i < G_N_ELEMENTS (conv_cases); i++)
+      {
+        g_autofree char *path = g_strdup_printf ("/engine/conv2d/%s/%s",
+                                                 kinds[k], conv_cases[i].name);
+
+        g_test_add_data_func (path, &conv_cases[i], funcs[k]);
+      }
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/engine/conv2d/init/output-size", test_init_output_size);
+  for (size_t i = 0; i < G_N_ELEMENTS (bad_cases); i++)
+    {
+      g_autofree char *path = g_strdup_printf ("/engine/conv2d/init/rejects/%s",
+                                               bad_cases[i].shape.name);
+
+      g_test_add_data_func (path, &bad_cases[i], test_init_rejects);
+    }
+  g_test_add_func ("/engine/conv2d/workspace/pointwise-needs-none",
+                   test_workspace_pointwise_needs_none);
+  g_test_add_func ("/engine/conv2d/forward/known-values",
+                   test_forward_known_values);
+  add_case_tests ();
+  return g_test_run ();
+}

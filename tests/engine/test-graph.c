@@ -1,0 +1,447 @@
+/* test-graph.c: the executor — gradients through a network that uses every
+ * op, fan-out and shared inputs; the plan keeping nothing for a frozen
+ * prefix; partial batches; dead branches; and refusals with messages. */
+#include <string.h>
+
+#include "gf-graph.h"
+#include "gf-test-util.h"
+
+#define BATCH 3
+#define SIDE 9
+
+typedef struct
+{
+  GfGraph *graph;
+  GfRng rng;
+  int input, output;
+  int params[32];
+  size_t n_params;
+} Net;
+
+static int
+add_param (Net *net, const char *name, size_t ndim, const size_t *dims,
+           double lo, double hi)
+{
+  size_t count = 1;
+  g_autofree float *init = NULL;
+  int id;
+
+  for (size_t i = 0; i < ndim; i++)
+    count *= dims[i];
+  init = g_new (float, count);
+  for (size_t i = 0; i < count; i++)
+    init[i] = (float) (lo + (hi - lo) * gf_rng_uniform (&net->rng));
+  id = gf_graph_add_param (net->graph, name, GF_TENSOR_PARAM, ndim, dims,
+                           init, NULL);
+  g_assert_cmpint (id, >=, 0);
+  net->params[net->n_params++] = id;
+  return id;
+}
+
+static int
+add_state (Net *net, const char *name, size_t channels, float value)
+{
+  g_autofree float *init = g_new (float, channels);
+  int id;
+
+  for (size_t i = 0; i < channels; i++)
+    init[i] = value + 0.1f * (float) i;
+  id = gf_graph_add_param (net->graph, name, GF_TENSOR_STATE, 1, &channels,
+                           init, NULL);
+  g_assert_cmpint (id, >=, 0);
+  return id;
+}
+
+static int
+add_node (Net *net, const char *name, GfNodeDesc desc, size_t n,
+          const int *inputs)
+{
+  GfError error = { 0 };
+  int out;
+
+  desc.n_inputs = n;
+  memcpy (desc.inputs, inputs, n * sizeof *inputs);
+  out = gf_graph_add_node (net->graph, name, &desc, name, &error);
+  if (out < 0)
+    g_error ("%s", error.message);
+  return out;
+}
+
+static GfNodeDesc
+conv_desc (size_t k, size_t stride, size_t pad, size_t groups)
+{
+  GfNodeDesc d = { .kind = GF_OP_CONV };
+
+  d.attr.conv = (GfConv2d) {
+    .stride_h = stride, .stride_w = stride, .dilation_h = 1, .dilation_w = 1,
+    .pad_top = pad, .pad_left = pad, .pad_bottom = pad, .pad_right = pad,
+    .groups = groups };
+  (void) k;
+  return d;
+}
+
+static GfNodeDesc
+act_desc (GfActivationKind kind)
+{
+  GfNodeDesc d = { .kind = GF_OP_ACTIVATION };
+
+  d.attr.activation = (GfActivation) { kind, 1.0 / 6.0, 0.5 };
+  return d;
+}
+
+/* input (N,3,9,9) → conv 3×3 → BN → ReLU = a
+ * a → conv 1×1 → HardSwish = b;  c = a + b (fan-out of a)
+ * c → MaxPool 3/2 ceil = p;  c → AvgPool 3/2 ceil = q
+ * cat(p, q) · s (1,C,1,1) = m;  m + m = d (one tensor taken twice)
+ * d → depthwise conv → Sigmoid → GAP → Flatten → Dropout → Gemm = logits */
+static void
+build_net_cut (Net *net, const char *cut)
+{
+  size_t w1[] = { 4, 3, 3, 3 }, w2[] = { 4, 4, 1, 1 }, c4[] = { 4 };
+  size_t s[] = { 1, 8, 1, 1 }, wd[] = { 8, 1, 3, 3 }, c8[] = { 8 };
+  size_t wg[] = { 5, 8 }, in_dims[] = { 1, 3, SIDE, SIDE };
+  int x, a, b, c, p, q, m, d, e;
+  GfNodeDesc desc;
+
+  memset (net, 0, sizeof *net);
+  net->graph = gf_graph_new ();
+  gf_rng_seed (&net->rng, 1234);
+  x = net->input = gf_graph_add_input (net->graph, "image", 4, in_dims, NULL);
+
+  a = add_node (net, "conv1", conv_desc (3, 1, 1, 1), 3, (int[]) {
+                  x, add_param (net, "w1", 4, w1, -0.4, 0.4),
+                  add_param (net, "b1", 1, c4, -0.1, 0.1) });
+  desc = (GfNodeDesc) { .kind = GF_OP_BATCHNORM };
+  desc.attr.batchnorm.epsilon = 1e-5;
+  desc.attr.batchnorm.momentum = 0.9;
+  a = add_node (net, "bn1", desc, 5, (int[]) {
+                  a, add_param (net, "gamma", 1, c4, 0.5, 1.5),
+                  add_param (net, "beta", 1, c4, -0.2, 0.2),
+                  add_state (net, "mean", 4, 0.1f),
+                  add_state (net, "var", 4, 0.9f) });
+  a = add_node (net, "relu1", act_desc (GF_ACT_RELU), 1, &a);
+  b = add_node (net, "conv2", conv_desc (1, 1, 0, 1), 2, (int[]) {
+                  a, add_param (net, "w2", 4, w2, -0.5, 0.5) });
+  b = add_node (net, "hswish", act_desc (GF_ACT_HARD_SWISH), 1, &b);
+  c = add_node (net, "add1", (GfNodeDesc) { .kind = GF_OP_ADD }, 2,
+                (int[]) { a, b });
+
+  desc = (GfNodeDesc) { .kind = GF_OP_MAXPOOL };
+  desc.attr.pool = (GfPool2d) { .kernel_h = 3, .kernel_w = 3, .stride_h = 2,
+                                .stride_w = 2, .dilation_h = 1,
+                                .dilation_w = 1, .pad_top = 1, .pad_left = 1,
+                                .ceil_mode = true };
+  p = add_node (net, "maxpool", desc, 1, &c);
+  desc.kind = GF_OP_AVGPOOL;
+  desc.attr.pool.count_include_pad = false;
+  q = add_node (net, "avgpool", desc, 1, &c);
+  m = add_node (net, "cat", (GfNodeDesc) { .kind = GF_OP_CONCAT }, 2,
+                (int[]) { p, q });
+  m = add_node (net, "scale", (GfNodeDesc) { .kind = GF_OP_MUL }, 2,
+                (int[]) { m, add_param (net, "s", 4, s, 0.5, 1.5) });
+  d = add_node (net, "double", (GfNodeDesc) { .kind = GF_OP_ADD }, 2,
+                (int[]) { m, m });
+  e = add_node (net, "dwconv", conv_desc (3, 1, 1, 8), 3, (int[]) {
+                  d, add_param (net, "wd", 4, wd, -0.5, 0.5),
+                  add_param (net, "bd", 1, c8, -0.1, 0.1) });
+  e = add_node (net, "sigmoid", act_desc (GF_ACT_SIGMOID), 1, &e);
+  e = add_node (net, "gap", (GfNodeDesc) { .kind = GF_OP_GLOBAL_AVGPOOL }, 1,
+                &e);
+  e = add_node (net, "flatten", (GfNodeDesc) { .kind = GF_OP_FLATTEN }, 1,
+                &e);
+  desc = (GfNodeDesc) { .kind = GF_OP_DROPOUT };
+  desc.attr.dropout.ratio = 0.25;
+  e = add_node (net, "dropout", desc, 1, &e);
+  desc = (GfNodeDesc) { .kind = GF_OP_GEMM };
+  desc.attr.gemm = (typeof (desc.attr.gemm)) { false, true, 1.0, 1.0 };
+  net->output = add_node (net, "fc", desc, 3, (int[]) {
+                            e, add_param (net, "wg", 2, wg, -1.0, 1.0),
+                            add_param (net, "bg", 1, (size_t[]) { 5 },
+                                       -0.1, 0.1) });
+  if (cut != NULL)
+    gf_graph_mark_output (net->graph, gf_graph_find_tensor (net->graph, cut),
+                          NULL);
+  g_assert_cmpint (gf_graph_compile (net->graph, NULL), ==, GF_OK);
+}
+
+static void
+build_net (Net *net)
+{
+  build_net_cut (net, NULL);
+}
+
+/* In float32 a step small enough to cross few ReLU and max-pool kinks
+ * inside a whole network leaves ~1e-3 of rounding noise in each difference
+ * quotient; float64 (the strict check) uses the defaults. */
+#ifdef GF_REAL_DOUBLE
+#define NET_TOLERANCE NULL
+#else
+static const GfTolerance net_tolerance = { .eps = 1e-3, .rtol = 5e-2,
+                                           .atol = 3e-3 };
+#define NET_TOLERANCE (&net_tolerance)
+#endif
+
+typedef struct
+{
+  Net *net;
+  const gf_real *r;   /* projection of the output, (BATCH, 5) */
+} LossData;
+
+/* The same dropout mask for every evaluation: reseed before the pass. */
+static double
+net_loss (void *user_data)
+{
+  LossData *data = user_data;
+  GfGraph *graph = data->net->graph;
+
+  gf_graph_set_seed (graph, 99);
+  g_assert_cmpint (gf_graph_forward (graph, BATCH, GF_GRAPH_TRAIN, NULL), ==,
+                   GF_OK);
+  return gf_test_dot (gf_graph_tensor_data (graph, data->net->output),
+                      data->r, BATCH * 5);
+}
+
+static void
+fill_input (Net *net, size_t batch)
+{
+  gf_test_fill_uniform (&net->rng, gf_graph_tensor_data (net->graph,
+                                                         net->input),
+                        batch * 3 * SIDE * SIDE, -1.0, 1.0);
+}
+
+static void
+test_graph_gradcheck (void)
+{
+  Net net;
+  gf_real r[BATCH * 5];
+  LossData data = { &net, r };
+  GfGraph *graph;
+
+  build_net (&net);
+  graph = net.graph;
+  for (size_t i = 0; i < net.n_params; i++)
+    gf_graph_set_trainable (graph, net.params[i], true, NULL);
+  gf_graph_set_input_grad (graph, true);
+  g_assert_cmpint (gf_graph_plan (graph, BATCH, GF_GRAPH_TRAIN, NULL), ==,
+                   GF_OK);
+  fill_input (&net, BATCH);
+  gf_test_fill_uniform (&net.rng, r, BATCH * 5, -1.0, 1.0);
+
+  net_loss (&data);
+  gf_graph_zero_grad (graph);
+  g_assert_cmpint (gf_graph_backward (graph, BATCH, r, NULL), ==, GF_OK);
+
+  {
+    size_t n = BATCH * 3 * SIDE * SIDE;
+    g_autofree gf_real *dx = gf_test_new (n);
+    memcpy (dx, gf_graph_tensor_grad (graph, net.input), n * sizeof *dx);
+    gf_test_gradcheck ("d image", gf_graph_tensor_data (graph, net.input), n,
+                       dx, net_loss, &data, NET_TOLERANCE);
+  }
+  for (size_t i = 0; i < net.n_params; i++)
+    {
+      int id = net.params[i];
+      size_t n = gf_graph_tensor_count (graph, id);
+      g_autofree gf_real *dw = gf_test_new (n);
+      g_autofree char *what = g_strdup_printf ("d %s",
+                                               gf_graph_tensor_name (graph,
+                                                                     id));
+      memcpy (dw, gf_graph_tensor_grad (graph, id), n * sizeof *dw);
+      gf_test_gradcheck (what, gf_graph_tensor_data (graph, id), n, dw,
+                         net_loss, &data, NET_TOLERANCE);
+    }
+  gf_graph_free (graph);
+}
+
+/* Only the head trains: the backbone keeps no activations, gets no
+ * gradients, and its buffers are reused as the pass goes. */
+static void
+test_graph_frozen_prefix (void)
+{
+  Net net;
+  gf_real r[BATCH * 5];
+  size_t infer_bytes, head_bytes, all_bytes;
+  GfGraph *graph;
+  size_t count;
+  gf_real *grads;
+
+  build_net (&net);
+  graph = net.graph;
+  g_assert_cmpint (gf_graph_plan (graph, BATCH, GF_GRAPH_INFER, NULL), ==,
+                   GF_OK);
+  infer_bytes = gf_graph_arena_bytes (graph);
+  gf_graph_set_trainable (graph, gf_graph_find_tensor (graph, "wg"), true,
+                          NULL);
+  gf_graph_set_trainable (graph, gf_graph_find_tensor (graph, "bg"), true,
+                          NULL);
+  g_assert_cmpint (gf_graph_plan (graph, BATCH, GF_GRAPH_TRAIN, NULL), ==,
+                   GF_OK);
+  head_bytes = gf_graph_arena_bytes (graph);
+  /* The head adds its own input, its mask and a few gradients: less than
+   * one conv1 activation (BATCH × 4 × 9 × 9 values). */
+  g_assert_cmpuint (head_bytes, <, infer_bytes
+                    + BATCH * 4 * SIDE * SIDE * sizeof (gf_real));
+  g_assert_null (gf_graph_tensor_grad (graph,
+                                       gf_graph_find_tensor (graph, "relu1")));
+
+  fill_input (&net, BATCH);
+  gf_test_fill_uniform (&net.rng, r, BATCH * 5, -1.0, 1.0);
+  gf_graph_zero_grad (graph);
+  g_assert_cmpint (gf_graph_forward (graph, BATCH, GF_GRAPH_TRAIN, NULL), ==,
+                   GF_OK);
+  g_assert_cmpint (gf_graph_backward (graph, BATCH, r, NULL), ==, GF_OK);
+  grads = gf_graph_grads (graph, &count);
+  for (size_t i = 0; i < net.n_params; i++)
+    {
+      int id = net.params[i];
+      bool head = gf_graph_is_trainable (graph, id);
+      gf_real *g = gf_graph_tensor_grad (graph, id);
+      double norm = gf_test_dot (g, g, gf_graph_tensor_count (graph, id));
+      g_assert_true (head ? norm > 0.0 : norm == 0.0);
+    }
+  (void) grads;
+
+  for (size_t i = 0; i < net.n_params; i++)
+    gf_graph_set_trainable (graph, net.params[i], true, NULL);
+  g_assert_cmpint (gf_graph_plan (graph, BATCH, GF_GRAPH_TRAIN, NULL), ==,
+                   GF_OK);
+  all_bytes = gf_graph_arena_bytes (graph);
+  g_assert_cmpuint (all_bytes, >, head_bytes);
+  gf_graph_free (graph);
+}
+
+/* Every plan computes the same function; a smaller batch than planned
+ * gives the same rows. */
+static void
+test_graph_plans_agree (void)
+{
+  Net net;
+  size_t n_in = BATCH * 3 * SIDE * SIDE;
+  g_autofree gf_real *input = gf_test_new (n_in);
+  gf_real infer[BATCH * 5], train[BATCH * 5], partial[BATCH * 5];
+  GfGraph *graph;
+
+  build_net (&net);
+  graph = net.graph;
+  gf_test_fill_uniform (&net.rng, input, n_in, -1.0, 1.0);
+
+  g_assert_cmpint (gf_graph_plan (graph, BATCH, GF_GRAPH_INFER, NULL), ==,
+                   GF_OK);
+  memcpy (gf_graph_tensor_data (graph, net.input), input, n_in * sizeof *input);
+  gf_graph_forward (graph, BATCH, GF_GRAPH_INFER, NULL);
+  memcpy (infer, gf_graph_tensor_data (graph, net.output), sizeof infer);
+
+  for (size_t i = 0; i < net.n_params; i++)
+    gf_graph_set_trainable (graph, net.params[i], true, NULL);
+  g_assert_cmpint (gf_graph_plan (graph, BATCH + 2, GF_GRAPH_TRAIN, NULL), ==,
+                   GF_OK);
+  memcpy (gf_graph_tensor_data (graph, net.input), input, n_in * sizeof *input);
+  gf_graph_forward (graph, BATCH, GF_GRAPH_INFER, NULL);
+  memcpy (train, gf_graph_tensor_data (graph, net.output), sizeof train);
+  gf_test_assert_close ("train plan, infer pass", train, infer, BATCH * 5,
+                        1e-6, 1e-7);
+
+  gf_graph_forward (graph, BATCH - 1, GF_GRAPH_INFER, NULL);
+  memcpy (partial, gf_graph_tensor_data (graph, net.output),
+          (BATCH - 1) * 5 * sizeof *partial);
+  gf_test_assert_close ("partial batch", partial, infer, (BATCH - 1) * 5,
+                        1e-6, 1e-7);
+  gf_graph_free (graph);
+}
+
+/* With an inner tensor as the only output, the nodes after it never run
+ * and get no buffers. */
+static void
+test_graph_dead_branch (void)
+{
+  Net full, cut;
+  const char *beyond[] = { "maxpool", "cat", "dwconv", "gap", "fc" };
+
+  build_net (&full);
+  build_net_cut (&cut, "add1");
+  g_assert_cmpint (gf_graph_plan (full.graph, BATCH, GF_GRAPH_INFER, NULL),
+                   ==, GF_OK);
+  g_assert_cmpint (gf_graph_plan (cut.graph, BATCH, GF_GRAPH_INFER, NULL),
+                   ==, GF_OK);
+  for (size_t i = 0; i < G_N_ELEMENTS (beyond); i++)
+    {
+      g_assert_nonnull (gf_graph_tensor_data (full.graph,
+                                              gf_graph_find_tensor (full.graph,
+                                                                    beyond[i])));
+      g_assert_null (gf_graph_tensor_data (cut.graph,
+                                           gf_graph_find_tensor (cut.graph,
+                                                                 beyond[i])));
+    }
+  g_assert_nonnull (gf_graph_tensor_data (cut.graph,
+                                          gf_graph_find_tensor (cut.graph,
+                                                                "add1")));
+  fill_input (&cut, BATCH);
+  g_assert_cmpint (gf_graph_forward (cut.graph, BATCH, GF_GRAPH_INFER, NULL),
+                   ==, GF_OK);
+  gf_graph_free (full.graph);
+  gf_graph_free (cut.graph);
+}
+
+static void
+expect_error (GfGraph *graph, GfStatus status, const GfError *error,
+              const char *fragment)
+{
+  g_assert_cmpint (status, !=, GF_OK);
+  if (strstr (error->message, fragment) == NULL)
+    g_test_fail_printf ("message '%s' lacks '%s'", error->message, fragment);
+  (void) graph;
+}
+
+static void
+test_graph_refusals (void)
+{
+  GfGraph *graph = gf_graph_new ();
+  size_t in_dims[] = { 1, 3, 8, 8 }, w_dims[] = { 4, 2, 3, 3 };
+  GfError error = { 0 };
+  GfNodeDesc desc = conv_desc (3, 1, 1, 1);
+  int x, w, y;
+
+  x = gf_graph_add_input (graph, "x", 4, in_dims, &error);
+  g_assert_cmpint (gf_graph_add_input (graph, "x", 4, in_dims, &error), ==,
+                   -1);
+  g_assert_nonnull (strstr (error.message, "twice"));
+  w = gf_graph_add_param (graph, "w", GF_TENSOR_PARAM, 4, w_dims, NULL,
+                          &error);
+  desc.n_inputs = 2;
+  desc.inputs[0] = x;
+  desc.inputs[1] = 77;
+  g_assert_cmpint (gf_graph_add_node (graph, "c", &desc, "y", &error), ==, -1);
+  g_assert_nonnull (strstr (error.message, "not a known tensor"));
+  desc.inputs[1] = w;
+  y = gf_graph_add_node (graph, "conv-bad", &desc, "y", &error);
+  g_assert_cmpint (y, >=, 0);
+  expect_error (graph, gf_graph_compile (graph, &error), &error, "conv-bad");
+  gf_graph_free (graph);
+
+  /* Passes out of order. */
+  {
+    Net net;
+    build_net (&net);
+    expect_error (net.graph, gf_graph_forward (net.graph, 1, GF_GRAPH_INFER,
+                                               &error), &error, "plan");
+    gf_graph_plan (net.graph, 2, GF_GRAPH_INFER, NULL);
+    expect_error (net.graph, gf_graph_forward (net.graph, 3, GF_GRAPH_INFER,
+                                               &error), &error, "batch");
+    expect_error (net.graph, gf_graph_forward (net.graph, 2, GF_GRAPH_TRAIN,
+                                               &error), &error, "training");
+    gf_graph_free (net.graph);
+  }
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/engine/graph/backward/gradcheck", test_graph_gradcheck);
+  g_test_add_func ("/engine/graph/plan/frozen-prefix",
+                   test_graph_frozen_prefix);
+  g_test_add_func ("/engine/graph/plan/plans-agree", test_graph_plans_agree);
+  g_test_add_func ("/engine/graph/plan/dead-branch", test_graph_dead_branch);
+  g_test_add_func ("/engine/graph/refusals", test_graph_refusals);
+  return g_test_run ();
+}

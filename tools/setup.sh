@@ -6,6 +6,7 @@
 GRAFT_PACKAGES=(
   gcc ninja-build meson pkg-config   # the build
   libopenblas-dev                    # the engine's GEMM
+  libprotobuf-c-dev protobuf-c-compiler  # reading and writing ONNX
   libglib2.0-dev                     # everything above the engine, tests
   xvfb xauth                         # GUI tests on a headless machine
 )

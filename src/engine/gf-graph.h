@@ -49,6 +49,10 @@ typedef enum
   GF_OP_GEMM,            /* a (N, K), b, [c] */
   GF_OP_DROPOUT,         /* x */
   GF_OP_IDENTITY,        /* x */
+  GF_OP_PAD,             /* x, constant padding of H and W */
+  GF_OP_SOFTMAX,         /* x (N, K) → probabilities along K */
+  GF_OP_TRANSPOSE,       /* x, permuting the axes after the batch */
+  GF_OP_RESHAPE,         /* x → (N, dims...) with the same count */
   GF_OP_COUNT
 } GfOpKind;
 
@@ -83,6 +87,17 @@ typedef struct
     GfActivation activation;
     struct { bool trans_a, trans_b; double alpha, beta; } gemm;
     struct { double ratio; } dropout;
+    struct
+    {
+      size_t top, left, bottom, right;
+      double value;
+    } pad;
+    struct { size_t perm[GF_MAX_DIMS]; } transpose;   /* perm[0] == 0 */
+    struct
+    {
+      size_t ndim;
+      size_t dims[GF_MAX_DIMS];   /* dims[0] (the batch) is ignored */
+    } reshape;
   } attr;
 } GfNodeDesc;
 
@@ -158,6 +173,9 @@ GfOpKind     gf_graph_node_kind    (const GfGraph *graph, size_t index);
 size_t       gf_graph_node_inputs  (const GfGraph *graph, size_t index,
                                     const int **inputs);
 int          gf_graph_node_output  (const GfGraph *graph, size_t index);
+/* The node's description with its attributes, the shape fields of Conv
+ * and pooling filled in (after compile). */
+const GfNodeDesc *gf_graph_node_desc (const GfGraph *graph, size_t index);
 const char  *gf_op_kind_to_string  (GfOpKind kind);
 
 /* Freezing.  Only PARAM tensors can be trainable. */

@@ -9,6 +9,8 @@
  */
 #include "gf-graph.h"
 
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,6 +18,12 @@
 #include "ops/gf-dense.h"
 #include "ops/gf-dropout.h"
 #include "ops/gf-elementwise.h"
+#include "ops/gf-pad.h"
+#include "ops/gf-softmax.h"
+#include "ops/gf-transpose.h"
+
+_Static_assert (GF_MAX_DIMS <= GF_TRANSPOSE_MAX_DIMS,
+                "the transpose kernel must take every tensor a graph holds");
 
 /* Buffers start on 64-byte boundaries so that vector loads never split a
  * cache line at a buffer's start. */
@@ -102,6 +110,10 @@ static const char *const op_names[GF_OP_COUNT] = {
   [GF_OP_GEMM] = "Gemm",
   [GF_OP_DROPOUT] = "Dropout",
   [GF_OP_IDENTITY] = "Identity",
+  [GF_OP_PAD] = "Pad",
+  [GF_OP_SOFTMAX] = "Softmax",
+  [GF_OP_TRANSPOSE] = "Transpose",
+  [GF_OP_RESHAPE] = "Reshape",
 };
 
 const char *
@@ -328,6 +340,25 @@ gf_graph_mark_output (GfGraph *graph, int tensor, GfError *error)
   return GF_OK;
 }
 
+GfStatus
+gf_graph_set_outputs (GfGraph *graph, const int *tensors, size_t n,
+                      GfError *error)
+{
+  if (n == 0 || n > GF_NODE_MAX_INPUTS)
+    return gf_error_set (error, GF_ERR_INVALID, "a graph needs 1 to %d "
+                         "outputs", GF_NODE_MAX_INPUTS);
+  for (size_t i = 0; i < n; i++)
+    if (tensors[i] < 0 || (size_t) tensors[i] >= graph->n_tensors
+        || graph->tensors[tensors[i]].kind != GF_TENSOR_ACTIVATION)
+      return gf_error_set (error, GF_ERR_INVALID,
+                           "output %zu is not a tensor a node produces", i);
+  graph->n_outputs = 0;
+  for (size_t i = 0; i < n; i++)
+    gf_graph_mark_output (graph, tensors[i], NULL);
+  graph->planned = false;
+  return GF_OK;
+}
+
 /* ---- Compiling: shapes --------------------------------------------------- */
 
 static bool
@@ -361,6 +392,26 @@ node_error (const Node *node, GfStatus status, const char *what,
   return gf_error_set (error, status, "%s node '%s': %s",
                        gf_op_kind_to_string (node->desc.kind), node->name,
                        what);
+}
+
+static GfStatus node_errorf (const Node *node, GfStatus status,
+                             GfError *error, const char *format, ...)
+  __attribute__ ((format (printf, 4, 5)));
+
+/* node_error with a formatted message. */
+static GfStatus
+node_errorf (const Node *node, GfStatus status, GfError *error,
+             const char *format, ...)
+{
+  char what[GF_ERROR_MESSAGE_MAX];
+  va_list args;
+
+  if (error == NULL)
+    return status;
+  va_start (args, format);
+  vsnprintf (what, sizeof what, format, args);
+  va_end (args);
+  return node_error (node, status, what, error);
 }
 
 /* Prefixes the message a kernel's init left in @error with the node. */
@@ -640,6 +691,130 @@ infer_unary (GfGraph *graph, Node *node, GfError *error)
   return GF_OK;
 }
 
+/* The node's padding at @batch, its shape taken from its input (N, C, H,
+ * W); out_h and out_w are the sums gf_pad2d_init checked at compile. */
+static GfPad2d
+node_pad (const GfGraph *graph, const Node *node, size_t batch)
+{
+  const Tensor *x = &graph->tensors[node->desc.inputs[0]];
+  const typeof (node->desc.attr.pad) *a = &node->desc.attr.pad;
+
+  return (GfPad2d) {
+    .batch = batch, .channels = x->dims[1], .in_h = x->dims[2],
+    .in_w = x->dims[3], .top = a->top, .left = a->left,
+    .bottom = a->bottom, .right = a->right, .value = a->value,
+    .out_h = x->dims[2] + a->top + a->bottom,
+    .out_w = x->dims[3] + a->left + a->right,
+  };
+}
+
+/* The node's permutation of its input (N, ...) at @batch. */
+static GfTranspose
+node_transpose (const GfGraph *graph, const Node *node, size_t batch)
+{
+  const Tensor *x = &graph->tensors[node->desc.inputs[0]];
+  GfTranspose t = { .ndim = x->ndim };
+
+  memcpy (t.dims, x->dims, x->ndim * sizeof *t.dims);
+  memcpy (t.perm, node->desc.attr.transpose.perm, x->ndim * sizeof *t.perm);
+  t.dims[0] = batch;
+  return t;
+}
+
+static GfStatus
+infer_pad (GfGraph *graph, Node *node, GfError *error)
+{
+  GfStatus status = check_inputs (graph, node, 1, 0, 0, error);
+  GfPad2d pad;
+  size_t count;
+
+  if (status != GF_OK)
+    return status;
+  if (graph->tensors[node->desc.inputs[0]].ndim != 4)
+    return node_error (node, GF_ERR_SHAPE, "input must be 4-D (N, C, H, W)",
+                       error);
+  pad = node_pad (graph, node, 1);
+  if ((status = gf_pad2d_init (&pad, error)) != GF_OK)
+    return kernel_error (node, status, error);
+  if (gf_size_mul (pad.out_h, pad.out_w, &count) != 0
+      || gf_size_mul (count, pad.channels, &count) != 0
+      || count > GF_ALLOC_LIMIT / sizeof (gf_real))
+    return node_error (node, GF_ERR_SHAPE, "padded output is too large",
+                       error);
+  set_shape (&graph->tensors[node->output], 4,
+             (size_t[]) { 1, pad.channels, pad.out_h, pad.out_w });
+  return GF_OK;
+}
+
+static GfStatus
+infer_softmax (GfGraph *graph, Node *node, GfError *error)
+{
+  GfStatus status = check_inputs (graph, node, 1, 0, 0, error);
+  const Tensor *x = &graph->tensors[node->desc.inputs[0]];
+
+  if (status != GF_OK)
+    return status;
+  if (x->ndim != 2)
+    return node_errorf (node, GF_ERR_SHAPE, error, "input must be 2-D "
+                        "(N, K), not %zu-D", x->ndim);
+  set_shape (&graph->tensors[node->output], 2, x->dims);
+  return GF_OK;
+}
+
+static GfStatus
+infer_transpose (GfGraph *graph, Node *node, GfError *error)
+{
+  GfStatus status = check_inputs (graph, node, 1, 0, 0, error);
+  GfTranspose t;
+  size_t dims[GF_MAX_DIMS];
+
+  if (status != GF_OK)
+    return status;
+  t = node_transpose (graph, node, 1);
+  if ((status = gf_transpose_check (&t, error)) != GF_OK)
+    return kernel_error (node, status, error);
+  /* Activations are (N, ...) everywhere: the batch may not move. */
+  if (t.perm[0] != 0)
+    return node_error (node, GF_ERR_UNSUPPORTED, "perm[0] must be 0: the "
+                       "batch axis stays first", error);
+  gf_transpose_out_dims (&t, dims);
+  set_shape (&graph->tensors[node->output], t.ndim, dims);
+  return GF_OK;
+}
+
+/* The target shape is explicit: an importer resolves ONNX's 0 (copy) and
+ * −1 (infer) before it gets here, and a −1 that slipped through arrives
+ * as SIZE_MAX. */
+static GfStatus
+infer_reshape (GfGraph *graph, Node *node, GfError *error)
+{
+  GfStatus status = check_inputs (graph, node, 1, 0, 0, error);
+  size_t ndim = node->desc.attr.reshape.ndim, count = 1;
+  const size_t *dims = node->desc.attr.reshape.dims;
+  const Tensor *x = &graph->tensors[node->desc.inputs[0]];
+
+  if (status != GF_OK)
+    return status;
+  if (ndim < 1 || ndim > GF_MAX_DIMS)
+    return node_errorf (node, GF_ERR_INVALID, error, "target shape has %zu "
+                        "axes; 1 to %d are supported", ndim, GF_MAX_DIMS);
+  for (size_t i = 1; i < ndim; i++)
+    {
+      if (dims[i] == 0 || dims[i] > GF_ALLOC_LIMIT)
+        return node_errorf (node, GF_ERR_INVALID, error, "target dimension "
+                            "%zu is 0 or negative; the importer resolves "
+                            "those", i);
+      if (gf_size_mul (count, dims[i], &count) != 0)
+        count = SIZE_MAX;
+    }
+  if (count != x->count)
+    return node_errorf (node, GF_ERR_SHAPE, error, "target shape holds %zu "
+                        "values per example; the input has %zu", count,
+                        x->count);
+  set_shape (&graph->tensors[node->output], ndim, dims);
+  return GF_OK;
+}
+
 static GfStatus
 infer_node (GfGraph *graph, Node *node, GfError *error)
 {
@@ -658,6 +833,10 @@ infer_node (GfGraph *graph, Node *node, GfError *error)
     case GF_OP_DROPOUT:
     case GF_OP_IDENTITY:
     case GF_OP_FLATTEN: return infer_unary (graph, node, error);
+    case GF_OP_PAD: return infer_pad (graph, node, error);
+    case GF_OP_SOFTMAX: return infer_softmax (graph, node, error);
+    case GF_OP_TRANSPOSE: return infer_transpose (graph, node, error);
+    case GF_OP_RESHAPE: return infer_reshape (graph, node, error);
     case GF_OP_COUNT:
     default:
       return node_error (node, GF_ERR_UNSUPPORTED, "unknown op", error);
@@ -777,17 +956,23 @@ backward_reads_input (const GfGraph *graph, const Node *node, size_t slot)
     case GF_OP_FLATTEN:
     case GF_OP_DROPOUT:
     case GF_OP_IDENTITY:
+    case GF_OP_PAD:
+    case GF_OP_SOFTMAX:
+    case GF_OP_TRANSPOSE:
+    case GF_OP_RESHAPE:
     case GF_OP_COUNT:
     default:
       return false;
     }
 }
 
+/* Sigmoid and Softmax differentiate through their output y. */
 static bool
 backward_reads_output (const Node *node)
 {
-  return node->desc.kind == GF_OP_ACTIVATION
-    && node->desc.attr.activation.kind == GF_ACT_SIGMOID;
+  return node->desc.kind == GF_OP_SOFTMAX
+    || (node->desc.kind == GF_OP_ACTIVATION
+        && node->desc.attr.activation.kind == GF_ACT_SIGMOID);
 }
 
 /* Marks which tensors carry gradients and which nodes run backward, and
@@ -837,11 +1022,14 @@ plan_lifetimes (GfGraph *graph)
   for (size_t i = 0; i < graph->n_tensors; i++)
     {
       Tensor *t = &graph->tensors[i];
-      t->first_use = t->kind == GF_TENSOR_INPUT ? -1 : FWD (t->producer);
-      t->last_use = t->first_use;
+      bool input = t->kind == GF_TENSOR_INPUT;
+      /* The caller fills an input once and may run the pass again on it
+       * (gradient checks, saliency): it outlives the pass even when no
+       * backward reads it, as after a Pad. */
+      t->first_use = input ? -1 : FWD (t->producer);
+      t->last_use = input ? END (graph) : t->first_use;
       t->grad_first = END (graph);
-      t->grad_last = t->kind == GF_TENSOR_INPUT ? END (graph)
-        : BWD (graph, t->producer);
+      t->grad_last = input ? END (graph) : BWD (graph, t->producer);
     }
   for (size_t n = 0; n < graph->n_outputs; n++)
     graph->tensors[graph->outputs[n]].last_use = END (graph);
@@ -1164,6 +1352,24 @@ forward_dropout (GfGraph *graph, Node *node, size_t batch, bool train)
 }
 
 static void
+forward_pad (GfGraph *graph, const Node *node, size_t batch)
+{
+  GfPad2d pad = node_pad (graph, node, batch);
+
+  gf_pad2d_forward (&pad, data_of (graph, node->desc.inputs[0]),
+                    data_of (graph, node->output));
+}
+
+static void
+forward_transpose (GfGraph *graph, const Node *node, size_t batch)
+{
+  GfTranspose t = node_transpose (graph, node, batch);
+
+  gf_transpose_forward (&t, data_of (graph, node->desc.inputs[0]),
+                        data_of (graph, node->output));
+}
+
+static void
 forward_node (GfGraph *graph, Node *node, size_t batch, bool train)
 {
   const int *in = node->desc.inputs;
@@ -1210,8 +1416,15 @@ forward_node (GfGraph *graph, Node *node, size_t batch, bool train)
                                  data_of (graph, in[0]), y);
       break;
     case GF_OP_DROPOUT: forward_dropout (graph, node, batch, train); break;
+    case GF_OP_PAD: forward_pad (graph, node, batch); break;
+    case GF_OP_SOFTMAX:
+      gf_softmax_forward (batch, graph->tensors[node->output].count,
+                          data_of (graph, in[0]), y);
+      break;
+    case GF_OP_TRANSPOSE: forward_transpose (graph, node, batch); break;
     case GF_OP_FLATTEN:
     case GF_OP_IDENTITY:
+    case GF_OP_RESHAPE:   /* the same values in the same order */
     case GF_OP_COUNT:
     default:
       memcpy (y, data_of (graph, in[0]), count * sizeof *y);
@@ -1358,6 +1571,27 @@ backward_binary (GfGraph *graph, Node *node, size_t batch, const GradRoute *r)
                      r->dest[0], r->dest[1]);
 }
 
+/* Pad crops dy; Transpose permutes it back; both WRITE dx. */
+static void
+backward_layout (GfGraph *graph, const Node *node, size_t batch,
+                 gf_real *dx)
+{
+  const gf_real *dy = grad_of (graph, node->output);
+  GfPad2d pad;
+  GfTranspose t;
+
+  if (node->desc.kind == GF_OP_PAD)
+    {
+      pad = node_pad (graph, node, batch);
+      gf_pad2d_backward (&pad, dy, dx);
+    }
+  else
+    {
+      t = node_transpose (graph, node, batch);
+      gf_transpose_backward (&t, dy, dx);
+    }
+}
+
 static void
 backward_node (GfGraph *graph, Node *node, size_t batch, const GradRoute *r)
 {
@@ -1404,8 +1638,17 @@ backward_node (GfGraph *graph, Node *node, size_t batch, const GradRoute *r)
       gf_dropout_backward (count, graph->arena + node->mask_offset, dy,
                            r->dest[0]);
       break;
+    case GF_OP_PAD:
+    case GF_OP_TRANSPOSE:
+      backward_layout (graph, node, batch, r->dest[0]);
+      break;
+    case GF_OP_SOFTMAX:
+      gf_softmax_backward (batch, graph->tensors[node->output].count,
+                           data_of (graph, node->output), dy, r->dest[0]);
+      break;
     case GF_OP_FLATTEN:
     case GF_OP_IDENTITY:
+    case GF_OP_RESHAPE:
     case GF_OP_COUNT:
     default:
       memcpy (r->dest[0], dy, count * sizeof *dy);
@@ -1569,6 +1812,12 @@ int
 gf_graph_node_output (const GfGraph *graph, size_t index)
 {
   return index < graph->n_nodes ? graph->nodes[index].output : -1;
+}
+
+const GfNodeDesc *
+gf_graph_node_desc (const GfGraph *graph, size_t index)
+{
+  return index < graph->n_nodes ? &graph->nodes[index].desc : NULL;
 }
 
 GfStatus

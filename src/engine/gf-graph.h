@@ -130,6 +130,11 @@ int gf_graph_add_node (GfGraph *graph, const char *node_name,
  * first one marked is the one backward starts from. */
 GfStatus gf_graph_mark_output (GfGraph *graph, int tensor, GfError *error);
 
+/* Replaces the outputs (e.g. to end a backbone at its cut: nodes that no
+ * longer lead to an output stop running at the next plan). */
+GfStatus gf_graph_set_outputs (GfGraph *graph, const int *tensors, size_t n,
+                               GfError *error);
+
 /* Orders, infers shapes, validates, packs parameters.  Once only. */
 GfStatus gf_graph_compile (GfGraph *graph, GfError *error);
 

@@ -1,9 +1,14 @@
 /* test-graph.c: the executor — gradients through a network that uses every
- * op, fan-out and shared inputs; the plan keeping nothing for a frozen
- * prefix; partial batches; dead branches; and refusals with messages. */
+ * op, fan-out and shared inputs; Pad, Transpose, Reshape and Softmax
+ * against their kernels and through a chain that keeps only what their
+ * backward reads; the plan keeping nothing for a frozen prefix; partial
+ * batches; dead branches; and refusals with messages. */
 #include <string.h>
 
 #include "gf-graph.h"
+#include "ops/gf-pad.h"
+#include "ops/gf-softmax.h"
+#include "ops/gf-transpose.h"
 #include "gf-test-util.h"
 
 #define BATCH 3
@@ -89,18 +94,45 @@ act_desc (GfActivationKind kind)
   return d;
 }
 
-/* input (N,3,9,9) → conv 3×3 → BN → ReLU = a
+static GfNodeDesc
+transpose_desc (size_t p1, size_t p2, size_t p3)
+{
+  GfNodeDesc d = { .kind = GF_OP_TRANSPOSE };
+
+  d.attr.transpose.perm[1] = p1;
+  d.attr.transpose.perm[2] = p2;
+  d.attr.transpose.perm[3] = p3;
+  return d;
+}
+
+/* Reshape to (N, d1, d2, d3); 0 leaves an axis out. */
+static GfNodeDesc
+reshape_desc (size_t d1, size_t d2, size_t d3)
+{
+  GfNodeDesc d = { .kind = GF_OP_RESHAPE };
+
+  d.attr.reshape.ndim = d3 ? 4 : d2 ? 3 : 2;
+  d.attr.reshape.dims[1] = d1;
+  d.attr.reshape.dims[2] = d2;
+  d.attr.reshape.dims[3] = d3;
+  return d;
+}
+
+/* input (N,3,9,9) → Pad (1,2,1,0) with 0.3 → (N,3,11,11)
+ * → conv 3×3 unpadded → BN → ReLU = a
  * a → conv 1×1 → HardSwish = b;  c = a + b (fan-out of a)
- * c → MaxPool 3/2 ceil = p;  c → AvgPool 3/2 ceil = q
+ * c → Transpose 0231 → Reshape (N,3,27,4) → Transpose 0321 → Reshape
+ *   (N,4,9,9) (a real shuffle of the pixels) → MaxPool 3/2 ceil = p;
+ * c → AvgPool 3/2 ceil = q (fan-out of c through a Transpose)
  * cat(p, q) · s (1,C,1,1) = m;  m + m = d (one tensor taken twice)
- * d → depthwise conv → Sigmoid → GAP → Flatten → Dropout → Gemm = logits */
+ * d → depthwise conv → Sigmoid → GAP → Flatten → Dropout → Gemm → Softmax */
 static void
 build_net_cut (Net *net, const char *cut)
 {
   size_t w1[] = { 4, 3, 3, 3 }, w2[] = { 4, 4, 1, 1 }, c4[] = { 4 };
   size_t s[] = { 1, 8, 1, 1 }, wd[] = { 8, 1, 3, 3 }, c8[] = { 8 };
   size_t wg[] = { 5, 8 }, in_dims[] = { 1, 3, SIDE, SIDE };
-  int x, a, b, c, p, q, m, d, e;
+  int x, a, b, c, p, q, m, d, e, t;
   GfNodeDesc desc;
 
   memset (net, 0, sizeof *net);
@@ -108,8 +140,13 @@ build_net_cut (Net *net, const char *cut)
   gf_rng_seed (&net->rng, 1234);
   x = net->input = gf_graph_add_input (net->graph, "image", 4, in_dims, NULL);
 
-  a = add_node (net, "conv1", conv_desc (3, 1, 1, 1), 3, (int[]) {
-                  x, add_param (net, "w1", 4, w1, -0.4, 0.4),
+  desc = (GfNodeDesc) { .kind = GF_OP_PAD };
+  desc.attr.pad.top = desc.attr.pad.bottom = 1;
+  desc.attr.pad.left = 2;
+  desc.attr.pad.value = 0.3;
+  a = add_node (net, "pad", desc, 1, &x);
+  a = add_node (net, "conv1", conv_desc (3, 1, 0, 1), 3, (int[]) {
+                  a, add_param (net, "w1", 4, w1, -0.4, 0.4),
                   add_param (net, "b1", 1, c4, -0.1, 0.1) });
   desc = (GfNodeDesc) { .kind = GF_OP_BATCHNORM };
   desc.attr.batchnorm.epsilon = 1e-5;
@@ -131,7 +168,11 @@ build_net_cut (Net *net, const char *cut)
                                 .stride_w = 2, .dilation_h = 1,
                                 .dilation_w = 1, .pad_top = 1, .pad_left = 1,
                                 .ceil_mode = true };
-  p = add_node (net, "maxpool", desc, 1, &c);
+  t = add_node (net, "to-nhwc", transpose_desc (2, 3, 1), 1, &c);
+  t = add_node (net, "fold", reshape_desc (3, 27, 4), 1, &t);
+  t = add_node (net, "shuffle", transpose_desc (3, 2, 1), 1, &t);
+  t = add_node (net, "unfold", reshape_desc (4, SIDE, SIDE), 1, &t);
+  p = add_node (net, "maxpool", desc, 1, &t);
   desc.kind = GF_OP_AVGPOOL;
   desc.attr.pool.count_include_pad = false;
   q = add_node (net, "avgpool", desc, 1, &c);
@@ -154,10 +195,11 @@ build_net_cut (Net *net, const char *cut)
   e = add_node (net, "dropout", desc, 1, &e);
   desc = (GfNodeDesc) { .kind = GF_OP_GEMM };
   desc.attr.gemm = (typeof (desc.attr.gemm)) { false, true, 1.0, 1.0 };
-  net->output = add_node (net, "fc", desc, 3, (int[]) {
-                            e, add_param (net, "wg", 2, wg, -1.0, 1.0),
-                            add_param (net, "bg", 1, (size_t[]) { 5 },
-                                       -0.1, 0.1) });
+  e = add_node (net, "fc", desc, 3, (int[]) {
+                  e, add_param (net, "wg", 2, wg, -1.0, 1.0),
+                  add_param (net, "bg", 1, (size_t[]) { 5 }, -0.1, 0.1) });
+  net->output = add_node (net, "softmax",
+                          (GfNodeDesc) { .kind = GF_OP_SOFTMAX }, 1, &e);
   if (cut != NULL)
     gf_graph_mark_output (net->graph, gf_graph_find_tensor (net->graph, cut),
                           NULL);
@@ -355,7 +397,8 @@ static void
 test_graph_dead_branch (void)
 {
   Net full, cut;
-  const char *beyond[] = { "maxpool", "cat", "dwconv", "gap", "fc" };
+  const char *beyond[] = { "to-nhwc", "unfold", "maxpool", "cat", "dwconv",
+                           "gap", "fc", "softmax" };
 
   build_net (&full);
   build_net_cut (&cut, "add1");
@@ -380,6 +423,184 @@ test_graph_dead_branch (void)
                    ==, GF_OK);
   gf_graph_free (full.graph);
   gf_graph_free (cut.graph);
+}
+
+/* ---- Pad, Transpose, Reshape and Softmax on their own ------------------- */
+
+#define CHAIN_BATCH 2
+#define CHAIN_IN (2 * 3 * 4)      /* per example: (2, 3, 4) */
+#define CHAIN_PADDED (2 * 4 * 6)  /* after Pad (1, 0, 0, 2) */
+
+typedef struct
+{
+  GfGraph *graph;
+  int input, pad, nhwc, flat, softmax, output;
+} Chain;
+
+/* x (N,2,3,4) → Pad top 1, right 2, value −0.5 → (N,2,4,6)
+ * → Transpose 0231 → (N,4,6,2) → Reshape (N,48) → Softmax
+ * → Reshape (N,6,8) → Transpose 021 → (N,8,6).
+ * Nothing after the Softmax reads its output, so only the plan's
+ * knowledge that Softmax's backward does keeps it alive. */
+static void
+build_chain (Chain *c)
+{
+  size_t in_dims[] = { 1, 2, 3, 4 };
+  GfNodeDesc desc = { .kind = GF_OP_PAD };
+  Net net = { 0 };
+  int t;
+
+  net.graph = c->graph = gf_graph_new ();
+  c->input = gf_graph_add_input (c->graph, "x", 4, in_dims, NULL);
+  desc.attr.pad.top = 1;
+  desc.attr.pad.right = 2;
+  desc.attr.pad.value = -0.5;
+  c->pad = add_node (&net, "pad", desc, 1, &c->input);
+  c->nhwc = add_node (&net, "to-nhwc", transpose_desc (2, 3, 1), 1, &c->pad);
+  c->flat = add_node (&net, "flat", reshape_desc (CHAIN_PADDED, 0, 0), 1,
+                      &c->nhwc);
+  c->softmax = add_node (&net, "softmax",
+                         (GfNodeDesc) { .kind = GF_OP_SOFTMAX }, 1, &c->flat);
+  t = add_node (&net, "rows", reshape_desc (6, 8, 0), 1, &c->softmax);
+  desc = (GfNodeDesc) { .kind = GF_OP_TRANSPOSE };
+  desc.attr.transpose.perm[1] = 2;
+  desc.attr.transpose.perm[2] = 1;
+  c->output = add_node (&net, "swap", desc, 1, &t);
+  g_assert_cmpint (gf_graph_compile (c->graph, NULL), ==, GF_OK);
+}
+
+/* The graph's output against the kernels run by hand. */
+static void
+test_graph_layout_forward (void)
+{
+  Chain c;
+  gf_real x[CHAIN_BATCH * CHAIN_IN], padded[CHAIN_BATCH * CHAIN_PADDED];
+  gf_real nhwc[CHAIN_BATCH * CHAIN_PADDED], want[CHAIN_BATCH * CHAIN_PADDED];
+  GfPad2d pad = { .batch = CHAIN_BATCH, .channels = 2, .in_h = 3, .in_w = 4,
+                  .top = 1, .right = 2, .value = -0.5 };
+  GfTranspose to_nhwc = { 4, { CHAIN_BATCH, 2, 4, 6 }, { 0, 2, 3, 1 } };
+  GfTranspose swap = { 3, { CHAIN_BATCH, 6, 8 }, { 0, 2, 1 } };
+  size_t dims[GF_MAX_DIMS];
+  GfRng rng;
+
+  build_chain (&c);
+  g_assert_cmpint (gf_graph_plan (c.graph, CHAIN_BATCH + 1, GF_GRAPH_INFER,
+                                  NULL), ==, GF_OK);
+  g_assert_cmpuint (gf_graph_tensor_shape (c.graph, c.output, dims), ==, 3);
+  g_assert_cmpuint (dims[1], ==, 8);
+  g_assert_cmpuint (dims[2], ==, 6);
+  gf_rng_seed (&rng, 71);
+  gf_test_fill_uniform (&rng, x, G_N_ELEMENTS (x), -3, 3);
+  memcpy (gf_graph_tensor_data (c.graph, c.input), x, sizeof x);
+  g_assert_cmpint (gf_graph_forward (c.graph, CHAIN_BATCH, GF_GRAPH_INFER,
+                                     NULL), ==, GF_OK);
+
+  g_assert_cmpint (gf_pad2d_init (&pad, NULL), ==, GF_OK);
+  gf_pad2d_forward (&pad, x, padded);
+  gf_transpose_forward (&to_nhwc, padded, nhwc);
+  gf_softmax_forward (CHAIN_BATCH, CHAIN_PADDED, nhwc, nhwc);
+  gf_transpose_forward (&swap, nhwc, want);
+  gf_test_assert_close ("chain output", gf_graph_tensor_data (c.graph,
+                                                              c.output),
+                        want, G_N_ELEMENTS (want), 0, 0);
+  /* The input survives the pass although no backward reads it. */
+  gf_test_assert_close ("input kept", gf_graph_tensor_data (c.graph,
+                                                            c.input),
+                        x, G_N_ELEMENTS (x), 0, 0);
+  gf_graph_free (c.graph);
+}
+
+typedef struct
+{
+  Chain *chain;
+  const gf_real *r;
+} ChainLoss;
+
+static double
+chain_loss (void *user_data)
+{
+  ChainLoss *l = user_data;
+  GfGraph *graph = l->chain->graph;
+
+  g_assert_cmpint (gf_graph_forward (graph, CHAIN_BATCH, GF_GRAPH_TRAIN,
+                                     NULL), ==, GF_OK);
+  return gf_test_dot (gf_graph_tensor_data (graph, l->chain->output), l->r,
+                      CHAIN_BATCH * CHAIN_PADDED);
+}
+
+/* dLoss/dx through the chain, the Softmax's output kept only for it. */
+static void
+test_graph_layout_gradcheck (void)
+{
+  Chain c;
+  gf_real r[CHAIN_BATCH * CHAIN_PADDED], dx[CHAIN_BATCH * CHAIN_IN];
+  ChainLoss loss = { &c, r };
+  GfRng rng;
+
+  build_chain (&c);
+  gf_graph_set_input_grad (c.graph, true);
+  g_assert_cmpint (gf_graph_plan (c.graph, CHAIN_BATCH, GF_GRAPH_TRAIN,
+                                  NULL), ==, GF_OK);
+  gf_rng_seed (&rng, 73);
+  gf_test_fill_uniform (&rng, gf_graph_tensor_data (c.graph, c.input),
+                        CHAIN_BATCH * CHAIN_IN, -2, 2);
+  gf_test_fill_uniform (&rng, r, G_N_ELEMENTS (r), -1, 1);
+  chain_loss (&loss);
+  g_assert_cmpint (gf_graph_backward (c.graph, CHAIN_BATCH, r, NULL), ==,
+                   GF_OK);
+  memcpy (dx, gf_graph_tensor_grad (c.graph, c.input), sizeof dx);
+  gf_test_gradcheck ("d x", gf_graph_tensor_data (c.graph, c.input),
+                     G_N_ELEMENTS (dx), dx, chain_loss, &loss, NULL);
+  gf_graph_free (c.graph);
+}
+
+static void
+test_graph_node_desc (void)
+{
+  Chain c;
+  const GfNodeDesc *desc;
+
+  build_chain (&c);
+  g_assert_null (gf_graph_node_desc (c.graph, gf_graph_n_nodes (c.graph)));
+  g_assert_null (gf_graph_node_desc (c.graph, (size_t) -1));
+  desc = gf_graph_node_desc (c.graph, 0);
+  g_assert_nonnull (desc);
+  g_assert_cmpint (desc->kind, ==, GF_OP_PAD);
+  g_assert_cmpuint (desc->attr.pad.right, ==, 2);
+  g_assert_cmpfloat (desc->attr.pad.value, ==, -0.5);
+  desc = gf_graph_node_desc (c.graph, 1);
+  g_assert_cmpint (desc->kind, ==, GF_OP_TRANSPOSE);
+  g_assert_cmpuint (desc->attr.transpose.perm[3], ==, 1);
+  g_assert_cmpint (desc->inputs[0], ==, c.pad);
+  g_assert_cmpstr (gf_op_kind_to_string (GF_OP_PAD), ==, "Pad");
+  g_assert_cmpstr (gf_op_kind_to_string (GF_OP_SOFTMAX), ==, "Softmax");
+  g_assert_cmpstr (gf_op_kind_to_string (GF_OP_TRANSPOSE), ==, "Transpose");
+  g_assert_cmpstr (gf_op_kind_to_string (GF_OP_RESHAPE), ==, "Reshape");
+  gf_graph_free (c.graph);
+}
+
+/* Replacing the outputs after compiling cuts the graph the same way. */
+static void
+test_graph_set_outputs (void)
+{
+  Net net;
+  int add1;
+  GfError error = { 0 };
+
+  build_net (&net);
+  add1 = gf_graph_find_tensor (net.graph, "add1");
+  g_assert_cmpint (gf_graph_set_outputs (net.graph, &add1, 1, NULL), ==,
+                   GF_OK);
+  g_assert_cmpint (gf_graph_plan (net.graph, BATCH, GF_GRAPH_INFER, NULL),
+                   ==, GF_OK);
+  g_assert_null (gf_graph_tensor_data (net.graph, net.output));
+  g_assert_nonnull (gf_graph_tensor_data (net.graph, add1));
+  g_assert_cmpint (gf_graph_set_outputs (net.graph, &net.input, 1, &error),
+                   !=, GF_OK);
+  g_assert_nonnull (strstr (error.message, "output"));
+  g_assert_cmpint (gf_graph_set_outputs (net.graph, NULL, 0, NULL), !=,
+                   GF_OK);
+  gf_graph_free (net.graph);
 }
 
 static void
@@ -433,6 +654,59 @@ test_graph_refusals (void)
   }
 }
 
+/* One node of @desc over an input of @ndim @dims must fail to compile
+ * with @status and a message naming the node and holding @fragment. */
+static void
+expect_node_refusal (GfNodeDesc desc, size_t ndim, const size_t *dims,
+                     GfStatus status, const char *fragment)
+{
+  GfGraph *graph = gf_graph_new ();
+  GfError error = { 0 };
+
+  desc.n_inputs = 1;
+  desc.inputs[0] = gf_graph_add_input (graph, "x", ndim, dims, NULL);
+  g_assert_cmpint (gf_graph_add_node (graph, "bad-node", &desc, "y", &error),
+                   >=, 0);
+  g_assert_cmpint (gf_graph_compile (graph, &error), ==, status);
+  expect_error (graph, status, &error, "bad-node");
+  expect_error (graph, status, &error, fragment);
+  gf_graph_free (graph);
+}
+
+static void
+test_graph_layout_refusals (void)
+{
+  const size_t image[] = { 1, 3, 4, 5 }, flat[] = { 1, 6 };
+  GfNodeDesc pad = { .kind = GF_OP_PAD };
+  GfNodeDesc transpose;
+  GfNodeDesc reshape;
+
+  expect_node_refusal (pad, 2, flat, GF_ERR_SHAPE, "4-D");
+  pad.attr.pad.left = (size_t) -1;   /* a −1 through size_t */
+  expect_node_refusal (pad, 4, image, GF_ERR_INVALID, "non-negative");
+  expect_node_refusal ((GfNodeDesc) { .kind = GF_OP_SOFTMAX }, 4, image,
+                       GF_ERR_SHAPE, "2-D");
+
+  transpose = transpose_desc (0, 2, 3);   /* 1 0 2 3: the batch moves */
+  transpose.attr.transpose.perm[0] = 1;
+  expect_node_refusal (transpose, 4, image, GF_ERR_UNSUPPORTED, "batch");
+  transpose = transpose_desc (1, 1, 3);
+  expect_node_refusal (transpose, 4, image, GF_ERR_INVALID, "permutation");
+  transpose = transpose_desc (2, 4, 1);
+  expect_node_refusal (transpose, 4, image, GF_ERR_INVALID, "permutation");
+
+  reshape = reshape_desc (7, 0, 0);
+  expect_node_refusal (reshape, 2, flat, GF_ERR_SHAPE, "input has 6");
+  reshape = reshape_desc (2, 0, 3);   /* an unresolved ONNX 0 */
+  expect_node_refusal (reshape, 2, flat, GF_ERR_INVALID, "importer");
+  reshape = reshape_desc ((size_t) -1, 0, 0);   /* an unresolved −1 */
+  expect_node_refusal (reshape, 2, flat, GF_ERR_INVALID, "importer");
+  reshape.attr.reshape.ndim = 0;
+  expect_node_refusal (reshape, 2, flat, GF_ERR_INVALID, "axes");
+  reshape.attr.reshape.ndim = GF_MAX_DIMS + 1;
+  expect_node_refusal (reshape, 2, flat, GF_ERR_INVALID, "axes");
+}
+
 int
 main (int argc, char **argv)
 {
@@ -442,6 +716,14 @@ main (int argc, char **argv)
                    test_graph_frozen_prefix);
   g_test_add_func ("/engine/graph/plan/plans-agree", test_graph_plans_agree);
   g_test_add_func ("/engine/graph/plan/dead-branch", test_graph_dead_branch);
+  g_test_add_func ("/engine/graph/plan/set-outputs", test_graph_set_outputs);
   g_test_add_func ("/engine/graph/refusals", test_graph_refusals);
+  g_test_add_func ("/engine/graph/forward/layout-ops",
+                   test_graph_layout_forward);
+  g_test_add_func ("/engine/graph/backward/layout-chain",
+                   test_graph_layout_gradcheck);
+  g_test_add_func ("/engine/graph/node-desc", test_graph_node_desc);
+  g_test_add_func ("/engine/graph/layout-refusals",
+                   test_graph_layout_refusals);
   return g_test_run ();
 }

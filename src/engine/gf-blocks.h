@@ -54,7 +54,8 @@ GfStatus gf_find_blocks (const GfGraph *graph, int input, int cut,
 
 const char *gf_block_kind_to_string (GfBlockKind kind);
 
-/* The PARAM tensors the nodes of @block read, written into @params (at
- * most @max); returns how many there are. */
+/* The PARAM tensors the nodes of @block read, each once, written into
+ * @params (at most @max); returns how many there are, which may be more
+ * than @max (call with max 0 to size the array). */
 size_t gf_block_params (const GfGraph *graph, const GfBlock *block,
                         int *params, size_t max);

@@ -202,3 +202,18 @@ void     gf_graph_param_range (const GfGraph *graph, int tensor,
 
 /* Bytes the arena took at the last plan: what a pass keeps in memory. */
 size_t   gf_graph_arena_bytes (const GfGraph *graph);
+
+/* ---- Sub-graphs (gf-graph-extract.c) ------------------------------------- */
+
+/* A new, uncompiled graph holding the part of compiled @src that computes
+ * @to from @from: @from becomes its input, @to its output, every weight
+ * it reads is copied with its name, kind, values and trainable flag, and
+ * tensors keep their names.  Fails, naming the node, when that part reads
+ * any activation other than @from (then @from is not a cut point). */
+GfGraph *gf_graph_extract (const GfGraph *src, int from, int to,
+                           int *new_from, int *new_to, GfError *error);
+
+/* Copies the values of every PARAM and STATE tensor of @dst from the
+ * tensor of @src with the same name and size (both compiled); returns how
+ * many were copied. */
+size_t gf_graph_copy_params (GfGraph *dst, const GfGraph *src);

@@ -603,6 +603,59 @@ test_graph_set_outputs (void)
   gf_graph_free (net.graph);
 }
 
+/* The part after "add1", cut out and fed add1's values, computes what
+ * the whole network does; a start that is not a cut point is refused. */
+static void
+test_graph_extract (void)
+{
+  Net net;
+  GfGraph *part;
+  GfError error = { 0 };
+  int from, to, add1;
+  size_t count;
+  gf_real expected[BATCH * 5];
+
+  build_net (&net);
+  add1 = gf_graph_find_tensor (net.graph, "add1");
+  gf_graph_set_trainable (net.graph, gf_graph_find_tensor (net.graph, "wg"),
+                          true, NULL);
+  gf_graph_set_outputs (net.graph, (int[]) { net.output, add1 }, 2, NULL);
+  gf_graph_plan (net.graph, BATCH, GF_GRAPH_INFER, NULL);
+  fill_input (&net, BATCH);
+  gf_graph_forward (net.graph, BATCH, GF_GRAPH_INFER, NULL);
+  memcpy (expected, gf_graph_tensor_data (net.graph, net.output),
+          sizeof expected);
+
+  part = gf_graph_extract (net.graph, add1, net.output, &from, &to, &error);
+  g_assert_nonnull (part);
+  g_assert_cmpint (gf_graph_compile (part, NULL), ==, GF_OK);
+  g_assert_true (gf_graph_is_trainable (part,
+                                        gf_graph_find_tensor (part, "wg")));
+  g_assert_cmpint (gf_graph_find_tensor (part, "w1"), <, 0);
+  gf_graph_plan (part, BATCH, GF_GRAPH_INFER, NULL);
+  count = gf_graph_tensor_count (part, from) * BATCH;
+  memcpy (gf_graph_tensor_data (part, from),
+          gf_graph_tensor_data (net.graph, add1), count * sizeof (gf_real));
+  gf_graph_forward (part, BATCH, GF_GRAPH_INFER, NULL);
+  gf_test_assert_close ("extracted part", gf_graph_tensor_data (part, to),
+                        expected, BATCH * 5, 1e-6, 1e-7);
+
+  /* Weights move back by name. */
+  gf_graph_tensor_data (part, gf_graph_find_tensor (part, "bg"))[0] = 42;
+  g_assert_cmpuint (gf_graph_copy_params (net.graph, part), >=, 4);
+  g_assert_cmpfloat (gf_graph_tensor_data (net.graph,
+                                           gf_graph_find_tensor (net.graph,
+                                                                 "bg"))[0],
+                     ==, 42);
+  gf_graph_free (part);
+
+  g_assert_null (gf_graph_extract (net.graph,
+                                   gf_graph_find_tensor (net.graph, "conv2"),
+                                   net.output, &from, &to, &error));
+  g_assert_nonnull (strstr (error.message, "cut point"));
+  gf_graph_free (net.graph);
+}
+
 static void
 expect_error (GfGraph *graph, GfStatus status, const GfError *error,
               const char *fragment)
@@ -717,6 +770,7 @@ main (int argc, char **argv)
   g_test_add_func ("/engine/graph/plan/plans-agree", test_graph_plans_agree);
   g_test_add_func ("/engine/graph/plan/dead-branch", test_graph_dead_branch);
   g_test_add_func ("/engine/graph/plan/set-outputs", test_graph_set_outputs);
+  g_test_add_func ("/engine/graph/extract", test_graph_extract);
   g_test_add_func ("/engine/graph/refusals", test_graph_refusals);
   g_test_add_func ("/engine/graph/forward/layout-ops",
                    test_graph_layout_forward);

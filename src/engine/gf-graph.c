@@ -94,6 +94,8 @@ struct _GfGraph
   /* The last forward pass, which backward must follow. */
   size_t last_batch;
   GfGraphMode last_mode;
+  GfGraphInterrupt interrupt;
+  void *interrupt_data;
 };
 
 static const char *const op_names[GF_OP_COUNT] = {
@@ -1432,6 +1434,12 @@ forward_node (GfGraph *graph, Node *node, size_t batch, bool train)
     }
 }
 
+static bool
+interrupted (GfGraph *graph)
+{
+  return graph->interrupt != NULL && graph->interrupt (graph->interrupt_data);
+}
+
 static GfStatus
 check_pass (const GfGraph *graph, size_t batch, GfError *error)
 {
@@ -1455,9 +1463,15 @@ gf_graph_forward (GfGraph *graph, size_t batch, GfGraphMode mode,
   if (mode == GF_GRAPH_TRAIN && graph->mode != GF_GRAPH_TRAIN)
     return gf_error_set (error, GF_ERR_INVALID,
                          "a training pass needs a training plan");
+  graph->last_batch = 0;   /* no backward after an interrupted pass */
   for (size_t i = 0; i < graph->n_nodes; i++)
-    if (node_is_live (graph, i))
-      forward_node (graph, &graph->nodes[i], batch, mode == GF_GRAPH_TRAIN);
+    {
+      if (interrupted (graph))
+        return gf_error_set (error, GF_ERR_INTERRUPTED, "interrupted");
+      if (node_is_live (graph, i))
+        forward_node (graph, &graph->nodes[i], batch,
+                      mode == GF_GRAPH_TRAIN);
+    }
   graph->last_batch = batch;
   graph->last_mode = mode;
   return GF_OK;
@@ -1684,6 +1698,8 @@ gf_graph_backward (GfGraph *graph, size_t batch, const gf_real *doutput,
       /* An output no consumer sent a gradient to contributes nothing. */
       if (!node->backward || !graph->tensors[node->output].grad_written)
         continue;
+      if (interrupted (graph))
+        return gf_error_set (error, GF_ERR_INTERRUPTED, "interrupted");
       route_gradients (graph, node, batch, &route);
       backward_node (graph, node, batch, &route);
       finish_route (graph, node, &route);
@@ -1854,6 +1870,14 @@ gf_graph_set_batchnorm_frozen (GfGraph *graph, bool frozen)
 {
   graph->bn_frozen = frozen;
   graph->planned = false;
+}
+
+void
+gf_graph_set_interrupt (GfGraph *graph, GfGraphInterrupt hook,
+                        void *user_data)
+{
+  graph->interrupt = hook;
+  graph->interrupt_data = user_data;
 }
 
 void

@@ -193,6 +193,13 @@ void     gf_graph_set_input_grad (GfGraph *graph, bool enabled);
 void     gf_graph_set_batchnorm_frozen (GfGraph *graph, bool frozen);
 void     gf_graph_set_seed (GfGraph *graph, uint64_t seed);
 
+/* Called between nodes of every pass: a long pass can be paused (the hook
+ * blocks) or stopped (it returns true, and the pass returns
+ * GF_ERR_INTERRUPTED) without waiting for the pass to end. */
+typedef bool (*GfGraphInterrupt) (void *user_data);
+void     gf_graph_set_interrupt (GfGraph *graph, GfGraphInterrupt hook,
+                                 void *user_data);
+
 /* The flat parameter and gradient buffers and a parameter's range in them,
  * for optimizers and checkpoints.  Offsets are aligned for SIMD. */
 gf_real *gf_graph_params      (GfGraph *graph, size_t *count);

@@ -33,6 +33,7 @@ gf_status_to_string (GfStatus status)
     case GF_ERR_FORMAT: return "malformed file";
     case GF_ERR_IO: return "input/output error";
     case GF_ERR_NUMERIC: return "not a finite number";
+    case GF_ERR_INTERRUPTED: return "interrupted";
     default: return "unknown error";
     }
 }

@@ -19,6 +19,7 @@ typedef enum
   GF_ERR_FORMAT,      /* a file is malformed */
   GF_ERR_IO,          /* reading or writing a file failed */
   GF_ERR_NUMERIC,     /* a NaN or infinity where a number was needed */
+  GF_ERR_INTERRUPTED, /* the caller's interrupt hook asked to stop */
 } GfStatus;
 
 #define GF_ERROR_MESSAGE_MAX 512

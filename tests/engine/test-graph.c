@@ -656,6 +656,40 @@ test_graph_extract (void)
   gf_graph_free (net.graph);
 }
 
+static bool
+stop_after_three (void *user_data)
+{
+  int *calls = user_data;
+
+  return ++*calls > 3;
+}
+
+/* A pass stops between nodes when the hook says so, and backward refuses
+ * to follow a pass that did not finish. */
+static void
+test_graph_interrupt (void)
+{
+  Net net;
+  GfError error = { 0 };
+  gf_real r[BATCH * 5] = { 0 };
+  int calls = 0;
+
+  build_net (&net);
+  gf_graph_set_trainable (net.graph, gf_graph_find_tensor (net.graph, "wg"),
+                          true, NULL);
+  gf_graph_plan (net.graph, BATCH, GF_GRAPH_TRAIN, NULL);
+  gf_graph_set_interrupt (net.graph, stop_after_three, &calls);
+  g_assert_cmpint (gf_graph_forward (net.graph, BATCH, GF_GRAPH_TRAIN,
+                                     &error), ==, GF_ERR_INTERRUPTED);
+  g_assert_cmpint (calls, ==, 4);
+  g_assert_cmpint (gf_graph_backward (net.graph, BATCH, r, &error), !=,
+                   GF_OK);
+  gf_graph_set_interrupt (net.graph, NULL, NULL);
+  g_assert_cmpint (gf_graph_forward (net.graph, BATCH, GF_GRAPH_TRAIN, NULL),
+                   ==, GF_OK);
+  gf_graph_free (net.graph);
+}
+
 static void
 expect_error (GfGraph *graph, GfStatus status, const GfError *error,
               const char *fragment)
@@ -771,6 +805,7 @@ main (int argc, char **argv)
   g_test_add_func ("/engine/graph/plan/dead-branch", test_graph_dead_branch);
   g_test_add_func ("/engine/graph/plan/set-outputs", test_graph_set_outputs);
   g_test_add_func ("/engine/graph/extract", test_graph_extract);
+  g_test_add_func ("/engine/graph/interrupt", test_graph_interrupt);
   g_test_add_func ("/engine/graph/refusals", test_graph_refusals);
   g_test_add_func ("/engine/graph/forward/layout-ops",
                    test_graph_layout_forward);

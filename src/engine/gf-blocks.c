@@ -343,12 +343,35 @@ add_chain_node (Division *d, size_t k)
 /* A region with branches is a block.  A concatenation of branches that
  * leaves out the region's entry is a Fire module's expand stage: the
  * squeeze convolution just before it belongs with it. */
+static bool
+region_has_weights (const Division *d, size_t a, size_t b)
+{
+  for (size_t k = a; k <= b; k++)
+    {
+      const int *inputs;
+      size_t n_in = gf_graph_node_inputs (d->graph, d->order[k], &inputs);
+      for (size_t s = 0; s < n_in; s++)
+        if (gf_graph_tensor_kind (d->graph, inputs[s]) == GF_TENSOR_PARAM)
+          return true;
+    }
+  return false;
+}
+
 static void
 add_region (Division *d, size_t a, size_t b)
 {
   int entry = a == 0 ? -1 : gf_graph_node_output (d->graph, d->order[a - 1]);
   GfBlockKind kind = classify_region (d, a, b, entry);
   GfBlock *previous = d->n_blocks ? &d->blocks[d->n_blocks - 1] : NULL;
+
+  /* Branches without weights — x·sigmoid(x) (SiLU), x·hardsigmoid(x)
+   * (HardSwish before opset 14) — are activations: they belong to the
+   * block before them, which would otherwise end unfinished. */
+  if (previous != NULL && !region_has_weights (d, a, b))
+    {
+      previous->last_node = d->order[b];
+      return;
+    }
 
   if (kind == GF_BLOCK_BRANCHED && previous != NULL && a > 0
       && previous->kind == GF_BLOCK_PLAIN

@@ -398,6 +398,29 @@ test_vgg (void)
   gf_graph_free (b.graph);
 }
 
+/* x·sigmoid(x) (SiLU, as EfficientNet exports it) is a branch without
+ * weights: it stays in the block of the conv before it. */
+static void
+test_weightless_branch (void)
+{
+  Builder b;
+  Division d;
+  int x, s;
+
+  builder_init (&b, 3, 16);
+  x = cbr (&b, b.input, 3, 8, 3, 2, 1, GF_ACT_IDENTITY);
+  s = act (&b, x, GF_ACT_SIGMOID);
+  x = simple (&b, GF_OP_MUL, 2, (int[]) { x, s });
+  x = cbr (&b, x, 8, 8, 3, 1, 1, GF_ACT_IDENTITY);
+  s = act (&b, x, GF_ACT_SIGMOID);
+  x = simple (&b, GF_OP_MUL, 2, (int[]) { x, s });
+  d = divide (&b, classifier (&b, x, 8));
+  g_assert_cmpuint (d.n_blocks, ==, 2);
+  g_assert_cmpint (d.blocks[1].output, ==, x);
+  free (d.blocks);
+  gf_graph_free (b.graph);
+}
+
 /* A graph without a classifier: the cut is its 4-D output. */
 static void
 test_headless (void)
@@ -452,6 +475,7 @@ main (int argc, char **argv)
   g_test_add_func ("/engine/blocks/densenet", test_densenet);
   g_test_add_func ("/engine/blocks/vgg", test_vgg);
   g_test_add_func ("/engine/blocks/headless", test_headless);
+  g_test_add_func ("/engine/blocks/weightless-branch", test_weightless_branch);
   g_test_add_func ("/engine/blocks/refusals", test_refusals);
   return g_test_run ();
 }

@@ -1,0 +1,220 @@
+/* graft-cli.c: Graft without a display.  Results on stdout, progress on
+ * stderr, a non-zero exit with a one-line reason on failure. */
+#define G_LOG_DOMAIN "graft-cli"
+
+#include <locale.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "gf-blocks.h"
+#include "gf-onnx.h"
+#include "graft-cli-private.h"
+#include "graft-error.h"
+
+#define PROGRESS_BAR_WIDTH 30
+#define PROGRESS_LINE_INTERVAL_US G_USEC_PER_SEC
+
+typedef struct
+{
+  const char *name;
+  const char *summary;
+  int (*run) (int argc, char **argv);
+} Command;
+
+static const Command commands[] = {
+  { "inspect", "describe a backbone: input, preprocessing, blocks, "
+    "bottleneck", graft_cli_inspect },
+  { "features", "write the bottleneck vectors of a data set as .npy",
+    graft_cli_features },
+};
+
+int
+graft_cli_fail (int code, const char *format, ...)
+{
+  va_list args;
+  g_autofree char *message = NULL;
+
+  va_start (args, format);
+  message = g_strdup_vprintf (format, args);
+  va_end (args);
+  /* One line, whatever the message held. */
+  g_strdelimit (message, "\n\r", ' ');
+  fprintf (stderr, "graft-cli: %s\n", message);
+  return code;
+}
+
+gboolean
+graft_cli_parse (const char *command, const char *parameters,
+                 const char *summary, const GOptionEntry *entries,
+                 int *argc, char ***argv)
+{
+  g_autofree char *usage = g_strdup_printf ("%s %s", command, parameters);
+  g_autoptr (GOptionContext) context = g_option_context_new (usage);
+  g_autoptr (GError) error = NULL;
+
+  g_option_context_set_summary (context, summary);
+  g_option_context_add_main_entries (context, entries, NULL);
+  if (!g_option_context_parse (context, argc, argv, &error))
+    {
+      graft_cli_fail (GRAFT_CLI_USAGE, "%s: %s", command, error->message);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+GfModel *
+graft_cli_load_model (const char *spec, GError **error)
+{
+  GfModel *model = NULL;
+  GfError gf_error = { 0 };
+  GfStatus status = gf_onnx_load (spec, NULL, &model, &gf_error);
+
+  if (status != GF_OK)
+    {
+      graft_engine_error (error, status, &gf_error);
+      g_prefix_error (error, "%s: ", spec);
+      return NULL;
+    }
+  return model;
+}
+
+int
+graft_cli_find_cut (GfModel *model, const char *name, GError **error)
+{
+  GfError gf_error = { 0 };
+  GfStatus status;
+  size_t dims[GF_MAX_DIMS];
+  int cut;
+
+  if (name == NULL)
+    {
+      status = gf_find_bottleneck (model->graph, model->input, model->output,
+                                   &cut, &gf_error);
+      return status == GF_OK ? cut
+        : (graft_engine_error (error, status, &gf_error), -1);
+    }
+  cut = gf_graph_find_tensor (model->graph, name);
+  if (cut < 0 || gf_graph_tensor_kind (model->graph, cut)
+      != GF_TENSOR_ACTIVATION
+      || gf_graph_tensor_shape (model->graph, cut, dims) != 4)
+    {
+      g_set_error (error, GRAFT_ENGINE_ERROR, GF_ERR_INVALID,
+                   "--cut %s: not a 4-D feature map of the model", name);
+      return -1;
+    }
+  return cut;
+}
+
+void
+graft_cli_print_json (JsonNode *root)
+{
+  g_autoptr (JsonGenerator) generator = json_generator_new ();
+  g_autofree char *text = NULL;
+
+  json_generator_set_root (generator, root);
+  json_generator_set_pretty (generator, TRUE);
+  text = json_generator_to_data (generator, NULL);
+  printf ("%s\n", text);
+}
+
+/* ---- Progress ------------------------------------------------------------ */
+
+struct _GraftCliProgress
+{
+  char *what;
+  guint64 total;
+  gint64 start, last_print;
+  gboolean terminal;
+};
+
+GraftCliProgress *
+graft_cli_progress_new (const char *what, guint64 total)
+{
+  GraftCliProgress *progress = g_new0 (GraftCliProgress, 1);
+
+  progress->what = g_strdup (what);
+  progress->total = total;
+  progress->start = g_get_monotonic_time ();
+  progress->terminal = isatty (STDERR_FILENO);
+  return progress;
+}
+
+static void
+print_bar (GraftCliProgress *progress, guint64 done, double eta)
+{
+  int filled = progress->total
+    ? (int) (PROGRESS_BAR_WIDTH * done / progress->total) : 0;
+  char bar[PROGRESS_BAR_WIDTH + 1];
+
+  memset (bar, '#', (size_t) filled);
+  memset (bar + filled, '-', (size_t) (PROGRESS_BAR_WIDTH - filled));
+  bar[PROGRESS_BAR_WIDTH] = '\0';
+  fprintf (stderr, "\r%s [%s] %" G_GUINT64_FORMAT "/%" G_GUINT64_FORMAT
+           "  ETA %.0f s  ", progress->what, bar, done, progress->total, eta);
+  if (done >= progress->total)
+    fputc ('\n', stderr);
+}
+
+void
+graft_cli_progress_update (GraftCliProgress *progress, guint64 done)
+{
+  gint64 now = g_get_monotonic_time ();
+  double elapsed = (now - progress->start) / (double) G_USEC_PER_SEC;
+  double eta = done ? elapsed * (progress->total - done) / done : 0.0;
+  gboolean finished = done >= progress->total;
+
+  if (!finished && now - progress->last_print < PROGRESS_LINE_INTERVAL_US
+      && !progress->terminal)
+    return;
+  progress->last_print = now;
+  if (progress->terminal)
+    print_bar (progress, done, eta);
+  else
+    fprintf (stderr, "%s: %" G_GUINT64_FORMAT "/%" G_GUINT64_FORMAT
+             " (%.1f s, ETA %.0f s)\n", progress->what, done,
+             progress->total, elapsed, eta);
+  fflush (stderr);
+}
+
+void
+graft_cli_progress_free (GraftCliProgress *progress)
+{
+  g_free (progress->what);
+  g_free (progress);
+}
+
+/* ---- Dispatch ------------------------------------------------------------ */
+
+static void
+print_help (FILE *out)
+{
+  fprintf (out, "Usage: graft-cli COMMAND [OPTION…]\n\n"
+           "Train image classifiers by transfer learning, without a "
+           "display.\n\nCommands:\n");
+  for (gsize i = 0; i < G_N_ELEMENTS (commands); i++)
+    fprintf (out, "  %-10s %s\n", commands[i].name, commands[i].summary);
+  fprintf (out, "\nRun graft-cli COMMAND --help for its options.\n");
+}
+
+int
+main (int argc, char **argv)
+{
+  setlocale (LC_ALL, "");
+  if (argc < 2 || g_str_equal (argv[1], "--help")
+      || g_str_equal (argv[1], "-h") || g_str_equal (argv[1], "help"))
+    {
+      print_help (argc < 2 ? stderr : stdout);
+      return argc < 2 ? GRAFT_CLI_USAGE : 0;
+    }
+  if (g_str_equal (argv[1], "--version"))
+    {
+      printf ("graft-cli %s\n", GRAFT_VERSION);
+      return 0;
+    }
+  for (gsize i = 0; i < G_N_ELEMENTS (commands); i++)
+    if (g_str_equal (argv[1], commands[i].name))
+      return commands[i].run (argc - 1, argv + 1);
+  return graft_cli_fail (GRAFT_CLI_USAGE, "unknown command '%s' (see "
+                         "graft-cli --help)", argv[1]);
+}

@@ -6,6 +6,9 @@
 #include <json-glib/json-glib.h>
 #include <string.h>
 
+#include <math.h>
+
+#include "gf-blocks.h"
 #include "gf-onnx.h"
 #include "graft-image.h"
 
@@ -183,6 +186,145 @@ test_inspect_mobilenet_v2 (void)
   check_torchvision ("mobilenet_v2", 32, "inverted residual", 10, 1280);
 }
 
+/* Writes a @side × @side picture filled with @rgb plus a gradient. */
+static void
+save_picture (const char *path, int side, guint8 r, guint8 g, guint8 b)
+{
+  g_autoptr (GdkPixbuf) pixbuf = gdk_pixbuf_new (GDK_COLORSPACE_RGB, FALSE, 8,
+                                                 side, side);
+  guchar *p = gdk_pixbuf_get_pixels (pixbuf);
+  int stride = gdk_pixbuf_get_rowstride (pixbuf);
+
+  for (int y = 0; y < side; y++)
+    for (int x = 0; x < side; x++)
+      {
+        p[y * stride + x * 3] = (guchar) (r + x);
+        p[y * stride + x * 3 + 1] = (guchar) (g + y);
+        p[y * stride + x * 3 + 2] = b;
+      }
+  g_assert_true (gdk_pixbuf_save (pixbuf, path, "png", NULL, NULL));
+}
+
+/* Reads a float32 2-D .npy written by graft-cli. */
+static float *
+read_npy (const char *path, gsize *rows, gsize *cols)
+{
+  g_autofree char *data = NULL;
+  gsize length;
+  guint16 header;
+  const char *shape;
+
+  g_assert_true (g_file_get_contents (path, &data, &length, NULL));
+  g_assert_cmpmem (data, 8, "\x93NUMPY\x01\x00", 8);
+  memcpy (&header, data + 8, 2);
+  g_assert_cmpint ((10 + header) % 64, ==, 0);
+  g_assert_nonnull (strstr (data + 10, "'descr': '<f4'"));
+  shape = strstr (data + 10, "'shape': (");
+  g_assert_nonnull (shape);
+  g_assert_cmpint (sscanf (shape, "'shape': (%zu, %zu)", rows, cols), ==, 2);
+  g_assert_cmpuint (length, ==, 10 + header + *rows * *cols * 4);
+  return g_memdup2 (data + 10 + header, *rows * *cols * 4);
+}
+
+/* The vector of one picture computed directly with the engine. */
+static void
+expected_vector (GfModel *model, int cut, const char *path, float *out)
+{
+  g_autoptr (GdkPixbuf) pixbuf = graft_image_load (path, 1 << 30, NULL);
+  size_t dims[GF_MAX_DIMS], plane;
+  const gf_real *map;
+
+  graft_image_to_tensor (pixbuf, &model->preprocess,
+                         gf_graph_tensor_data (model->graph, model->input));
+  g_assert_cmpint (gf_graph_forward (model->graph, 1, GF_GRAPH_INFER, NULL),
+                   ==, GF_OK);
+  gf_graph_tensor_shape (model->graph, cut, dims);
+  plane = dims[2] * dims[3];
+  map = gf_graph_tensor_data (model->graph, cut);
+  for (size_t c = 0; c < dims[1]; c++)
+    {
+      double sum = 0;
+      for (size_t i = 0; i < plane; i++)
+        sum += map[c * plane + i];
+      out[c] = (float) (sum / plane);
+    }
+}
+
+/* Two classes of generated pictures (one of them in a nested folder,
+ * plus a text file that is skipped) through a real backbone: rows in
+ * class-then-path order, each equal to the engine's own computation, the
+ * paths listed beside, and nothing written into the data folders. */
+static void
+test_features (void)
+{
+  g_autofree char *model_path = g_test_build_filename (G_TEST_DIST, "data",
+                                                       "torch",
+                                                       "resnet18.onnx",
+                                                       NULL);
+  g_autofree char *dir = g_dir_make_tmp ("graft-features-XXXXXX", NULL);
+  g_autofree char *data = g_build_filename (dir, "data", NULL);
+  g_autofree char *out = g_build_filename (dir, "feats.npy", NULL);
+  g_autofree char *json_path = g_strconcat (out, ".json", NULL);
+  const char *files[] = { "cats/b.png", "cats/a.png", "dogs/deep/c.png",
+                          "dogs/d.png" };
+  const char *order[] = { "cats/a.png", "cats/b.png", "dogs/d.png",
+                          "dogs/deep/c.png" };
+  g_autoptr (JsonParser) parser = json_parser_new ();
+  g_autofree float *rows = NULL;
+  gsize n_rows, n_cols;
+  GfModel *model = NULL;
+  JsonArray *paths;
+  int cut;
+
+  for (gsize i = 0; i < G_N_ELEMENTS (files); i++)
+    {
+      g_autofree char *path = g_build_filename (data, files[i], NULL);
+      g_autofree char *parent = g_path_get_dirname (path);
+      g_mkdir_with_parents (parent, 0755);
+      save_picture (path, 48 + 8 * (int) i, (guint8) (40 * i), 100, 200);
+    }
+  {
+    g_autofree char *text = g_build_filename (data, "dogs", "notes.txt", NULL);
+    g_file_set_contents (text, "not a picture", -1, NULL);
+  }
+  {
+    g_auto (Run) run = cli ("features", "--backbone", model_path, "--data",
+                            data, "--out", out, "--batch", "3", NULL);
+    g_assert_cmpstr (run.err, !=, NULL);
+    g_assert_cmpint (run.status, ==, 0);
+    g_assert_nonnull (strstr (run.err, "notes.txt"));
+  }
+  rows = read_npy (out, &n_rows, &n_cols);
+  g_assert_cmpuint (n_rows, ==, 4);
+  json_parser_load_from_file (parser, json_path, NULL);
+  paths = json_object_get_array_member (json_node_get_object
+                                        (json_parser_get_root (parser)),
+                                        "paths");
+  g_assert_cmpuint (json_array_get_length (paths), ==, 4);
+
+  g_assert_cmpint (gf_onnx_load (model_path, NULL, &model, NULL), ==, GF_OK);
+  g_assert_cmpint (gf_find_bottleneck (model->graph, model->input,
+                                       model->output, &cut, NULL), ==, GF_OK);
+  gf_graph_set_outputs (model->graph, &cut, 1, NULL);
+  gf_graph_plan (model->graph, 1, GF_GRAPH_INFER, NULL);
+  for (gsize i = 0; i < 4; i++)
+    {
+      g_autofree char *want = g_build_filename (data, order[i], NULL);
+      g_autofree float *vector = g_new (float, n_cols);
+      g_assert_cmpstr (json_array_get_string_element (paths, i), ==, want);
+      expected_vector (model, cut, want, vector);
+      for (gsize c = 0; c < n_cols; c++)
+        g_assert_cmpfloat_with_epsilon (rows[i * n_cols + c], vector[c],
+                                        1e-5 + 1e-5 * fabsf (vector[c]));
+    }
+  gf_model_free (model);
+  {
+    const char *argv[] = { "rm", "-rf", dir, NULL };
+    g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_SEARCH_PATH, NULL,
+                  NULL, NULL, NULL, NULL, NULL);
+  }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -192,5 +334,6 @@ main (int argc, char **argv)
   g_test_add_func ("/cli/inspect/torchvision-resnet18", test_inspect_resnet18);
   g_test_add_func ("/cli/inspect/torchvision-mobilenet-v2",
                    test_inspect_mobilenet_v2);
+  g_test_add_func ("/cli/features", test_features);
   return g_test_run ();
 }

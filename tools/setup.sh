@@ -8,14 +8,20 @@ GRAFT_PACKAGES=(
   libopenblas-dev                    # the engine's GEMM
   libprotobuf-c-dev protobuf-c-compiler  # reading and writing ONNX
   libglib2.0-dev                     # everything above the engine, tests
+  libgdk-pixbuf-2.0-dev              # decoding pictures
+  libjson-glib-dev                   # run.json, graft-cli's JSON
+  locales                            # tests: a decimal-comma locale
+  python3-torch python3-torchvision  # tests: torchvision's real backbones
   xvfb xauth                         # GUI tests on a headless machine
+  python3-onnx                       # tests: onnx.checker on exported files
 )
 
-# Installs whatever of GRAFT_PACKAGES is missing, through sudo when not root.
-graft_install_packages ()
+# Installs the Debian packages named (those not installed yet), through
+# sudo when not root.
+graft_apt_install ()
 {
   local missing=() sudo=()
-  for pkg in "${GRAFT_PACKAGES[@]}"; do
+  for pkg in "$@"; do
     dpkg-query -W -f='${Status}\n' "$pkg" 2>/dev/null | grep -q "ok installed" \
       || missing+=("$pkg")
   done
@@ -27,6 +33,34 @@ graft_install_packages ()
   echo "Installing ${missing[*]}" >&2
   "${sudo[@]}" apt-get update -qq
   DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+}
+
+# Installs whatever of GRAFT_PACKAGES is missing.
+graft_install_packages ()
+{
+  graft_apt_install "${GRAFT_PACKAGES[@]}"
+}
+
+# ONNX Runtime for the export tests: the npm package onnxruntime-node, at
+# the version tests/tools/package-lock.json pins, in tests/tools/node_modules
+# (ignored by git).  Its CPU library ships inside the package, so its
+# install script (which would fetch GPU builds) is skipped.  Node.js and
+# npm come from PATH when there, else from Debian.  Does nothing when the
+# pinned version is already there.
+GRAFT_ORT_DIR=$PWD/tests/tools
+graft_install_onnx_runtime ()
+{
+  local want
+  command -v node >/dev/null || graft_apt_install nodejs
+  command -v npm >/dev/null || graft_apt_install npm
+  want=$(node -p "require(process.argv[1] + '/package.json').dependencies['onnxruntime-node']" "$GRAFT_ORT_DIR")
+  if [[ $(node -p "try { require(process.argv[1] + '/node_modules/onnxruntime-node/package.json').version } catch { '' }" "$GRAFT_ORT_DIR") != "$want" ]]; then
+    echo "Installing onnxruntime-node $want into $GRAFT_ORT_DIR/node_modules" >&2
+    (cd "$GRAFT_ORT_DIR" && npm install --ignore-scripts --no-audit --no-fund --loglevel=error) || return 1
+    node "$GRAFT_ORT_DIR/ort-run.mjs" --check >/dev/null \
+      || { echo "onnxruntime-node $want installed but does not load" >&2; return 1; }
+  fi
+  export GRAFT_ORT_DIR
 }
 
 # Configures (once) and builds the tree $1 with the meson options after it.

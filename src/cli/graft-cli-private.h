@@ -13,6 +13,8 @@ G_BEGIN_DECLS
 
 int graft_cli_inspect  (int argc, char **argv);
 int graft_cli_features (int argc, char **argv);
+int graft_cli_train    (int argc, char **argv);
+int graft_cli_scan     (int argc, char **argv);
 
 /* Prints "graft-cli: MESSAGE" on stderr as one line; returns @code. */
 int graft_cli_fail (int code, const char *format, ...) G_GNUC_PRINTF (2, 3);

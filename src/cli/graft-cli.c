@@ -27,6 +27,10 @@ static const Command commands[] = {
     "bottleneck", graft_cli_inspect },
   { "features", "write the bottleneck vectors of a data set as .npy",
     graft_cli_features },
+  { "train", "train a head (and fine-tune) on labelled folders",
+    graft_cli_train },
+  { "scan", "report a data set: classes, unusable files and why, warnings",
+    graft_cli_scan },
 };
 
 int

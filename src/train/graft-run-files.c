@@ -1,0 +1,574 @@
+/* graft-run-files.c: run.json and head.json. */
+#define G_LOG_DOMAIN "graft-run-files"
+
+#include "graft-run-files.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "graft-error.h"
+
+typedef struct
+{
+  guint step, epoch;
+  double loss, lr;
+} Step;
+
+typedef struct
+{
+  guint epoch, step;
+  char *block, *reason;
+} Stage;
+
+struct _GraftRunHistory
+{
+  GArray *steps;           /* Step */
+  GPtrArray *epochs;       /* GraftEpochReport * */
+  GArray *stages;          /* Stage */
+  guint best_epoch;
+  char *stop_reason;
+  double wall_before;      /* seconds of earlier sessions (resumed runs) */
+  gint64 session_start;
+};
+
+static void
+stage_clear (gpointer data)
+{
+  Stage *s = data;
+
+  g_free (s->block);
+  g_free (s->reason);
+}
+
+GraftRunHistory *
+graft_run_history_new (void)
+{
+  GraftRunHistory *h = g_new0 (GraftRunHistory, 1);
+
+  h->steps = g_array_new (FALSE, FALSE, sizeof (Step));
+  h->epochs = g_ptr_array_new_with_free_func
+    ((GDestroyNotify) graft_epoch_report_free);
+  h->stages = g_array_new (FALSE, FALSE, sizeof (Stage));
+  g_array_set_clear_func (h->stages, stage_clear);
+  h->session_start = g_get_monotonic_time ();
+  return h;
+}
+
+void
+graft_run_history_free (GraftRunHistory *h)
+{
+  if (h == NULL)
+    return;
+  g_array_unref (h->steps);
+  g_ptr_array_unref (h->epochs);
+  g_array_unref (h->stages);
+  g_free (h->stop_reason);
+  g_free (h);
+}
+
+void
+graft_run_history_add_step (GraftRunHistory *h, guint step, guint epoch,
+                            double loss, double lr)
+{
+  Step s = { step, epoch, loss, lr };
+
+  g_array_append_val (h->steps, s);
+}
+
+void
+graft_run_history_add_epoch (GraftRunHistory *h, const GraftEpochReport *r)
+{
+  g_ptr_array_add (h->epochs, graft_epoch_report_copy (r));
+}
+
+void
+graft_run_history_add_stage (GraftRunHistory *h, guint epoch, guint step,
+                             const char *block, const char *reason)
+{
+  Stage s = { epoch, step, g_strdup (block), g_strdup (reason) };
+
+  g_array_append_val (h->stages, s);
+}
+
+void
+graft_run_history_set_best (GraftRunHistory *h, guint epoch)
+{
+  h->best_epoch = epoch;
+}
+
+guint
+graft_run_history_best (GraftRunHistory *h, double *loss)
+{
+  *loss = INFINITY;
+  for (guint i = 0; i < h->epochs->len; i++)
+    {
+      GraftEpochReport *r = h->epochs->pdata[i];
+      if (r->epoch == h->best_epoch)
+        *loss = r->val_loss;
+    }
+  return isfinite (*loss) ? h->best_epoch : 0;
+}
+
+void
+graft_run_history_truncate (GraftRunHistory *h, guint steps, guint epochs)
+{
+  while (h->steps->len > 0
+         && g_array_index (h->steps, Step, h->steps->len - 1).step >= steps)
+    g_array_set_size (h->steps, h->steps->len - 1);
+  while (h->epochs->len > 0
+         && ((GraftEpochReport *) h->epochs->pdata[h->epochs->len - 1])->epoch
+            > epochs)
+    g_ptr_array_set_size (h->epochs, h->epochs->len - 1);
+  while (h->stages->len > 0
+         && g_array_index (h->stages, Stage, h->stages->len - 1).step > steps)
+    g_array_set_size (h->stages, h->stages->len - 1);
+  if (h->best_epoch > epochs)
+    h->best_epoch = 0;
+}
+
+void
+graft_run_history_finish (GraftRunHistory *h, const char *stop_reason,
+                          double session_seconds)
+{
+  g_free (h->stop_reason);
+  h->stop_reason = g_strdup (stop_reason);
+}
+
+static double
+wall_seconds (GraftRunHistory *h)
+{
+  return h->wall_before
+    + (g_get_monotonic_time () - h->session_start) / (double) G_USEC_PER_SEC;
+}
+
+/* ---- Writing ------------------------------------------------------------------ */
+
+/* JSON has no NaN: an unknown number is null. */
+static void
+add_number (JsonBuilder *b, const char *name, double value)
+{
+  json_builder_set_member_name (b, name);
+  if (isfinite (value))
+    json_builder_add_double_value (b, value);
+  else
+    json_builder_add_null_value (b);
+}
+
+static void
+add_int (JsonBuilder *b, const char *name, gint64 value)
+{
+  json_builder_set_member_name (b, name);
+  json_builder_add_int_value (b, value);
+}
+
+static void
+add_epoch (JsonBuilder *b, const GraftEpochReport *r)
+{
+  guint k = r->n_classes;
+
+  json_builder_begin_object (b);
+  add_int (b, "epoch", r->epoch);
+  add_int (b, "step", r->step);
+  add_number (b, "train_loss", r->train_loss);
+  add_number (b, "val_loss", r->val_loss);
+  add_number (b, "val_accuracy", r->val_accuracy);
+  add_number (b, "seconds", r->seconds);
+  json_builder_set_member_name (b, "class_accuracy");
+  json_builder_begin_array (b);
+  for (guint c = 0; c < k; c++)
+    if (isfinite (r->class_accuracy[c]))
+      json_builder_add_double_value (b, r->class_accuracy[c]);
+    else
+      json_builder_add_null_value (b);
+  json_builder_end_array (b);
+  json_builder_set_member_name (b, "confusion");
+  json_builder_begin_array (b);
+  for (guint t = 0; t < k; t++)
+    {
+      json_builder_begin_array (b);
+      for (guint p = 0; p < k; p++)
+        json_builder_add_int_value (b, r->confusion[t * k + p]);
+      json_builder_end_array (b);
+    }
+  json_builder_end_array (b);
+  json_builder_end_object (b);
+}
+
+static void
+add_history (JsonBuilder *b, GraftRunHistory *h)
+{
+  json_builder_set_member_name (b, "history");
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "steps");
+  json_builder_begin_array (b);
+  for (guint i = 0; i < h->steps->len; i++)
+    {
+      Step *s = &g_array_index (h->steps, Step, i);
+      json_builder_begin_object (b);
+      add_int (b, "step", s->step);
+      add_int (b, "epoch", s->epoch);
+      add_number (b, "loss", s->loss);
+      add_number (b, "lr", s->lr);
+      json_builder_end_object (b);
+    }
+  json_builder_end_array (b);
+  json_builder_set_member_name (b, "epochs");
+  json_builder_begin_array (b);
+  for (guint i = 0; i < h->epochs->len; i++)
+    add_epoch (b, h->epochs->pdata[i]);
+  json_builder_end_array (b);
+  json_builder_end_object (b);
+}
+
+static void
+add_stages (JsonBuilder *b, GraftRunHistory *h)
+{
+  json_builder_set_member_name (b, "stages");
+  json_builder_begin_array (b);
+  for (guint i = 0; i < h->stages->len; i++)
+    {
+      Stage *s = &g_array_index (h->stages, Stage, i);
+      json_builder_begin_object (b);
+      add_int (b, "epoch", s->epoch);
+      add_int (b, "step", s->step);
+      json_builder_set_member_name (b, "block");
+      json_builder_add_string_value (b, s->block);
+      json_builder_set_member_name (b, "reason");
+      json_builder_add_string_value (b, s->reason);
+      json_builder_end_object (b);
+    }
+  json_builder_end_array (b);
+}
+
+/* The metrics of the weights a user keeps: the best epoch's. */
+static void
+add_final (JsonBuilder *b, GraftRunHistory *h)
+{
+  double loss = NAN, accuracy = NAN;
+
+  for (guint i = 0; i < h->epochs->len; i++)
+    {
+      GraftEpochReport *r = h->epochs->pdata[i];
+      if (r->epoch == h->best_epoch)
+        {
+          loss = r->val_loss;
+          accuracy = r->val_accuracy;
+        }
+    }
+  json_builder_set_member_name (b, "final");
+  json_builder_begin_object (b);
+  add_number (b, "val_loss", loss);
+  add_number (b, "val_accuracy", accuracy);
+  add_int (b, "best_epoch", h->best_epoch);
+  add_int (b, "epochs", h->epochs->len);
+  add_number (b, "wall_seconds", wall_seconds (h));
+  json_builder_set_member_name (b, "stop_reason");
+  if (h->stop_reason != NULL)
+    json_builder_add_string_value (b, h->stop_reason);
+  else
+    json_builder_add_null_value (b);
+  json_builder_end_object (b);
+}
+
+static gboolean
+write_json (const char *path, JsonNode *root, GError **error)
+{
+  g_autoptr (JsonGenerator) generator = json_generator_new ();
+  g_autofree char *text = NULL;
+
+  json_generator_set_root (generator, root);
+  json_generator_set_pretty (generator, TRUE);
+  text = json_generator_to_data (generator, NULL);
+  return g_file_set_contents (path, text, -1, error);
+}
+
+gboolean
+graft_run_files_write (const char *run_dir, const GraftRunConfig *config,
+                       JsonNode *data, GraftRunHistory *h,
+                       const char *status, const char *message,
+                       GError **error)
+{
+  g_autoptr (JsonBuilder) b = json_builder_new ();
+  g_autoptr (JsonNode) root = NULL;
+  g_autofree char *path = g_build_filename (run_dir, GRAFT_RUN_JSON, NULL);
+
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "graft_version");
+  json_builder_add_string_value (b, GRAFT_VERSION);
+  json_builder_set_member_name (b, "status");
+  json_builder_add_string_value (b, status);
+  json_builder_set_member_name (b, "message");
+  if (message != NULL)
+    json_builder_add_string_value (b, message);
+  else
+    json_builder_add_null_value (b);
+  json_builder_set_member_name (b, "config");
+  json_builder_add_value (b, graft_run_config_to_json (config));
+  json_builder_set_member_name (b, "data");
+  if (data != NULL)
+    json_builder_add_value (b, json_node_copy (data));
+  else
+    json_builder_add_null_value (b);
+  add_history (b, h);
+  add_stages (b, h);
+  add_final (b, h);
+  json_builder_end_object (b);
+  root = json_builder_get_root (b);
+  return write_json (path, root, error);
+}
+
+/* ---- Reading ------------------------------------------------------------------ */
+
+static JsonObject *
+read_run_json (const char *run_dir, JsonParser *parser, GError **error)
+{
+  g_autofree char *path = g_build_filename (run_dir, GRAFT_RUN_JSON, NULL);
+  JsonNode *root;
+
+  if (!json_parser_load_from_file (parser, path, error))
+    {
+      g_prefix_error (error, "%s: ", path);
+      return NULL;
+    }
+  root = json_parser_get_root (parser);
+  if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root))
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+                   "%s: not a run description", path);
+      return NULL;
+    }
+  return json_node_get_object (root);
+}
+
+GraftRunConfig *
+graft_run_files_read_config (const char *run_dir, GError **error)
+{
+  g_autoptr (JsonParser) parser = json_parser_new ();
+  JsonObject *run = read_run_json (run_dir, parser, error);
+  JsonNode *config;
+
+  if (run == NULL)
+    return NULL;
+  config = json_object_get_member (run, "config");
+  if (config == NULL)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+                   "%s/run.json has no configuration", run_dir);
+      return NULL;
+    }
+  return graft_run_config_from_json (config, error);
+}
+
+static double
+get_number (JsonObject *o, const char *name)
+{
+  JsonNode *node = json_object_get_member (o, name);
+
+  return node != NULL && JSON_NODE_HOLDS_VALUE (node)
+    ? json_node_get_double (node) : NAN;
+}
+
+static GraftEpochReport *
+parse_epoch (JsonObject *o)
+{
+  GraftEpochReport *r = g_new0 (GraftEpochReport, 1);
+  JsonArray *acc = json_object_get_array_member (o, "class_accuracy");
+  JsonArray *confusion = json_object_get_array_member (o, "confusion");
+  guint k = acc != NULL ? json_array_get_length (acc) : 0;
+
+  r->epoch = (guint) json_object_get_int_member (o, "epoch");
+  r->step = (guint) json_object_get_int_member (o, "step");
+  r->train_loss = get_number (o, "train_loss");
+  r->val_loss = get_number (o, "val_loss");
+  r->val_accuracy = get_number (o, "val_accuracy");
+  r->seconds = get_number (o, "seconds");
+  r->n_classes = k;
+  r->class_accuracy = g_new0 (double, MAX (k, 1));
+  r->confusion = g_new0 (guint, MAX (k * k, 1));
+  for (guint c = 0; c < k; c++)
+    {
+      JsonNode *v = json_array_get_element (acc, c);
+      r->class_accuracy[c] = JSON_NODE_HOLDS_NULL (v) ? NAN
+        : json_node_get_double (v);
+    }
+  for (guint t = 0; confusion != NULL && t < k
+       && t < json_array_get_length (confusion); t++)
+    {
+      JsonArray *row = json_array_get_array_element (confusion, t);
+      for (guint p = 0; p < k && p < json_array_get_length (row); p++)
+        r->confusion[t * k + p] = (guint) json_array_get_int_element (row, p);
+    }
+  return r;
+}
+
+static void
+parse_history (GraftRunHistory *h, JsonObject *run)
+{
+  JsonObject *history = json_object_get_object_member (run, "history");
+  JsonArray *steps = json_object_get_array_member (history, "steps");
+  JsonArray *epochs = json_object_get_array_member (history, "epochs");
+  JsonArray *stages = json_object_get_array_member (run, "stages");
+  JsonObject *final = json_object_get_object_member (run, "final");
+
+  for (guint i = 0; i < json_array_get_length (steps); i++)
+    {
+      JsonObject *s = json_array_get_object_element (steps, i);
+      graft_run_history_add_step (h, json_object_get_int_member (s, "step"),
+                                  json_object_get_int_member (s, "epoch"),
+                                  get_number (s, "loss"),
+                                  get_number (s, "lr"));
+    }
+  for (guint i = 0; i < json_array_get_length (epochs); i++)
+    g_ptr_array_add (h->epochs,
+                     parse_epoch (json_array_get_object_element (epochs, i)));
+  for (guint i = 0; stages != NULL && i < json_array_get_length (stages); i++)
+    {
+      JsonObject *s = json_array_get_object_element (stages, i);
+      graft_run_history_add_stage (h, json_object_get_int_member (s, "epoch"),
+                                   json_object_get_int_member (s, "step"),
+                                   json_object_get_string_member (s, "block"),
+                                   json_object_get_string_member (s,
+                                                                  "reason"));
+    }
+  if (final != NULL)
+    {
+      h->best_epoch = (guint) json_object_get_int_member (final, "best_epoch");
+      h->wall_before = get_number (final, "wall_seconds");
+      if (!isfinite (h->wall_before))
+        h->wall_before = 0;
+    }
+}
+
+GraftRunHistory *
+graft_run_files_read_history (const char *run_dir, GError **error)
+{
+  g_autoptr (JsonParser) parser = json_parser_new ();
+  JsonObject *run = read_run_json (run_dir, parser, error);
+  GraftRunHistory *h;
+  const char *status;
+
+  if (run == NULL)
+    return NULL;
+  status = json_object_get_string_member_with_default (run, "status", "");
+  if (g_str_equal (status, "finished"))
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_EXISTS,
+                   "%s has finished already; nothing to resume", run_dir);
+      return NULL;
+    }
+  if (!json_object_has_member (run, "history"))
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+                   "%s/run.json has no history", run_dir);
+      return NULL;
+    }
+  h = graft_run_history_new ();
+  parse_history (h, run);
+  return h;
+}
+
+/* ---- head.json ------------------------------------------------------------------ */
+
+static char *
+file_sha256 (const char *path)
+{
+  g_autoptr (GMappedFile) file = g_mapped_file_new (path, FALSE, NULL);
+
+  if (file == NULL)
+    return g_strdup ("");
+  return g_compute_checksum_for_data (G_CHECKSUM_SHA256,
+                                      (const guchar *) g_mapped_file_get_contents
+                                      (file), g_mapped_file_get_length (file));
+}
+
+static void
+add_preprocess (JsonBuilder *b, const GfPreprocess *pre)
+{
+  double mean[3], std[3];
+
+  memcpy (mean, pre->mean, sizeof mean);
+  memcpy (std, pre->std, sizeof std);
+  json_builder_set_member_name (b, "preprocess");
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "size");
+  json_builder_begin_array (b);
+  json_builder_add_int_value (b, (gint64) pre->height);
+  json_builder_add_int_value (b, (gint64) pre->width);
+  json_builder_end_array (b);
+  json_builder_set_member_name (b, "resize");
+  json_builder_add_string_value (b, pre->resize == GF_RESIZE_SQUASH
+                                 ? "squash" : "shorter-crop");
+  json_builder_set_member_name (b, "channels");
+  json_builder_add_string_value (b, pre->order == GF_CHANNELS_BGR ? "BGR"
+                                 : "RGB");
+  add_number (b, "scale", pre->scale);
+  json_builder_set_member_name (b, "mean");
+  json_builder_begin_array (b);
+  for (int c = 0; c < 3; c++)
+    json_builder_add_double_value (b, mean[c]);
+  json_builder_end_array (b);
+  json_builder_set_member_name (b, "std");
+  json_builder_begin_array (b);
+  for (int c = 0; c < 3; c++)
+    json_builder_add_double_value (b, std[c]);
+  json_builder_end_array (b);
+  json_builder_end_object (b);
+}
+
+static void
+add_head_layout (JsonBuilder *b, const GraftHeadLayout *head)
+{
+  json_builder_set_member_name (b, "head");
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "layers");
+  json_builder_add_string_value (b, head->hidden
+                                 ? "GlobalAveragePool, Dense+ReLU, Dropout, "
+                                   "Dense"
+                                 : "GlobalAveragePool, Dropout, Dense");
+  add_int (b, "hidden", head->hidden);
+  add_number (b, "dropout", head->dropout);
+  add_int (b, "outputs", head->sigmoid ? 1 : head->n_classes);
+  json_builder_set_member_name (b, "output");
+  json_builder_add_string_value (b, head->sigmoid ? "sigmoid" : "softmax");
+  json_builder_end_object (b);
+}
+
+gboolean
+graft_run_files_write_head_json (const char *run_dir, const GfModel *model,
+                                 const char *backbone_path, int cut,
+                                 const GraftHeadLayout *head, char **labels,
+                                 GError **error)
+{
+  g_autoptr (JsonBuilder) b = json_builder_new ();
+  g_autoptr (JsonNode) root = NULL;
+  g_autofree char *path = g_build_filename (run_dir, "head.json", NULL);
+  g_autofree char *sha = file_sha256 (backbone_path);
+  size_t dims[GF_MAX_DIMS];
+
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "labels");
+  json_builder_begin_array (b);
+  for (guint i = 0; labels[i] != NULL; i++)
+    json_builder_add_string_value (b, labels[i]);
+  json_builder_end_array (b);
+  json_builder_set_member_name (b, "backbone");
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "name");
+  json_builder_add_string_value (b, model->name);
+  json_builder_set_member_name (b, "sha256");
+  json_builder_add_string_value (b, sha);
+  json_builder_end_object (b);
+  json_builder_set_member_name (b, "cut");
+  json_builder_add_string_value (b, gf_graph_tensor_name (model->graph, cut));
+  json_builder_set_member_name (b, "bottleneck_shape");
+  json_builder_begin_array (b);
+  gf_graph_tensor_shape (model->graph, cut, dims);
+  for (int i = 1; i < 4; i++)
+    json_builder_add_int_value (b, (gint64) dims[i]);
+  json_builder_end_array (b);
+  add_preprocess (b, &model->preprocess);
+  add_head_layout (b, head);
+  json_builder_end_object (b);
+  root = json_builder_get_root (b);
+  return write_json (path, root, error);
+}

@@ -1,0 +1,72 @@
+/* graft-run.h: one training run — a configuration, a folder for its
+ * files, and a worker thread that trains and reports.
+ *
+ * Start it and it trains on a worker thread, emitting its signals on the
+ * main context of the thread that called graft_run_start(): "started",
+ * "step", "epoch", "stage", "checkpoint", then "finished" or "failed".
+ * Pause, unpause and stop act within a fraction of a second, also in the
+ * middle of a long epoch.  A run whose process was killed resumes from its
+ * last checkpoint with graft_run_open().
+ */
+#pragma once
+
+#include <gio/gio.h>
+
+#include "graft-run-config.h"
+
+G_BEGIN_DECLS
+
+#define GRAFT_TYPE_RUN (graft_run_get_type ())
+G_DECLARE_FINAL_TYPE (GraftRun, graft_run, GRAFT, RUN, GObject)
+
+typedef enum
+{
+  GRAFT_RUN_STATE_READY,
+  GRAFT_RUN_STATE_RUNNING,
+  GRAFT_RUN_STATE_PAUSED,
+  GRAFT_RUN_STATE_FINISHED,
+  GRAFT_RUN_STATE_STOPPED,
+  GRAFT_RUN_STATE_FAILED,
+} GraftRunState;
+
+/* One epoch's results, as the "epoch" signal carries them. */
+typedef struct
+{
+  guint epoch;            /* from 1 */
+  guint step;             /* steps done so far */
+  double train_loss;      /* mean over the epoch */
+  double val_loss;
+  double val_accuracy;
+  guint n_classes;
+  double *class_accuracy; /* n_classes; NaN for a class with no val image */
+  guint *confusion;       /* n_classes × n_classes: [truth][predicted] */
+  double seconds;         /* wall time of the epoch */
+} GraftEpochReport;
+
+#define GRAFT_TYPE_EPOCH_REPORT (graft_epoch_report_get_type ())
+GType              graft_epoch_report_get_type (void);
+GraftEpochReport  *graft_epoch_report_copy     (const GraftEpochReport *r);
+void               graft_epoch_report_free     (GraftEpochReport *report);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (GraftEpochReport, graft_epoch_report_free)
+
+GraftRun      *graft_run_new       (const GraftRunConfig *config,
+                                    const char *run_dir);
+/* A run from its folder's run.json, to resume from its checkpoint. */
+GraftRun      *graft_run_open      (const char *run_dir, GError **error);
+
+void           graft_run_start     (GraftRun *run);
+void           graft_run_pause     (GraftRun *run);
+void           graft_run_unpause   (GraftRun *run);
+void           graft_run_stop      (GraftRun *run);
+
+GraftRunState  graft_run_get_state    (GraftRun *run);
+/* 0..1 over the whole run, and seconds left (negative while unknown). */
+double         graft_run_get_progress (GraftRun *run);
+double         graft_run_get_eta      (GraftRun *run);
+const char    *graft_run_get_dir      (GraftRun *run);
+const GraftRunConfig *graft_run_get_config (GraftRun *run);
+/* Why the run failed, once it has. */
+const char    *graft_run_get_message  (GraftRun *run);
+
+G_END_DECLS

@@ -1,0 +1,1271 @@
+/* graft-trainer.c: the training loop, on the run's worker thread.
+ *
+ * Every mode is the same machine with the backbone split in two at a
+ * boundary: a frozen prefix (run forward only, in inference mode) and a
+ * trainable part (the unfrozen blocks and the head, one graph).  Feature
+ * extraction puts the boundary at the cut, fine-tuning before the last N
+ * blocks, and progressive unfreezing moves it back one block per stage.
+ * When no augmentation changes the pictures, the prefix's output for each
+ * picture is computed once and kept, so later epochs cost only the
+ * trainable part: for feature extraction, only the head.
+ */
+#define G_LOG_DOMAIN "graft-trainer"
+
+#include "graft-trainer.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "gf-blocks.h"
+#include "gf-engine.h"
+#include "gf-onnx.h"
+#include "gf-optim.h"
+#include "ops/gf-loss.h"
+#include "graft-error.h"
+#include "graft-head.h"
+#include "graft-safetensors.h"
+#include "graft-run-data.h"
+#include "graft-run-files.h"
+
+/* Prefix outputs are kept in memory up to this size; past it they are
+ * recomputed every epoch. */
+#define BOUNDARY_CACHE_LIMIT ((gsize) 2 << 30)
+#define PROGRESS_INTERVAL_US (G_USEC_PER_SEC / 4)
+
+typedef struct
+{
+  const GraftRunConfig *config;
+  const char *run_dir;
+  GraftControl *control;
+  GraftEventSink sink;
+  gpointer sink_data;
+  gint64 started_us, last_progress_us;
+
+  GraftRunData *data;
+  GraftHeadLayout head;
+
+  GfModel *model;          /* the backbone: its weights are the master copy */
+  int cut;
+  GfBlock *blocks;
+  size_t n_blocks;
+
+  /* The current stage. */
+  size_t n_frozen;         /* blocks [0, n_frozen) are in the prefix */
+  GfGraph *prefix;         /* image → boundary; NULL when nothing is frozen */
+  int prefix_in, prefix_out;
+  GfGraph *part;           /* boundary → logits, trainable */
+  int part_in, part_logits;
+  gboolean pooled;         /* the part starts at the cut: feed it vectors */
+  gsize boundary_count;    /* values per picture at the boundary */
+  float *boundary_cache;   /* per sample, when kept */
+  gboolean *cached;
+  GfOptimizer optimizer;
+  GfParamGroup *groups;
+  size_t n_groups;
+  GfSchedule schedule;
+  guint stage_start_step;
+
+  /* History. */
+  GraftRunHistory *history;
+  guint epoch;             /* epochs done */
+  guint step;              /* steps done */
+  guint total_steps;       /* for progress: an estimate for progressive */
+} Trainer;
+
+/* ---- Events and control --------------------------------------------------- */
+
+void
+graft_event_free (GraftEvent *event)
+{
+  if (event == NULL)
+    return;
+  graft_epoch_report_free (event->report);
+  g_free (event->block);
+  g_free (event->reason);
+  g_free (event->path);
+  g_free (event->message);
+  g_free (event);
+}
+
+static void
+emit (Trainer *t, GraftEvent *event)
+{
+  t->sink (event, t->sink_data);
+}
+
+static GraftEvent *
+event_new (GraftEventKind kind)
+{
+  GraftEvent *e = g_new0 (GraftEvent, 1);
+
+  e->kind = kind;
+  return e;
+}
+
+void
+graft_control_init (GraftControl *control)
+{
+  g_mutex_init (&control->mutex);
+  g_cond_init (&control->cond);
+  control->paused = control->stopped = FALSE;
+}
+
+void
+graft_control_clear (GraftControl *control)
+{
+  g_mutex_clear (&control->mutex);
+  g_cond_clear (&control->cond);
+}
+
+void
+graft_control_set (GraftControl *control, gboolean paused, gboolean stopped)
+{
+  g_mutex_lock (&control->mutex);
+  control->paused = paused;
+  control->stopped = control->stopped || stopped;
+  g_cond_broadcast (&control->cond);
+  g_mutex_unlock (&control->mutex);
+}
+
+gboolean
+graft_control_wait (GraftControl *control)
+{
+  gboolean stopped;
+
+  g_mutex_lock (&control->mutex);
+  while (control->paused && !control->stopped)
+    g_cond_wait (&control->cond, &control->mutex);
+  stopped = control->stopped;
+  g_mutex_unlock (&control->mutex);
+  return stopped;
+}
+
+/* The engine calls this between nodes: a pass pauses or stops at once. */
+static bool
+interrupt_hook (void *user_data)
+{
+  return graft_control_wait (user_data);
+}
+
+static void
+report_progress (Trainer *t, double done)
+{
+  gint64 now = g_get_monotonic_time ();
+  GraftEvent *e;
+
+  if (now - t->last_progress_us < PROGRESS_INTERVAL_US && done < 1.0)
+    return;
+  t->last_progress_us = now;
+  e = event_new (GRAFT_EVENT_PROGRESS);
+  e->progress = CLAMP (done, 0.0, 1.0);
+  e->eta = done > 0 ? (now - t->started_us) / 1e6 * (1.0 - done) / done : -1;
+  emit (t, e);
+}
+
+static gboolean
+fail_engine (GError **error, GfStatus status, const GfError *gf_error)
+{
+  return graft_engine_error (error, status, gf_error);
+}
+
+/* ---- The backbone and the stage's graphs ---------------------------------- */
+
+static gboolean
+load_backbone (Trainer *t, GError **error)
+{
+  GfError gf_error = { 0 };
+  GfStatus status;
+
+  status = gf_onnx_load (t->config->backbone, NULL, &t->model, &gf_error);
+  if (status != GF_OK)
+    {
+      fail_engine (error, status, &gf_error);
+      g_prefix_error (error, "%s: ", t->config->backbone);
+      return FALSE;
+    }
+  if (t->config->cut != NULL)
+    t->cut = gf_graph_find_tensor (t->model->graph, t->config->cut);
+  else if ((status = gf_find_bottleneck (t->model->graph, t->model->input,
+                                         t->model->output, &t->cut,
+                                         &gf_error)) != GF_OK)
+    return fail_engine (error, status, &gf_error);
+  if (t->cut < 0)
+    {
+      g_set_error (error, GRAFT_ENGINE_ERROR, GF_ERR_INVALID,
+                   "the backbone has no tensor named '%s' to cut at",
+                   t->config->cut);
+      return FALSE;
+    }
+  status = gf_find_blocks (t->model->graph, t->model->input, t->cut,
+                           &t->blocks, &t->n_blocks, &gf_error);
+  return status == GF_OK || fail_engine (error, status, &gf_error);
+}
+
+static size_t
+cut_channels (Trainer *t)
+{
+  size_t dims[GF_MAX_DIMS];
+
+  gf_graph_tensor_shape (t->model->graph, t->cut, dims);
+  return dims[1];
+}
+
+/* The tensor between the prefix and the trainable part. */
+static int
+boundary_tensor (Trainer *t)
+{
+  if (t->n_frozen == 0)
+    return t->model->input;
+  return t->blocks[t->n_frozen - 1].output;
+}
+
+static void
+clear_stage (Trainer *t)
+{
+  g_clear_pointer (&t->prefix, gf_graph_free);
+  g_clear_pointer (&t->part, gf_graph_free);
+  g_clear_pointer (&t->boundary_cache, g_free);
+  g_clear_pointer (&t->cached, g_free);
+  g_clear_pointer (&t->groups, g_free);
+  gf_optimizer_clear (&t->optimizer);
+  memset (&t->optimizer, 0, sizeof t->optimizer);
+}
+
+static gboolean
+compile_and_plan (GfGraph *graph, size_t batch, GfGraphMode mode,
+                  GError **error)
+{
+  GfError gf_error = { 0 };
+  GfStatus status = gf_graph_compile (graph, &gf_error);
+
+  if (status == GF_OK)
+    status = gf_graph_plan (graph, batch, mode, &gf_error);
+  return status == GF_OK || fail_engine (error, status, &gf_error);
+}
+
+/* The frozen prefix: image → boundary, inference only. */
+static gboolean
+build_prefix (Trainer *t, int boundary, GError **error)
+{
+  GfError gf_error = { 0 };
+
+  if (boundary == t->model->input)
+    return TRUE;
+  t->prefix = gf_graph_extract (t->model->graph, t->model->input, boundary,
+                                &t->prefix_in, &t->prefix_out, &gf_error);
+  if (t->prefix == NULL)
+    return fail_engine (error, gf_error.status, &gf_error);
+  gf_graph_set_interrupt (t->prefix, interrupt_hook, t->control);
+  return compile_and_plan (t->prefix, t->config->batch, GF_GRAPH_INFER,
+                           error);
+}
+
+/* The trainable part: boundary → unfrozen blocks → head.  At the cut it
+ * takes pooled vectors as (N, C, 1, 1) maps: the head pools first, so
+ * that is the same function at a fraction of the memory. */
+static GfGraph *
+new_part (Trainer *t, int boundary, GError **error)
+{
+  GfError gf_error = { 0 };
+  size_t dims[GF_MAX_DIMS];
+  GfGraph *part;
+
+  if (boundary != t->cut)
+    {
+      int cut;
+      part = gf_graph_extract (t->model->graph, boundary, t->cut,
+                               &t->part_in, &cut, &gf_error);
+      if (part == NULL)
+        fail_engine (error, gf_error.status, &gf_error);
+      return part;
+    }
+  gf_graph_tensor_shape (t->model->graph, t->cut, dims);
+  dims[2] = dims[3] = 1;
+  part = gf_graph_new ();
+  t->part_in = gf_graph_add_input (part, gf_graph_tensor_name
+                                   (t->model->graph, t->cut), 4, dims, NULL);
+  return part;
+}
+
+/* Head weights start from the seed; later stages copy the trained ones
+ * over them by name. */
+static gboolean
+build_part (Trainer *t, int boundary, GfGraph *previous, GError **error)
+{
+  GfRng rng;
+  int from;
+
+  t->pooled = boundary == t->cut;
+  t->part = new_part (t, boundary, error);
+  if (t->part == NULL)
+    return FALSE;
+  from = t->pooled ? t->part_in
+    : gf_graph_find_tensor (t->part, gf_graph_tensor_name (t->model->graph,
+                                                           t->cut));
+  gf_rng_seed (&rng, t->config->seed);
+  t->part_logits = graft_head_append (t->part, from, cut_channels (t),
+                                      &t->head, &rng, error);
+  if (t->part_logits < 0)
+    return FALSE;
+  gf_graph_set_outputs (t->part, &t->part_logits, 1, NULL);
+  for (size_t i = 0; i < gf_graph_n_tensors (t->part); i++)
+    if (gf_graph_tensor_kind (t->part, (int) i) == GF_TENSOR_PARAM)
+      gf_graph_set_trainable (t->part, (int) i, TRUE, NULL);
+  gf_graph_set_batchnorm_frozen (t->part, t->config->bn_frozen_all);
+  gf_graph_set_interrupt (t->part, interrupt_hook, t->control);
+  if (!compile_and_plan (t->part, t->config->batch, GF_GRAPH_TRAIN, error))
+    return FALSE;
+  if (previous != NULL)
+    gf_graph_copy_params (t->part, previous);
+  t->boundary_count = gf_graph_tensor_count (t->part, t->part_in);
+  return TRUE;
+}
+
+/* The block a weight of the trainable part belongs to, counted from the
+ * head (0) backwards: discriminative rates shrink with that distance. */
+static guint
+distance_from_head (Trainer *t, const char *name)
+{
+  int id = gf_graph_find_tensor (t->model->graph, name);
+
+  if (id < 0)
+    return 0;   /* a head weight */
+  for (size_t b = t->n_blocks; b-- > t->n_frozen;)
+    {
+      int params[256];
+      size_t n = gf_block_params (t->model->graph, &t->blocks[b], params,
+                                  G_N_ELEMENTS (params));
+      for (size_t i = 0; i < MIN (n, G_N_ELEMENTS (params)); i++)
+        if (params[i] == id)
+          return (guint) (t->n_blocks - b);
+    }
+  return (guint) (t->n_blocks - t->n_frozen);
+}
+
+static gboolean
+build_optimizer (Trainer *t, GError **error)
+{
+  GfOptimizerConfig oc = { 0 };
+  GfError gf_error = { 0 };
+  size_t count;
+  GfStatus status;
+
+  oc.kind = t->config->optimizer == GRAFT_OPTIMIZER_SGD
+    ? GF_OPTIMIZER_SGD : GF_OPTIMIZER_ADAM;
+  oc.momentum = t->config->momentum;
+  oc.beta1 = 0.9;
+  oc.beta2 = 0.999;
+  oc.epsilon = 1e-8;
+  gf_graph_params (t->part, &count);
+  status = gf_optimizer_init (&t->optimizer, &oc, count, &gf_error);
+  if (status != GF_OK)
+    return fail_engine (error, status, &gf_error);
+
+  t->groups = g_new0 (GfParamGroup, gf_graph_n_tensors (t->part));
+  t->n_groups = 0;
+  for (size_t i = 0; i < gf_graph_n_tensors (t->part); i++)
+    {
+      GfParamGroup *g = &t->groups[t->n_groups];
+      const char *name = gf_graph_tensor_name (t->part, (int) i);
+      if (!gf_graph_is_trainable (t->part, (int) i))
+        continue;
+      gf_graph_param_range (t->part, (int) i, &g->offset, &g->count);
+      g->lr_scale = pow (t->config->discriminative,
+                         distance_from_head (t, name));
+      g->weight_decay = t->config->weight_decay;
+      t->n_groups++;
+    }
+  return TRUE;
+}
+
+static guint
+steps_per_epoch (Trainer *t)
+{
+  guint n = graft_run_data_n_train (t->data);
+
+  return (n + t->config->batch - 1) / t->config->batch;
+}
+
+static void
+build_schedule (Trainer *t, guint epochs)
+{
+  const GraftRunConfig *c = t->config;
+  guint per_epoch = steps_per_epoch (t);
+
+  memset (&t->schedule, 0, sizeof t->schedule);
+  t->schedule.base_lr = c->lr;
+  t->schedule.warmup_steps = c->warmup_epochs * per_epoch;
+  t->schedule.total_steps = MAX (epochs * per_epoch, 1);
+  t->schedule.step_size = c->step_epochs * per_epoch;
+  t->schedule.gamma = c->step_gamma;
+  t->schedule.kind = c->schedule == GRAFT_SCHEDULE_COSINE
+    ? GF_SCHEDULE_COSINE : c->schedule == GRAFT_SCHEDULE_STEP
+    ? GF_SCHEDULE_STEP : GF_SCHEDULE_CONSTANT;
+}
+
+/* Builds the graphs for @n_frozen frozen blocks, keeping trained weights:
+ * the backbone's go back to the master copy, the head's to the new part. */
+static gboolean
+enter_stage (Trainer *t, size_t n_frozen, guint epochs, GError **error)
+{
+  GfGraph *previous = g_steal_pointer (&t->part);
+  gboolean ok;
+  int boundary;
+
+  if (previous != NULL)
+    gf_graph_copy_params (t->model->graph, previous);
+  clear_stage (t);
+  t->n_frozen = n_frozen;
+  boundary = boundary_tensor (t);
+  ok = build_prefix (t, boundary, error)
+    && build_part (t, boundary, previous, error)
+    && build_optimizer (t, error);
+  if (previous != NULL)
+    gf_graph_free (previous);
+  if (!ok)
+    return FALSE;
+  build_schedule (t, epochs);
+  t->stage_start_step = t->step;
+  if (!t->config->augment_flip && !t->config->augment_crop
+      && t->boundary_count * sizeof (float)
+         * graft_run_data_n_samples (t->data) <= BOUNDARY_CACHE_LIMIT)
+    {
+      t->boundary_cache = g_new (float, t->boundary_count
+                                 * graft_run_data_n_samples (t->data));
+      t->cached = g_new0 (gboolean, graft_run_data_n_samples (t->data));
+    }
+  return TRUE;
+}
+
+/* ---- Batches ------------------------------------------------------------- */
+
+/* Global average pooling of one picture's cut map into @out (C). */
+static void
+pool_map (const gf_real *map, size_t channels, size_t plane, float *out)
+{
+  for (size_t c = 0; c < channels; c++)
+    {
+      double sum = 0;
+      for (size_t i = 0; i < plane; i++)
+        sum += map[c * plane + i];
+      out[c] = (float) (sum / (double) plane);
+    }
+}
+
+/* Runs the prefix over pictures @samples[0..n) (view @view) and writes
+ * their boundary values, one row each, into @out. */
+static gboolean
+run_prefix (Trainer *t, const guint *samples, guint n, guint view,
+            float *out, GError **error)
+{
+  GfGraph *g = t->prefix;
+  gf_real *image = gf_graph_tensor_data (g ? g : t->part,
+                                         g ? t->prefix_in : t->part_in);
+  gsize image_count = g ? gf_graph_tensor_count (g, t->prefix_in)
+    : t->boundary_count;
+  GfError gf_error = { 0 };
+  size_t dims[GF_MAX_DIMS];
+  GfStatus status;
+
+  for (guint i = 0; i < n; i++)
+    if (!graft_run_data_fill (t->data, samples[i], view, image
+                              + i * image_count, error))
+      return FALSE;
+  if (g == NULL)
+    {
+      memcpy (out, image, n * image_count * sizeof *out);
+      return TRUE;
+    }
+  status = gf_graph_forward (g, n, GF_GRAPH_INFER, &gf_error);
+  if (status != GF_OK)
+    return fail_engine (error, status, &gf_error);
+  gf_graph_tensor_shape (g, t->prefix_out, dims);
+  for (guint i = 0; i < n; i++)
+    {
+      const gf_real *map = gf_graph_tensor_data (g, t->prefix_out)
+        + i * gf_graph_tensor_count (g, t->prefix_out);
+      if (t->pooled)
+        pool_map (map, dims[1], dims[2] * dims[3],
+                  out + i * t->boundary_count);
+      else
+        memcpy (out + i * t->boundary_count, map,
+                t->boundary_count * sizeof *out);
+    }
+  return TRUE;
+}
+
+/* Fills the trainable part's input with pictures @samples[0..n): from
+ * the kept prefix outputs where there are some, else through the prefix. */
+static gboolean
+fill_part (Trainer *t, const guint *samples, guint n, guint view,
+           GError **error)
+{
+  gf_real *in = gf_graph_tensor_data (t->part, t->part_in);
+  g_autofree guint *missing = g_new (guint, n);
+  g_autofree float *rows = NULL;
+  guint n_missing = 0;
+
+  G_STATIC_ASSERT (sizeof (gf_real) == sizeof (float));
+  for (guint i = 0; i < n; i++)
+    if (t->cached == NULL || !t->cached[samples[i]])
+      missing[n_missing++] = samples[i];
+  if (n_missing > 0)
+    {
+      rows = g_new (float, (gsize) n_missing * t->boundary_count);
+      if (!run_prefix (t, missing, n_missing, view, rows, error))
+        return FALSE;
+      for (guint i = 0; t->cached != NULL && i < n_missing; i++)
+        {
+          memcpy (t->boundary_cache + missing[i] * t->boundary_count,
+                  rows + i * t->boundary_count,
+                  t->boundary_count * sizeof (float));
+          t->cached[missing[i]] = TRUE;
+        }
+    }
+  for (guint i = 0, m = 0; i < n; i++)
+    memcpy (in + i * t->boundary_count,
+            t->cached != NULL ? t->boundary_cache + samples[i]
+            * t->boundary_count : rows + (m++) * t->boundary_count,
+            t->boundary_count * sizeof (float));
+  return TRUE;
+}
+
+/* ---- Loss ------------------------------------------------------------------ */
+
+/* The mean loss of the part's logits for @labels, and dloss/dlogits in
+ * @dlogits when it is not NULL; @probs receives the probabilities. */
+static double
+batch_loss (Trainer *t, const int32_t *labels, guint n, gf_real *probs,
+            gf_real *dlogits)
+{
+  const gf_real *logits = gf_graph_tensor_data (t->part, t->part_logits);
+  double loss;
+
+  if (t->head.sigmoid)
+    {
+      loss = gf_sigmoid_bce_forward (n, logits, labels, NULL, probs);
+      if (dlogits != NULL)
+        gf_sigmoid_bce_backward (n, probs, labels, NULL, 1.0, dlogits);
+      return loss;
+    }
+  loss = gf_softmax_cross_entropy_forward (n, t->head.n_classes, logits,
+                                           labels, NULL,
+                                           t->config->label_smoothing, probs);
+  if (dlogits != NULL)
+    gf_softmax_cross_entropy_backward (n, t->head.n_classes, probs, labels,
+                                       NULL, t->config->label_smoothing, 1.0,
+                                       dlogits);
+  return loss;
+}
+
+static guint
+predicted_class (Trainer *t, const gf_real *probs, guint i)
+{
+  guint k = t->head.n_classes, best = 0;
+
+  if (t->head.sigmoid)
+    return probs[i] >= 0.5 ? 1 : 0;
+  for (guint c = 1; c < k; c++)
+    if (probs[i * k + c] > probs[i * k + best])
+      best = c;
+  return best;
+}
+
+/* ---- One epoch -------------------------------------------------------------- */
+
+/* The order of an epoch's training pictures depends only on the seed and
+ * the epoch: a resumed run sees the same batches as one never stopped. */
+static guint *
+epoch_order (Trainer *t, guint epoch)
+{
+  guint n = graft_run_data_n_train (t->data);
+  guint *order = g_memdup2 (graft_run_data_train (t->data), n * sizeof *order);
+  GfRng rng;
+
+  gf_rng_seed (&rng, t->config->seed * 1000003u + epoch);
+  for (guint i = n; i > 1; i--)
+    {
+      guint j = gf_rng_below (&rng, i), tmp = order[i - 1];
+      order[i - 1] = order[j];
+      order[j] = tmp;
+    }
+  return order;
+}
+
+static gboolean
+train_step (Trainer *t, const guint *samples, guint n, guint view,
+            double *loss, GError **error)
+{
+  g_autofree int32_t *labels = g_new (int32_t, n);
+  g_autofree gf_real *probs = g_new (gf_real, n * t->head.n_classes);
+  g_autofree gf_real *dlogits = g_new (gf_real, n * t->head.n_classes);
+  GfError gf_error = { 0 };
+  GfStatus status;
+  double lr;
+
+  for (guint i = 0; i < n; i++)
+    labels[i] = (int32_t) graft_run_data_label (t->data, samples[i]);
+  if (!fill_part (t, samples, n, view, error))
+    return FALSE;
+  /* Dropout masks follow the step, so a resumed run draws the same. */
+  gf_graph_set_seed (t->part, t->config->seed ^ ((guint64) t->step << 20));
+  status = gf_graph_forward (t->part, n, GF_GRAPH_TRAIN, &gf_error);
+  if (status != GF_OK)
+    return fail_engine (error, status, &gf_error);
+  *loss = batch_loss (t, labels, n, probs, dlogits);
+  if (!isfinite (*loss))
+    {
+      g_set_error (error, GRAFT_ENGINE_ERROR, GF_ERR_NUMERIC,
+                   "the loss became %s at step %u; try a lower learning "
+                   "rate (the last good checkpoint is kept)",
+                   isnan (*loss) ? "NaN" : "infinite", t->step);
+      return FALSE;
+    }
+  gf_graph_zero_grad (t->part);
+  status = gf_graph_backward (t->part, n, dlogits, &gf_error);
+  if (status != GF_OK)
+    return fail_engine (error, status, &gf_error);
+  lr = gf_schedule_lr (&t->schedule, t->step - t->stage_start_step);
+  gf_optimizer_step (&t->optimizer, lr, gf_graph_params (t->part, NULL),
+                     gf_graph_grads (t->part, NULL), t->groups, t->n_groups);
+  graft_run_history_add_step (t->history, t->step, t->epoch + 1, *loss, lr);
+  {
+    GraftEvent *e = event_new (GRAFT_EVENT_STEP);
+    e->step = t->step;
+    e->epoch = t->epoch + 1;
+    e->loss = *loss;
+    e->lr = lr;
+    emit (t, e);
+  }
+  t->step++;
+  return TRUE;
+}
+
+static gboolean
+train_epoch (Trainer *t, double *mean_loss, GError **error)
+{
+  guint n = graft_run_data_n_train (t->data), batch = t->config->batch;
+  g_autofree guint *order = epoch_order (t, t->epoch);
+  gboolean augment = t->config->augment_flip || t->config->augment_crop;
+  guint view = augment ? t->epoch + 1 : 0;
+  double sum = 0;
+
+  for (guint start = 0; start < n; start += batch)
+    {
+      double loss;
+      if (graft_control_wait (t->control))
+        return TRUE;
+      if (!train_step (t, order + start, MIN (batch, n - start), view, &loss,
+                       error))
+        return FALSE;
+      sum += loss * MIN (batch, n - start);
+      report_progress (t, (double) t->step / MAX (t->total_steps, 1));
+    }
+  *mean_loss = sum / MAX (n, 1);
+  return TRUE;
+}
+
+static gboolean
+validate (Trainer *t, GraftEpochReport *r, GError **error)
+{
+  guint n = graft_run_data_n_val (t->data), batch = t->config->batch;
+  const guint *val = graft_run_data_val (t->data);
+  guint k = t->head.n_classes, correct = 0;
+  g_autofree guint *per_class = g_new0 (guint, k);
+  g_autofree gf_real *probs = g_new (gf_real, batch * k);
+  g_autofree int32_t *labels = g_new (int32_t, batch);
+  GfError gf_error = { 0 };
+  double sum = 0;
+
+  r->n_classes = k;
+  r->confusion = g_new0 (guint, k * k);
+  r->class_accuracy = g_new0 (double, k);
+  for (guint start = 0; start < n; start += batch)
+    {
+      guint m = MIN (batch, n - start);
+      GfStatus status;
+      for (guint i = 0; i < m; i++)
+        labels[i] = (int32_t) graft_run_data_label (t->data, val[start + i]);
+      if (!fill_part (t, val + start, m, 0, error))
+        return FALSE;
+      status = gf_graph_forward (t->part, m, GF_GRAPH_INFER, &gf_error);
+      if (status != GF_OK)
+        return fail_engine (error, status, &gf_error);
+      sum += batch_loss (t, labels, m, probs, NULL) * m;
+      for (guint i = 0; i < m; i++)
+        {
+          guint p = predicted_class (t, probs, i);
+          r->confusion[labels[i] * k + p]++;
+          per_class[labels[i]]++;
+          correct += p == (guint) labels[i];
+        }
+    }
+  for (guint c = 0; c < k; c++)
+    r->class_accuracy[c] = per_class[c]
+      ? (double) r->confusion[c * k + c] / per_class[c] : NAN;
+  r->val_loss = n ? sum / n : NAN;
+  r->val_accuracy = n ? (double) correct / n : NAN;
+  return TRUE;
+}
+
+/* ---- Checkpoints ------------------------------------------------------------ */
+
+#define CHECKPOINT_FILE "checkpoint.safetensors"
+#define BEST_FILE "best.safetensors"
+#define OPTIMIZER_STATE "optimizer.state"
+#define OPTIMIZER_STEPS "optimizer.steps"
+
+/* Every weight and statistic of the trainable part, by name. */
+static GArray *
+part_views (Trainer *t)
+{
+  GArray *views = g_array_new (FALSE, TRUE, sizeof (GraftTensorView));
+
+  for (size_t i = 0; i < gf_graph_n_tensors (t->part); i++)
+    {
+      GfTensorKind kind = gf_graph_tensor_kind (t->part, (int) i);
+      GraftTensorView v = { 0 };
+      size_t dims[GF_MAX_DIMS];
+      if (kind != GF_TENSOR_PARAM && kind != GF_TENSOR_STATE)
+        continue;
+      v.name = gf_graph_tensor_name (t->part, (int) i);
+      v.dtype = GRAFT_DTYPE_F32;
+      v.n_dims = gf_graph_tensor_shape (t->part, (int) i, dims);
+      for (guint d = 0; d < v.n_dims; d++)
+        v.shape[d] = dims[d];
+      v.data = gf_graph_tensor_data (t->part, (int) i);
+      g_array_append_val (views, v);
+    }
+  return views;
+}
+
+static void
+set_meta (GHashTable *meta, const char *key, guint64 value)
+{
+  g_hash_table_insert (meta, g_strdup (key),
+                       g_strdup_printf ("%" G_GUINT64_FORMAT, value));
+}
+
+static gboolean
+save_checkpoint (Trainer *t, const char *file, gboolean with_optimizer,
+                 GError **error)
+{
+  g_autoptr (GArray) views = part_views (t);
+  g_autoptr (GHashTable) meta = g_hash_table_new_full (g_str_hash,
+                                                       g_str_equal, g_free,
+                                                       g_free);
+  g_autofree char *path = g_build_filename (t->run_dir, file, NULL);
+  g_autofree gint64 *steps = g_new (gint64, MAX (t->n_groups, 1));
+  GraftTensorView state = { OPTIMIZER_STATE, GRAFT_DTYPE_F32, 1 };
+  GraftTensorView step_view = { OPTIMIZER_STEPS, GRAFT_DTYPE_I64, 1 };
+
+  set_meta (meta, "epoch", t->epoch);
+  set_meta (meta, "step", t->step);
+  set_meta (meta, "frozen_blocks", t->n_frozen);
+  set_meta (meta, "stage_start_step", t->stage_start_step);
+  if (with_optimizer)
+    {
+      state.shape[0] = gf_optimizer_state_count (&t->optimizer);
+      state.data = t->optimizer.state;
+      for (size_t g = 0; g < t->n_groups; g++)
+        steps[g] = (gint64) t->groups[g].step;
+      step_view.shape[0] = t->n_groups;
+      step_view.data = steps;
+      g_array_append_val (views, state);
+      g_array_append_val (views, step_view);
+    }
+  return graft_safetensors_write (path, (GraftTensorView *) views->data,
+                                  views->len, meta, error);
+}
+
+/* Loads every weight of the part that the file holds. */
+static gboolean
+load_weights (Trainer *t, GraftSafetensors *st, GError **error)
+{
+  for (size_t i = 0; i < gf_graph_n_tensors (t->part); i++)
+    {
+      GfTensorKind kind = gf_graph_tensor_kind (t->part, (int) i);
+      size_t count = gf_graph_tensor_count (t->part, (int) i);
+      const float *values;
+      if (kind != GF_TENSOR_PARAM && kind != GF_TENSOR_STATE)
+        continue;
+      values = graft_safetensors_get_f32 (st, gf_graph_tensor_name
+                                          (t->part, (int) i), count, error);
+      if (values == NULL)
+        return FALSE;
+      memcpy (gf_graph_tensor_data (t->part, (int) i), values,
+              count * sizeof (float));
+    }
+  return TRUE;
+}
+
+static guint64
+get_meta (GraftSafetensors *st, const char *key)
+{
+  const char *text = g_hash_table_lookup (graft_safetensors_get_metadata (st),
+                                          key);
+
+  return text != NULL ? g_ascii_strtoull (text, NULL, 10) : 0;
+}
+
+static gboolean
+load_optimizer (Trainer *t, GraftSafetensors *st, GError **error)
+{
+  size_t count = gf_optimizer_state_count (&t->optimizer);
+  const float *state = graft_safetensors_get_f32 (st, OPTIMIZER_STATE, count,
+                                                  error);
+  const GraftTensorView *steps = graft_safetensors_lookup (st,
+                                                           OPTIMIZER_STEPS);
+
+  if (state == NULL)
+    return FALSE;
+  if (steps == NULL || steps->dtype != GRAFT_DTYPE_I64
+      || steps->shape[0] != t->n_groups)
+    {
+      g_set_error_literal (error, GRAFT_SAFETENSORS_ERROR,
+                           GRAFT_SAFETENSORS_ERROR_SHAPE,
+                           "the checkpoint's optimizer does not match the "
+                           "run");
+      return FALSE;
+    }
+  memcpy (t->optimizer.state, state, count * sizeof (float));
+  for (size_t g = 0; g < t->n_groups; g++)
+    t->groups[g].step = (guint64) ((const gint64 *) steps->data)[g];
+  return TRUE;
+}
+
+/* ---- Epochs, stages, modes ---------------------------------------------------- */
+
+typedef struct
+{
+  double best_loss;
+  guint best_epoch;
+  guint since_best;
+  gboolean stopped;        /* by the user */
+  char *stop_reason;       /* why training ended early, if it did */
+} Outcome;
+
+static void
+record_epoch (Trainer *t, GraftEpochReport *r, Outcome *o, GError **error)
+{
+  GraftEvent *e = event_new (GRAFT_EVENT_EPOCH);
+
+  graft_run_history_add_epoch (t->history, r);
+  if (isfinite (r->val_loss) && (o->best_epoch == 0
+                                 || r->val_loss < o->best_loss))
+    {
+      o->best_loss = r->val_loss;
+      o->best_epoch = r->epoch;
+      o->since_best = 0;
+      save_checkpoint (t, BEST_FILE, FALSE, error);
+    }
+  else
+    o->since_best++;
+  graft_run_history_set_best (t->history, o->best_epoch);
+  e->report = graft_epoch_report_copy (r);
+  e->epoch = r->epoch;
+  emit (t, e);
+}
+
+/* Files after an epoch: run.json first, then the checkpoint, so a crash
+ * between them leaves a checkpoint no newer than the history. */
+static gboolean
+write_epoch_files (Trainer *t, GError **error)
+{
+  g_autofree char *path = g_build_filename (t->run_dir, CHECKPOINT_FILE, NULL);
+  GraftEvent *e;
+
+  if (!graft_run_files_write (t->run_dir, t->config,
+                              graft_run_data_describe (t->data), t->history,
+                              "running", NULL, error)
+      || !save_checkpoint (t, CHECKPOINT_FILE, TRUE, error))
+    return FALSE;
+  e = event_new (GRAFT_EVENT_CHECKPOINT);
+  e->epoch = t->epoch;
+  e->path = g_steal_pointer (&path);
+  emit (t, e);
+  return TRUE;
+}
+
+/* Trains until @last_epoch (or early stopping); TRUE unless it failed. */
+static gboolean
+run_epochs (Trainer *t, guint last_epoch, gboolean early_stop, Outcome *o,
+            GError **error)
+{
+  while (t->epoch < last_epoch)
+    {
+      g_autoptr (GraftEpochReport) r = g_new0 (GraftEpochReport, 1);
+      gint64 start = g_get_monotonic_time ();
+      if (!train_epoch (t, &r->train_loss, error))
+        return FALSE;
+      if ((o->stopped = graft_control_wait (t->control)))
+        return TRUE;
+      if (!validate (t, r, error))
+        return FALSE;
+      t->epoch++;
+      r->epoch = t->epoch;
+      r->step = t->step;
+      r->seconds = (g_get_monotonic_time () - start) / 1e6;
+      record_epoch (t, r, o, error);
+      if (!write_epoch_files (t, error))
+        return FALSE;
+      if (early_stop && t->config->patience > 0
+          && o->since_best >= t->config->patience)
+        {
+          o->stop_reason = g_strdup_printf ("no better validation loss for "
+                                            "%u epochs", o->since_best);
+          return TRUE;
+        }
+    }
+  return TRUE;
+}
+
+static void
+emit_stage (Trainer *t, const char *block, const char *reason)
+{
+  GraftEvent *e = event_new (GRAFT_EVENT_STAGE);
+
+  graft_run_history_add_stage (t->history, t->epoch, t->step, block, reason);
+  e->epoch = t->epoch;
+  e->step = t->step;
+  e->block = g_strdup (block);
+  e->reason = g_strdup (reason);
+  emit (t, e);
+}
+
+static size_t
+finetune_frozen (Trainer *t)
+{
+  int unfreeze = t->config->unfreeze;
+
+  if (unfreeze == GRAFT_UNFREEZE_ALL || (size_t) unfreeze >= t->n_blocks)
+    return 0;
+  return t->n_blocks - (size_t) unfreeze;
+}
+
+/* The seed's procedure: the head first, then one more block from the end
+ * per stage, until the first block is in or the validation loss stops
+ * falling by more than the tolerance. */
+static gboolean
+run_progressive (Trainer *t, Outcome *o, GError **error)
+{
+  const GraftRunConfig *c = t->config;
+  guint cap = c->epochs > 0 ? c->epochs : G_MAXUINT;
+  guint plateaus = 0;
+
+  while (!o->stopped && t->epoch < cap)
+    {
+      guint stage_end = MIN (cap, t->epoch + c->stage_epochs);
+      double before = o->best_epoch ? o->best_loss : INFINITY;
+      if (!run_epochs (t, stage_end, FALSE, o, error))
+        return FALSE;
+      if (o->stopped || t->n_frozen == 0 || t->epoch >= cap)
+        break;
+      if (isfinite (before)
+          && !(o->best_loss < before * (1.0 - c->plateau_tolerance)))
+        plateaus++;
+      else
+        plateaus = 0;
+      if (plateaus >= c->plateau_patience)
+        {
+          o->stop_reason = g_strdup_printf ("validation loss plateaued "
+                                            "(less than %.1f %% better over "
+                                            "a stage)",
+                                            100 * c->plateau_tolerance);
+          break;
+        }
+      if (!enter_stage (t, t->n_frozen - 1, c->stage_epochs, error))
+        return FALSE;
+      emit_stage (t, t->blocks[t->n_frozen].name,
+                  "validation loss still falling: unfreeze one more block");
+    }
+  if (o->stop_reason == NULL && !o->stopped)
+    o->stop_reason = g_strdup (t->n_frozen == 0 ? "every block unfrozen"
+                               : "epoch limit reached");
+  return TRUE;
+}
+
+/* ---- Export ----------------------------------------------------------------- */
+
+/* The head alone, from a bottleneck map to probabilities, with the
+ * trained weights. */
+static GfGraph *
+head_graph (Trainer *t, int *in, int *probs, GError **error)
+{
+  GfGraph *g = gf_graph_new ();
+  size_t dims[GF_MAX_DIMS];
+  GfRng rng;
+  int logits;
+
+  gf_rng_seed (&rng, 0);
+  gf_graph_tensor_shape (t->model->graph, t->cut, dims);
+  *in = gf_graph_add_input (g, gf_graph_tensor_name (t->model->graph, t->cut),
+                            4, dims, NULL);
+  logits = graft_head_append (g, *in, cut_channels (t), &t->head, &rng,
+                              error);
+  *probs = logits < 0 ? -1
+    : graft_head_append_probabilities (g, logits, &t->head, error);
+  if (*probs < 0 || !compile_and_plan (g, 1, GF_GRAPH_INFER, error))
+    return (gf_graph_free (g), NULL);
+  gf_graph_copy_params (g, t->part);
+  return g;
+}
+
+/* The whole model: image to probabilities. */
+static GfGraph *
+model_graph (Trainer *t, int *in, int *probs, GError **error)
+{
+  GfError gf_error = { 0 };
+  GfRng rng;
+  int cut, logits;
+  GfGraph *g = gf_graph_extract (t->model->graph, t->model->input, t->cut,
+                                 in, &cut, &gf_error);
+
+  if (g == NULL)
+    return (fail_engine (error, gf_error.status, &gf_error), NULL);
+  gf_rng_seed (&rng, 0);
+  logits = graft_head_append (g, cut, cut_channels (t), &t->head, &rng,
+                              error);
+  *probs = logits < 0 ? -1
+    : graft_head_append_probabilities (g, logits, &t->head, error);
+  if (*probs < 0)
+    return (gf_graph_free (g), NULL);
+  gf_graph_set_outputs (g, probs, 1, NULL);
+  if (!compile_and_plan (g, 1, GF_GRAPH_INFER, error))
+    return (gf_graph_free (g), NULL);
+  gf_graph_copy_params (g, t->part);
+  return g;
+}
+
+static gboolean
+save_onnx (GfGraph *g, int in, int out, const char *path,
+           const GfMetadataEntry *meta, size_t n_meta, GError **error)
+{
+  GfOnnxExport what = { in, out, "graft", meta, n_meta };
+  GfError gf_error = { 0 };
+  GfStatus status = gf_onnx_save (g, &what, path, &gf_error);
+
+  return status == GF_OK || fail_engine (error, status, &gf_error);
+}
+
+/* graft.* metadata of an exported model: how to prepare its pictures,
+ * its labels, and where it came from. */
+static GfMetadataEntry *
+export_metadata (Trainer *t, size_t *n)
+{
+  GfMetadataEntry *meta = NULL;
+  g_autofree char *labels = graft_run_data_labels_json (t->data);
+  g_autofree char *name = g_strdup_printf ("%s + Graft head",
+                                           t->model->name);
+
+  gf_preprocess_to_metadata (&t->model->preprocess, &meta, n, NULL);
+  gf_metadata_set (&meta, n, "graft.name", name, NULL);
+  gf_metadata_set (&meta, n, "graft.labels", labels, NULL);
+  gf_metadata_set (&meta, n, "graft.source", "trained by Graft " GRAFT_VERSION,
+                   NULL);
+  return meta;
+}
+
+static gboolean
+save_head_weights (Trainer *t, const char *path, GError **error)
+{
+  g_autoptr (GArray) all = part_views (t);
+  g_autoptr (GArray) head = g_array_new (FALSE, TRUE,
+                                         sizeof (GraftTensorView));
+
+  for (guint i = 0; i < all->len; i++)
+    if (g_str_has_prefix (g_array_index (all, GraftTensorView, i).name,
+                          "head."))
+      g_array_append_val (head, g_array_index (all, GraftTensorView, i));
+  return graft_safetensors_write (path, (GraftTensorView *) head->data,
+                                  head->len, NULL, error);
+}
+
+static gboolean
+export_all (Trainer *t, GError **error)
+{
+  g_autofree char *best = g_build_filename (t->run_dir, BEST_FILE, NULL);
+  g_autofree char *head_onnx = g_build_filename (t->run_dir, "head.onnx",
+                                                 NULL);
+  g_autofree char *model_onnx = g_build_filename (t->run_dir, "model.onnx",
+                                                  NULL);
+  g_autofree char *weights = g_build_filename (t->run_dir, "head.safetensors",
+                                               NULL);
+  g_autoptr (GraftSafetensors) st = graft_safetensors_load (best, NULL);
+  size_t n_meta = 0;
+  GfMetadataEntry *meta = export_metadata (t, &n_meta);
+  GfGraph *g;
+  int in, probs;
+  gboolean ok;
+
+  /* The best epoch's weights, not the last's, are what a user keeps. */
+  if (st != NULL && !load_weights (t, st, error))
+    return FALSE;
+  ok = (g = head_graph (t, &in, &probs, error)) != NULL
+    && save_onnx (g, in, probs, head_onnx, meta, n_meta, error);
+  g_clear_pointer (&g, gf_graph_free);
+  ok = ok && (g = model_graph (t, &in, &probs, error)) != NULL
+    && save_onnx (g, in, probs, model_onnx, meta, n_meta, error);
+  g_clear_pointer (&g, gf_graph_free);
+  gf_metadata_free (meta, n_meta);
+  return ok && save_head_weights (t, weights, error)
+    && graft_run_files_write_head_json (t->run_dir, t->model,
+                                        t->config->backbone, t->cut,
+                                        &t->head,
+                                        graft_run_data_class_names (t->data),
+                                        error);
+}
+
+/* ---- The run ------------------------------------------------------------------ */
+
+static gboolean
+prepare (Trainer *t, GError **error)
+{
+  const GraftRunConfig *c = t->config;
+
+  gf_engine_set_threads ((int) c->threads);
+  if (!graft_run_config_validate (c, error) || !load_backbone (t, error))
+    return FALSE;
+  t->data = graft_run_data_load (c, &t->model->preprocess, t->control,
+                                 error);
+  if (t->data == NULL
+      || !graft_run_config_check_classes (c, graft_run_data_n_classes
+                                          (t->data), error))
+    return FALSE;
+  t->head.n_classes = graft_run_data_n_classes (t->data);
+  t->head.hidden = c->hidden;
+  t->head.dropout = c->dropout;
+  t->head.sigmoid = c->output == GRAFT_HEAD_OUTPUT_SIGMOID;
+  return TRUE;
+}
+
+static guint
+planned_epochs (Trainer *t)
+{
+  const GraftRunConfig *c = t->config;
+  guint stages = (guint) t->n_blocks + 1;
+
+  if (c->mode != GRAFT_RUN_MODE_PROGRESSIVE)
+    return c->epochs;
+  return c->epochs > 0 ? MIN (c->epochs, stages * c->stage_epochs)
+    : stages * c->stage_epochs;
+}
+
+/* The stage a fresh run starts in. */
+static gboolean
+start_fresh (Trainer *t, GError **error)
+{
+  size_t frozen = t->config->mode == GRAFT_RUN_MODE_FINETUNE
+    ? finetune_frozen (t) : t->n_blocks;
+  guint epochs = t->config->mode == GRAFT_RUN_MODE_PROGRESSIVE
+    ? t->config->stage_epochs : t->config->epochs;
+
+  t->history = graft_run_history_new ();
+  if (!enter_stage (t, frozen, epochs, error))
+    return FALSE;
+  if (t->config->mode == GRAFT_RUN_MODE_PROGRESSIVE)
+    emit_stage (t, "head", "train the head first, the backbone frozen");
+  return TRUE;
+}
+
+/* Back to where the checkpoint left off: same stage, weights, optimizer
+ * and counters; the history cut to the checkpoint, so no step is missing
+ * or counted twice. */
+static gboolean
+start_resumed (Trainer *t, Outcome *o, GError **error)
+{
+  g_autofree char *path = g_build_filename (t->run_dir, CHECKPOINT_FILE, NULL);
+  g_autoptr (GraftSafetensors) st = graft_safetensors_load (path, error);
+  guint epochs;
+
+  if (st == NULL)
+    return FALSE;
+  t->history = graft_run_files_read_history (t->run_dir, error);
+  if (t->history == NULL)
+    return FALSE;
+  t->epoch = (guint) get_meta (st, "epoch");
+  t->step = (guint) get_meta (st, "step");
+  graft_run_history_truncate (t->history, t->step, t->epoch);
+  o->best_epoch = graft_run_history_best (t->history, &o->best_loss);
+  o->since_best = o->best_epoch ? t->epoch - o->best_epoch : 0;
+  epochs = t->config->mode == GRAFT_RUN_MODE_PROGRESSIVE
+    ? t->config->stage_epochs : t->config->epochs;
+  if (!enter_stage (t, (size_t) get_meta (st, "frozen_blocks"), epochs,
+                    error))
+    return FALSE;
+  t->stage_start_step = (guint) get_meta (st, "stage_start_step");
+  return load_weights (t, st, error) && load_optimizer (t, st, error);
+}
+
+static gboolean
+train_all (Trainer *t, Outcome *o, GError **error)
+{
+  t->total_steps = planned_epochs (t) * steps_per_epoch (t);
+  if (t->config->mode == GRAFT_RUN_MODE_PROGRESSIVE)
+    return run_progressive (t, o, error);
+  return run_epochs (t, t->config->epochs, TRUE, o, error);
+}
+
+static gboolean
+finish (Trainer *t, Outcome *o, GError **error)
+{
+  GraftEvent *e = event_new (o->stopped ? GRAFT_EVENT_STOPPED
+                             : GRAFT_EVENT_FINISHED);
+
+  graft_run_history_finish (t->history, o->stop_reason,
+                            (g_get_monotonic_time () - t->started_us) / 1e6);
+  if (!o->stopped && !export_all (t, error))
+    {
+      graft_event_free (e);
+      return FALSE;
+    }
+  if (!graft_run_files_write (t->run_dir, t->config,
+                              graft_run_data_describe (t->data), t->history,
+                              o->stopped ? "stopped" : "finished", NULL,
+                              error))
+    {
+      graft_event_free (e);
+      return FALSE;
+    }
+  emit (t, e);
+  return TRUE;
+}
+
+static void
+trainer_clear (Trainer *t)
+{
+  clear_stage (t);
+  g_clear_pointer (&t->model, gf_model_free);
+  g_clear_pointer (&t->blocks, free);
+  g_clear_pointer (&t->data, graft_run_data_free);
+  g_clear_pointer (&t->history, graft_run_history_free);
+}
+
+gboolean
+graft_trainer_run (const GraftRunConfig *config, const char *run_dir,
+                   gboolean resume, GraftControl *control,
+                   GraftEventSink sink, gpointer sink_data, GError **error)
+{
+  Trainer t = { config, run_dir, control, sink, sink_data };
+  Outcome o = { INFINITY, 0, 0, FALSE, NULL };
+  gboolean ok;
+
+  t.started_us = g_get_monotonic_time ();
+  ok = g_mkdir_with_parents (run_dir, 0755) == 0 || (g_set_error
+    (error, G_IO_ERROR, g_io_error_from_errno (errno), "cannot create %s: %s",
+     run_dir, g_strerror (errno)), FALSE);
+  ok = ok && prepare (&t, error)
+    && (resume ? start_resumed (&t, &o, error) : start_fresh (&t, error));
+  if (ok)
+    {
+      emit (&t, event_new (GRAFT_EVENT_STARTED));
+      ok = train_all (&t, &o, error) && finish (&t, &o, error);
+    }
+  if (!ok && t.history != NULL)
+    graft_run_files_write (run_dir, config, t.data
+                           ? graft_run_data_describe (t.data) : NULL,
+                           t.history, "failed", (*error)->message, NULL);
+  g_free (o.stop_reason);
+  trainer_clear (&t);
+  return ok;
+}

@@ -228,6 +228,7 @@ run (const char *backbone, char **data, const char *out, const char *cut,
 {
   Extraction x = { 0 };
   g_autoptr (GraftScan) scan = NULL;
+  GraftScanOptions options;
   gboolean ok = FALSE;
 
   x.batch = (size_t) batch;
@@ -235,8 +236,10 @@ run (const char *backbone, char **data, const char *out, const char *cut,
   x.paths = g_ptr_array_new_with_free_func (g_free);
   x.labels = g_array_new (FALSE, FALSE, sizeof (guint));
   x.skipped = g_ptr_array_new_with_free_func ((GDestroyNotify) json_node_unref);
-  scan = graft_scan_folders ((const char *const *) data,
-                             GRAFT_DEFAULT_MAX_PIXELS, NULL, error);
+  graft_scan_options_init (&options);
+  options.decode = FALSE;   /* extraction decodes, and reports failures */
+  scan = graft_scan_folders ((const char *const *) data, &options, NULL,
+                             NULL, NULL, error);
   if (scan != NULL && scan->samples->len == 0)
     g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND,
                  "no usable pictures in %s", data[0]);

@@ -23,7 +23,6 @@ typedef enum
   GRAFT_DATA_ERROR_UNREADABLE,    /* permissions, I/O */
   GRAFT_DATA_ERROR_EMPTY,         /* zero bytes */
   GRAFT_DATA_ERROR_NO_CLASSES,    /* nothing usable to train on */
-  GRAFT_DATA_ERROR_LINK_LOOP,     /* a symbolic link leads back up the tree */
   GRAFT_DATA_ERROR_NOT_REGULAR,   /* a device, socket, pipe or broken link */
   GRAFT_DATA_ERROR_CACHE,         /* the feature cache cannot be used */
 } GraftDataError;

@@ -1,45 +1,136 @@
-/* graft-image.c: decoding pictures and turning them into input tensors. */
+/* graft-image.c: inspecting and decoding pictures, and turning them into
+ * input tensors. */
 #define G_LOG_DOMAIN "graft-image"
 
 #include "graft-image.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <glib/gstdio.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "graft-error.h"
 
 #define WHITE 255
+#define READ_CHUNK_BYTES (256 * 1024)
+#define SHA256_BYTES 32
 
-/* Refuses what cannot be decoded safely, from the file's metadata and
- * header alone: missing, unreadable, empty, not an image, or too many
- * pixels (a decompression bomb is refused before it is decompressed). */
-gboolean
-graft_image_check (const char *path, gint64 max_pixels, GError **error)
+static gboolean
+fail_errno (GError **error, int saved, const char *what)
+{
+  g_set_error (error, GRAFT_DATA_ERROR, GRAFT_DATA_ERROR_UNREADABLE,
+               "unreadable: %s%s", what, g_strerror (saved));
+  return FALSE;
+}
+
+/* The file itself: there, readable, regular and not empty. */
+static gboolean
+check_file (const char *path, gint64 *size, GError **error)
 {
   GStatBuf st;
-  int width = 0, height = 0;
 
-  if (g_stat (path, &st) != 0 || g_access (path, R_OK) != 0)
+  if (g_stat (path, &st) != 0)
+    return fail_errno (error, errno, "");
+  if (!S_ISREG (st.st_mode))
     {
-      int saved = errno;
-      g_set_error (error, GRAFT_DATA_ERROR, GRAFT_DATA_ERROR_UNREADABLE,
-                   "cannot read: %s", g_strerror (saved));
+      g_set_error_literal (error, GRAFT_DATA_ERROR,
+                           GRAFT_DATA_ERROR_NOT_REGULAR,
+                           "not a regular file");
       return FALSE;
     }
   if (st.st_size == 0)
     {
       g_set_error_literal (error, GRAFT_DATA_ERROR, GRAFT_DATA_ERROR_EMPTY,
-                           "empty file");
+                           "empty file (0 bytes)");
       return FALSE;
     }
-  if (gdk_pixbuf_get_file_info (path, &width, &height) == NULL)
+  *size = st.st_size;
+  return TRUE;
+}
+
+/* Reads the whole file once, feeding the structure walk and the hash,
+ * either of which may be NULL. */
+static gboolean
+read_through (const char *path, GraftIntegrity *integrity, GChecksum *sum,
+              GCancellable *cancellable, GError **error)
+{
+  g_autofree guint8 *buffer = NULL;
+  int fd = g_open (path, O_RDONLY | O_CLOEXEC, 0);
+  gssize got;
+  int saved = 0;
+
+  if (fd < 0)
+    return fail_errno (error, errno, "");
+  buffer = g_malloc (READ_CHUNK_BYTES);
+  do
     {
-      g_set_error_literal (error, GRAFT_DATA_ERROR,
-                           GRAFT_DATA_ERROR_NOT_IMAGE,
-                           "not an image in a format this system reads");
-      return FALSE;
+      got = read (fd, buffer, READ_CHUNK_BYTES);
+      if (got > 0)
+        {
+          if (integrity != NULL)
+            graft_integrity_feed (integrity, buffer, (gsize) got);
+          if (sum != NULL)
+            g_checksum_update (sum, buffer, got);
+        }
+      else if (got < 0 && errno != EINTR)
+        saved = errno;
     }
+  while (got != 0 && saved == 0
+         && !g_cancellable_is_cancelled (cancellable));
+  close (fd);
+  if (g_cancellable_set_error_if_cancelled (cancellable, error))
+    return FALSE;
+  return saved == 0 || fail_errno (error, saved, "read error: ");
+}
+
+/* The reason for a file no loader recognised: not an image at all, or an
+ * image whose header is cut short or damaged. */
+static gboolean
+fail_unrecognised (GraftIntegrity *integrity, GError **error)
+{
+  GraftFormat format = graft_integrity_get_format (integrity);
+  const char *why;
+
+  if (format == GRAFT_FORMAT_UNKNOWN)
+    g_set_error_literal (error, GRAFT_DATA_ERROR, GRAFT_DATA_ERROR_NOT_IMAGE,
+                         "not an image: the contents are in no picture "
+                         "format this system reads");
+  else if (graft_integrity_finish (integrity, &why)
+           == GRAFT_INTEGRITY_TRUNCATED)
+    g_set_error (error, GRAFT_DATA_ERROR, GRAFT_DATA_ERROR_TRUNCATED,
+                 "truncated: %s", why);
+  else
+    g_set_error (error, GRAFT_DATA_ERROR, GRAFT_DATA_ERROR_CORRUPT,
+                 "corrupt: a %s file whose header cannot be read",
+                 graft_format_name (format));
+  return FALSE;
+}
+
+static gboolean
+check_complete (GraftIntegrity *integrity, GError **error)
+{
+  const char *why;
+
+  switch (graft_integrity_finish (integrity, &why))
+    {
+    case GRAFT_INTEGRITY_TRUNCATED:
+      g_set_error (error, GRAFT_DATA_ERROR, GRAFT_DATA_ERROR_TRUNCATED,
+                   "truncated: %s", why);
+      return FALSE;
+    case GRAFT_INTEGRITY_MALFORMED:
+      g_set_error (error, GRAFT_DATA_ERROR, GRAFT_DATA_ERROR_CORRUPT,
+                   "corrupt: %s", why);
+      return FALSE;
+    case GRAFT_INTEGRITY_COMPLETE:
+    default:
+      return TRUE;
+    }
+}
+
+static gboolean
+check_size (int width, int height, gint64 max_pixels, GError **error)
+{
   if (width <= 0 || height <= 0)
     {
       g_set_error_literal (error, GRAFT_DATA_ERROR, GRAFT_DATA_ERROR_CORRUPT,
@@ -49,11 +140,65 @@ graft_image_check (const char *path, gint64 max_pixels, GError **error)
   if ((gint64) width * height > max_pixels)
     {
       g_set_error (error, GRAFT_DATA_ERROR, GRAFT_DATA_ERROR_TOO_LARGE,
-                   "too large: %d × %d pixels is over the limit of %.0f "
+                   "too large: %d × %d pixels is over the limit of %g "
                    "megapixels", width, height, max_pixels / 1e6);
       return FALSE;
     }
   return TRUE;
+}
+
+static void
+fill_hash (GChecksum *sum, GraftImageInfo *info)
+{
+  g_strlcpy (info->sha256, g_checksum_get_string (sum), sizeof info->sha256);
+}
+
+gboolean
+graft_image_inspect (const char *path, gint64 max_pixels,
+                     GraftImageInfo *info, GCancellable *cancellable,
+                     GError **error)
+{
+  g_autoptr (GraftIntegrity) integrity = graft_integrity_new ();
+  g_autoptr (GChecksum) sum = NULL;
+  GdkPixbufFormat *known;
+  int width = 0, height = 0;
+  gint64 size = 0;
+
+  if (!check_file (path, &size, error))
+    return FALSE;
+  /* The header first: a bomb is refused before even being read whole. */
+  known = gdk_pixbuf_get_file_info (path, &width, &height);
+  if (known != NULL && width > 0 && height > 0
+      && !check_size (width, height, max_pixels, error))
+    return FALSE;
+  sum = info != NULL ? g_checksum_new (G_CHECKSUM_SHA256) : NULL;
+  if (!read_through (path, integrity, sum, cancellable, error))
+    return FALSE;
+  if (known == NULL)
+    return fail_unrecognised (integrity, error);
+  if (!check_size (width, height, max_pixels, error)
+      || !check_complete (integrity, error))
+    return FALSE;
+  if (info != NULL)
+    {
+      info->width = width;
+      info->height = height;
+      info->format = graft_integrity_get_format (integrity);
+      info->size = size;
+      fill_hash (sum, info);
+    }
+  return TRUE;
+}
+
+char *
+graft_file_sha256 (const char *path, GCancellable *cancellable,
+                   GError **error)
+{
+  g_autoptr (GChecksum) sum = g_checksum_new (G_CHECKSUM_SHA256);
+
+  if (!read_through (path, NULL, sum, cancellable, error))
+    return NULL;
+  return g_strdup (g_checksum_get_string (sum));
 }
 
 /* RGB without alpha: transparent pixels become white, as on paper. */
@@ -83,20 +228,31 @@ flatten_on_white (GdkPixbuf *src)
   return dst;
 }
 
+/* GdkPixbuf's message repeats the path ("Failed to load image “…”: why");
+ * the report already has it, so keep the why. */
+static const char *
+loader_reason (const char *message)
+{
+  const char *tail = strstr (message, "”: ");
+
+  return tail != NULL ? tail + strlen ("”: ") : message;
+}
+
 GdkPixbuf *
-graft_image_load (const char *path, gint64 max_pixels, GError **error)
+graft_image_decode (const char *path, GError **error)
 {
   g_autoptr (GdkPixbuf) decoded = NULL;
   g_autoptr (GdkPixbuf) upright = NULL;
   g_autoptr (GError) local = NULL;
 
-  if (!graft_image_check (path, max_pixels, error))
-    return NULL;
   decoded = gdk_pixbuf_new_from_file (path, &local);
-  if (decoded == NULL)
+  /* Some loaders (GIF) return what they could decode of a damaged file
+   * together with an error: that is not a picture to train on. */
+  if (local != NULL || decoded == NULL)
     {
       g_set_error (error, GRAFT_DATA_ERROR, GRAFT_DATA_ERROR_CORRUPT,
-                   "corrupt: %s", local->message);
+                   "corrupt: %s", local != NULL
+                   ? loader_reason (local->message) : "no picture decoded");
       return NULL;
     }
   upright = gdk_pixbuf_apply_embedded_orientation (decoded);
@@ -105,6 +261,14 @@ graft_image_load (const char *path, gint64 max_pixels, GError **error)
       && gdk_pixbuf_get_bits_per_sample (upright) == 8)
     return g_steal_pointer (&upright);
   return flatten_on_white (upright);
+}
+
+GdkPixbuf *
+graft_image_load (const char *path, gint64 max_pixels, GError **error)
+{
+  if (!graft_image_inspect (path, max_pixels, NULL, NULL, error))
+    return NULL;
+  return graft_image_decode (path, error);
 }
 
 /* The picture at the network's size: untouched when it already is,
@@ -129,6 +293,22 @@ resize (GdkPixbuf *src, const GfPreprocess *pre)
   return dst;
 }
 
+/* The crop of a view, stretched to the network's size in one pass. */
+static GdkPixbuf *
+resize_crop (GdkPixbuf *src, const GfPreprocess *pre, const GraftView *view)
+{
+  int out_w = (int) pre->width, out_h = (int) pre->height;
+  double scale_x = (double) out_w / view->width;
+  double scale_y = (double) out_h / view->height;
+  GdkPixbuf *dst = gdk_pixbuf_new (GDK_COLORSPACE_RGB, FALSE, 8, out_w,
+                                   out_h);
+
+  gdk_pixbuf_scale (src, dst, 0, 0, out_w, out_h, -view->x * scale_x,
+                    -view->y * scale_y, scale_x, scale_y,
+                    GDK_INTERP_BILINEAR);
+  return dst;
+}
+
 /* ITU-R BT.601 luma, for networks that take one gray channel. */
 static float
 luma (const guchar *rgb)
@@ -136,11 +316,12 @@ luma (const guchar *rgb)
   return 0.299f * rgb[0] + 0.587f * rgb[1] + 0.114f * rgb[2];
 }
 
-void
-graft_image_to_tensor (GdkPixbuf *pixbuf, const GfPreprocess *pre,
-                       float *out)
+/* @sized is (height, width, RGB) at the network's size; @out is
+ * (channels, height, width).  Mirroring happens here, on the way out. */
+static void
+write_tensor (GdkPixbuf *sized, const GfPreprocess *pre, gboolean flip,
+              float *out)
 {
-  g_autoptr (GdkPixbuf) sized = resize (pixbuf, pre);
   const guchar *pixels = gdk_pixbuf_read_pixels (sized);
   int stride = gdk_pixbuf_get_rowstride (sized);
   gsize plane = pre->height * pre->width;
@@ -156,10 +337,31 @@ graft_image_to_tensor (GdkPixbuf *pixbuf, const GfPreprocess *pre,
           const guchar *row = pixels + y * stride;
           for (gsize x = 0; x < pre->width; x++)
             {
-              float p = pre->channels == 1 ? luma (row + x * 3)
-                : row[x * 3 + source];
+              gsize from = flip ? pre->width - 1 - x : x;
+              float p = pre->channels == 1 ? luma (row + from * 3)
+                : row[from * 3 + source];
               dst[y * pre->width + x] = p * scale - shift;
             }
         }
     }
+}
+
+void
+graft_image_to_tensor (GdkPixbuf *pixbuf, const GfPreprocess *pre,
+                       float *out)
+{
+  graft_image_view_to_tensor (pixbuf, pre, NULL, out);
+}
+
+void
+graft_image_view_to_tensor (GdkPixbuf *pixbuf, const GfPreprocess *pre,
+                            const GraftView *view, float *out)
+{
+  g_autoptr (GdkPixbuf) sized = NULL;
+
+  if (view != NULL && view->cropped)
+    sized = resize_crop (pixbuf, pre, view);
+  else
+    sized = resize (pixbuf, pre);
+  write_tensor (sized, pre, view != NULL && view->flip, out);
 }

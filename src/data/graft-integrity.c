@@ -250,7 +250,9 @@ jpeg_feed (GraftIntegrity *it, const guint8 *p, gsize size)
 static void
 png_chunk (GraftIntegrity *it)
 {
-  guint32 length = GUINT32_FROM_BE (*(guint32 *) it->chunk);
+  const guint8 *c = it->chunk;
+  guint32 length = (guint32) c[0] << 24 | (guint32) c[1] << 16
+    | (guint32) c[2] << 8 | (guint32) c[3];
 
   it->chunk_length = 0;
   if (length > PNG_MAX_CHUNK_LENGTH)
@@ -333,6 +335,16 @@ incomplete (const char **reason, const char *why)
   return GRAFT_INTEGRITY_TRUNCATED;
 }
 
+static GraftIntegrityResult
+jpeg_finish (GraftIntegrity *it, const char **reason)
+{
+  if (!it->seen_scan)
+    return incomplete (reason, "the JPEG file ends before its image data");
+  if (it->jpeg != JPEG_END)
+    return incomplete (reason, "the JPEG data stops before its end marker");
+  return GRAFT_INTEGRITY_COMPLETE;
+}
+
 GraftIntegrityResult
 graft_integrity_finish (GraftIntegrity *it, const char **reason)
 {
@@ -346,13 +358,7 @@ graft_integrity_finish (GraftIntegrity *it, const char **reason)
   switch (it->format)
     {
     case GRAFT_FORMAT_JPEG:
-      if (!it->seen_scan)
-        return incomplete (reason, "the JPEG file ends before its image "
-                           "data");
-      if (it->jpeg != JPEG_END)
-        return incomplete (reason, "the JPEG data stops before its end "
-                           "marker");
-      break;
+      return jpeg_finish (it, reason);
     case GRAFT_FORMAT_PNG:
       if (it->png == PNG_BAD)
         {

@@ -26,6 +26,13 @@ typedef enum
   GRAFT_FORMAT_WEBP,
 } GraftFormat;
 
+typedef enum
+{
+  GRAFT_INTEGRITY_COMPLETE,   /* or a format this cannot tell about */
+  GRAFT_INTEGRITY_TRUNCATED,  /* the data stops before the format's end */
+  GRAFT_INTEGRITY_MALFORMED,  /* a structure no valid file has */
+} GraftIntegrityResult;
+
 typedef struct _GraftIntegrity GraftIntegrity;
 
 GraftIntegrity *graft_integrity_new  (void);
@@ -35,10 +42,10 @@ void            graft_integrity_free (GraftIntegrity *integrity);
 void graft_integrity_feed (GraftIntegrity *integrity, const guint8 *data,
                            gsize size);
 
-/* After the last byte: TRUE when the data is complete as far as its
- * format can tell; otherwise @reason (static) says what is missing. */
-gboolean graft_integrity_finish (GraftIntegrity *integrity,
-                                 const char **reason);
+/* After the last byte: whether the data is complete as far as its format
+ * can tell; when not, @reason (a static string) says what is wrong. */
+GraftIntegrityResult graft_integrity_finish (GraftIntegrity *integrity,
+                                             const char **reason);
 
 /* The format its first bytes announce (known once 12 bytes were fed, or
  * after finish). */

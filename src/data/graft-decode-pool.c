@@ -1,0 +1,197 @@
+/* graft-decode-pool.c: a GThreadPool whose threads pull item indices from
+ * a shared counter. */
+#define G_LOG_DOMAIN "graft-decode-pool"
+
+#include "graft-decode-pool.h"
+
+#include <string.h>
+
+#include "graft-image.h"
+
+struct _GraftDecodePool
+{
+  GThreadPool *threads;
+  guint n_threads;
+};
+
+/* One run: shared by the waiting caller and the workers, on the caller's
+ * stack, which outlives every worker's use of it. */
+typedef struct
+{
+  GraftPoolFunc func;
+  gpointer func_data;
+  GCancellable *cancellable;
+  guint n_items;
+  gint next;            /* the next index to hand out, atomic */
+  GMutex lock;
+  GCond changed;
+  guint done;           /* under lock */
+  guint workers;        /* still running, under lock */
+} Run;
+
+static void
+work (gpointer data, gpointer unused)
+{
+  Run *run = data;
+
+  while (!g_cancellable_is_cancelled (run->cancellable))
+    {
+      guint index = (guint) g_atomic_int_add (&run->next, 1);
+      if (index >= run->n_items)
+        break;
+      run->func (index, run->func_data);
+      g_mutex_lock (&run->lock);
+      run->done++;
+      g_cond_signal (&run->changed);
+      g_mutex_unlock (&run->lock);
+    }
+  g_mutex_lock (&run->lock);
+  run->workers--;
+  g_cond_signal (&run->changed);
+  g_mutex_unlock (&run->lock);
+}
+
+GraftDecodePool *
+graft_decode_pool_new (guint n_threads, GError **error)
+{
+  g_autoptr (GraftDecodePool) pool = g_new0 (GraftDecodePool, 1);
+
+  pool->n_threads = n_threads > 0 ? n_threads : g_get_num_processors ();
+  pool->threads = g_thread_pool_new (work, NULL, (gint) pool->n_threads,
+                                     TRUE, error);
+  if (pool->threads == NULL)
+    return NULL;
+  return g_steal_pointer (&pool);
+}
+
+void
+graft_decode_pool_free (GraftDecodePool *pool)
+{
+  if (pool == NULL)
+    return;
+  if (pool->threads != NULL)
+    g_thread_pool_free (pool->threads, FALSE, TRUE);
+  g_free (pool);
+}
+
+guint
+graft_decode_pool_get_threads (GraftDecodePool *pool)
+{
+  return pool->n_threads;
+}
+
+/* Starts up to one worker per thread; when none could be started the
+ * caller's thread does the work itself. */
+static void
+start_workers (GraftDecodePool *pool, Run *run)
+{
+  guint wanted = MIN (pool->n_threads, run->n_items);
+
+  run->workers = wanted;
+  for (guint i = 0; i < wanted; i++)
+    if (!g_thread_pool_push (pool->threads, run, NULL))
+      {
+        g_mutex_lock (&run->lock);
+        run->workers -= wanted - i;
+        g_mutex_unlock (&run->lock);
+        break;
+      }
+  if (run->workers == 0 && run->n_items > 0)
+    {
+      run->workers = 1;
+      work (run, NULL);
+    }
+}
+
+/* Waits for the workers, reporting progress on this thread as it comes. */
+static void
+wait_workers (Run *run, GraftPoolProgressFunc progress, gpointer data)
+{
+  guint reported = 0;
+
+  g_mutex_lock (&run->lock);
+  while (run->workers > 0 || (progress != NULL && run->done != reported))
+    {
+      if (progress != NULL && run->done != reported)
+        {
+          reported = run->done;
+          g_mutex_unlock (&run->lock);
+          progress (reported, run->n_items, data);
+          g_mutex_lock (&run->lock);
+        }
+      else
+        g_cond_wait (&run->changed, &run->lock);
+    }
+  g_mutex_unlock (&run->lock);
+}
+
+gboolean
+graft_decode_pool_run (GraftDecodePool *pool, guint n_items,
+                       GraftPoolFunc func, gpointer func_data,
+                       GraftPoolProgressFunc progress,
+                       gpointer progress_data, GCancellable *cancellable,
+                       GError **error)
+{
+  Run run = { func, func_data, cancellable, n_items, 0 };
+
+  /* Each worker overshoots the counter once: keep it far from overflow. */
+  g_return_val_if_fail (n_items <= G_MAXINT / 2, FALSE);
+  g_mutex_init (&run.lock);
+  g_cond_init (&run.changed);
+  start_workers (pool, &run);
+  wait_workers (&run, progress, progress_data);
+  g_mutex_clear (&run.lock);
+  g_cond_clear (&run.changed);
+  return !g_cancellable_set_error_if_cancelled (cancellable, error);
+}
+
+/* ---- Batches of tensors -------------------------------------------------- */
+
+typedef struct
+{
+  const GraftDecodeSpec *spec;
+  const GraftDecodeItem *items;
+  float *out;
+  gsize image_floats;
+  GError **errors;
+} Batch;
+
+static void
+decode_one (guint index, gpointer data)
+{
+  Batch *batch = data;
+  const GraftDecodeSpec *spec = batch->spec;
+  const GraftDecodeItem *item = &batch->items[index];
+  float *slot = batch->out + index * batch->image_floats;
+  g_autoptr (GError) local = NULL;
+  g_autoptr (GdkPixbuf) pixbuf = graft_image_load (item->path,
+                                                   spec->max_pixels, &local);
+  GraftView view;
+
+  if (pixbuf == NULL)
+    {
+      memset (slot, 0, batch->image_floats * sizeof (float));
+      if (batch->errors != NULL)
+        batch->errors[index] = g_steal_pointer (&local);
+      return;
+    }
+  graft_augment_plan (spec->augment, spec->seed, item->sample_key,
+                      item->view, gdk_pixbuf_get_width (pixbuf),
+                      gdk_pixbuf_get_height (pixbuf), &view);
+  graft_image_view_to_tensor (pixbuf, spec->pre, &view, slot);
+}
+
+gboolean
+graft_decode_pool_tensors (GraftDecodePool *pool,
+                           const GraftDecodeSpec *spec,
+                           const GraftDecodeItem *items, guint n_items,
+                           float *out, GError **errors,
+                           GCancellable *cancellable, GError **error)
+{
+  Batch batch = { spec, items, out, 0, errors };
+  const GfPreprocess *pre = spec->pre;
+
+  batch.image_floats = pre->channels * pre->height * pre->width;
+  return graft_decode_pool_run (pool, n_items, decode_one, &batch, NULL,
+                                NULL, cancellable, error);
+}

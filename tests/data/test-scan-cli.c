@@ -1,0 +1,276 @@
+/* test-scan-cli.c: `graft-cli scan` as a script drives it — the JSON
+ * schema on the hostile folder, the summary on stderr, the split options,
+ * both drop styles, exit codes and one-line failures, and the folder
+ * untouched. */
+#include <glib/gstdio.h>
+#include <json-glib/json-glib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include "graft-test-data.h"
+
+typedef struct
+{
+  int status;
+  char *out;
+  char *err;
+} Run;
+
+static void
+run_clear (Run *run)
+{
+  g_free (run->out);
+  g_free (run->err);
+}
+
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (Run, run_clear)
+
+/* Runs graft-cli with @first and the arguments after it (NULL-ended). */
+static Run
+cli (const char *first, ...)
+{
+  g_autoptr (GPtrArray) argv = g_ptr_array_new ();
+  g_autoptr (GError) error = NULL;
+  Run run = { 0 };
+  va_list args;
+  int wait_status = 0;
+
+  g_ptr_array_add (argv, (gpointer) g_getenv ("GRAFT_CLI"));
+  va_start (args, first);
+  for (const char *a = first; a != NULL; a = va_arg (args, const char *))
+    g_ptr_array_add (argv, (gpointer) a);
+  va_end (args);
+  g_ptr_array_add (argv, NULL);
+  g_spawn_sync (NULL, (char **) argv->pdata, NULL, G_SPAWN_DEFAULT, NULL,
+                NULL, &run.out, &run.err, &wait_status, &error);
+  g_assert_no_error (error);
+  run.status = WIFEXITED (wait_status) ? WEXITSTATUS (wait_status) : -1;
+  return run;
+}
+
+static void
+assert_one_line_failure (const Run *run, int status, const char *fragment)
+{
+  g_assert_cmpint (run->status, ==, status);
+  g_assert_true (g_str_has_prefix (run->err, "graft-cli: "));
+  g_assert_cmpint (strchr (run->err, '\n') - run->err + 1, ==,
+                   (int) strlen (run->err));
+  if (strstr (run->err, fragment) == NULL)
+    g_error ("'%s' lacks '%s'", run->err, fragment);
+  g_assert_cmpstr (run->out, ==, "");
+}
+
+static JsonObject *
+parse (JsonParser *parser, const char *text)
+{
+  g_autoptr (GError) error = NULL;
+
+  json_parser_load_from_data (parser, text, -1, &error);
+  g_assert_no_error (error);
+  g_assert_true (JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)));
+  return json_node_get_object (json_parser_get_root (parser));
+}
+
+/* Every element of @member is an object whose @strings are strings and
+ * whose @ints are integers. */
+static JsonArray *
+check_array (JsonObject *root, const char *member,
+             const char *const *strings, const char *const *ints)
+{
+  JsonArray *array = json_object_get_array_member (root, member);
+
+  g_assert_nonnull (array);
+  for (guint i = 0; i < json_array_get_length (array); i++)
+    {
+      JsonObject *o = json_array_get_object_element (array, i);
+      g_assert_nonnull (o);
+      for (guint s = 0; strings && strings[s]; s++)
+        g_assert_true (json_node_get_value_type
+                       (json_object_get_member (o, strings[s]))
+                       == G_TYPE_STRING);
+      for (guint n = 0; ints && ints[n]; n++)
+        g_assert_true (json_node_get_value_type
+                       (json_object_get_member (o, ints[n]))
+                       == G_TYPE_INT64);
+    }
+  return array;
+}
+
+static gint64
+class_count (JsonArray *classes, const char *name)
+{
+  for (guint i = 0; i < json_array_get_length (classes); i++)
+    {
+      JsonObject *o = json_array_get_object_element (classes, i);
+      if (g_str_equal (json_object_get_string_member (o, "name"), name))
+        return json_object_get_int_member (o, "count");
+    }
+  return -1;
+}
+
+static void
+check_warnings (JsonObject *root)
+{
+  const char *strings[] = { "kind", "message", NULL };
+  JsonArray *warnings = check_array (root, "warnings", strings, NULL);
+  gboolean empty_class = FALSE;
+
+  for (guint i = 0; i < json_array_get_length (warnings); i++)
+    {
+      JsonObject *o = json_array_get_object_element (warnings, i);
+      if (json_object_has_member (o, "paths"))
+        {
+          JsonArray *paths = json_object_get_array_member (o, "paths");
+          g_assert_cmpuint (json_array_get_length (paths), >, 0);
+          for (guint p = 0; p < json_array_get_length (paths); p++)
+            g_assert_nonnull (json_array_get_string_element (paths, p));
+        }
+      empty_class |= g_str_equal (json_object_get_string_member (o, "kind"),
+                                  "empty-class");
+    }
+  g_assert_true (empty_class);
+}
+
+static void
+check_report (JsonObject *root)
+{
+  const char *class_strings[] = { "name", "path", NULL };
+  const char *class_ints[] = { "count", NULL };
+  const char *skipped_strings[] = { "path", "reason", NULL };
+  JsonArray *classes = check_array (root, "classes", class_strings,
+                                    class_ints);
+  JsonArray *skipped = check_array (root, "skipped", skipped_strings, NULL);
+  JsonObject *split = json_object_get_object_member (root, "split");
+  guint n_skipped = 0;
+
+  g_assert_cmpuint (json_array_get_length (classes), ==, 3);
+  g_assert_cmpint (class_count (classes, "cats"), ==, 11);
+  g_assert_cmpint (class_count (classes, "dogs"), ==, 3);
+  g_assert_cmpint (class_count (classes, "empty"), ==, 0);
+  for (const GraftTestExpected *e = graft_test_hostile_skipped; e->a; e++)
+    n_skipped++;
+  g_assert_cmpuint (json_array_get_length (skipped), ==, n_skipped);
+  check_warnings (root);
+  g_assert_nonnull (split);
+  g_assert_cmpint (json_object_get_int_member (split, "train")
+                   + json_object_get_int_member (split, "val"), ==, 14);
+}
+
+static void
+test_json (void)
+{
+  g_autofree char *dir = g_dir_make_tmp ("graft-scan-cli-XXXXXX", NULL);
+  g_autofree char *root = graft_test_mkdir (dir, "data");
+  g_autoptr (GHashTable) before = NULL;
+  g_autoptr (GHashTable) after = NULL;
+  g_autoptr (JsonParser) parser = json_parser_new ();
+
+  graft_test_make_hostile_tree (root);
+  before = graft_test_snapshot (root);
+  {
+    g_auto (Run) run = cli ("scan", root, "--json", NULL);
+    g_assert_cmpint (run.status, ==, 0);
+    check_report (parse (parser, run.out));
+    g_assert_nonnull (strstr (run.err, "usable pictures"));
+    g_assert_nonnull (strstr (run.err, "truncated"));
+  }
+  {
+    /* Without --json: the summary is the result, on stdout. */
+    g_auto (Run) run = cli ("scan", root, NULL);
+    g_assert_cmpint (run.status, ==, 0);
+    g_assert_true (g_str_has_prefix (run.out, "3 classes, 14 usable "
+                                     "pictures"));
+  }
+  after = graft_test_snapshot (root);
+  graft_test_assert_same_tree (before, after);
+  graft_test_rm_rf (dir);
+}
+
+static gint64
+val_count (const char *out)
+{
+  g_autoptr (JsonParser) parser = json_parser_new ();
+  JsonObject *split = json_object_get_object_member (parse (parser, out),
+                                                     "split");
+
+  return json_object_get_int_member (split, "val");
+}
+
+/* --val and --seed: the same options give the same report, another seed
+ * another split; several folders given are one class each. */
+static void
+test_split_options (void)
+{
+  g_autofree char *dir = g_dir_make_tmp ("graft-scan-cli-XXXXXX", NULL);
+  g_autofree char *a = graft_test_mkdir (dir, "a");
+  g_autofree char *b = graft_test_mkdir (dir, "b");
+
+  for (guint i = 0; i < 30; i++)
+    {
+      g_autofree char *pa = g_strdup_printf ("%s/%02u.png", a, i);
+      g_autofree char *pb = g_strdup_printf ("%s/%02u.png", b, i);
+      graft_test_save (pa, "png", 4, 4, FALSE, i);
+      graft_test_save (pb, "png", 4, 4, FALSE, 100 + i);
+    }
+  {
+    g_auto (Run) one = cli ("scan", "--json", "--val", "0.5", "--seed", "3",
+                            dir, NULL);
+    g_auto (Run) two = cli ("scan", "--json", "--val", "0.5", "--seed", "3",
+                            dir, NULL);
+    g_auto (Run) other = cli ("scan", "--json", "--val", "0.5", "--seed",
+                              "4", dir, NULL);
+    g_auto (Run) each = cli ("scan", "--json", a, b, NULL);
+    g_autoptr (JsonParser) parser = json_parser_new ();
+    g_assert_cmpint (one.status, ==, 0);
+    g_assert_cmpstr (one.out, ==, two.out);
+    g_assert_cmpstr (one.out, !=, other.out);
+    g_assert_cmpint (val_count (one.out), >, 15);
+    g_assert_cmpint (val_count (one.out), <, 45);
+    g_assert_cmpint (val_count (each.out), <, 25);
+    g_assert_cmpuint (json_array_get_length (json_object_get_array_member
+                                             (parse (parser, each.out),
+                                              "classes")), ==, 2);
+  }
+  graft_test_rm_rf (dir);
+}
+
+static void
+test_failures (void)
+{
+  g_autofree char *dir = g_dir_make_tmp ("graft-scan-cli-XXXXXX", NULL);
+  g_autofree char *missing = g_build_filename (dir, "missing", NULL);
+  g_autofree char *file = g_build_filename (dir, "file.png", NULL);
+
+  graft_test_save (file, "png", 2, 2, FALSE, 1);
+  {
+    g_auto (Run) run = cli ("scan", "--json", missing, NULL);
+    assert_one_line_failure (&run, 1, "missing");
+  }
+  {
+    g_auto (Run) run = cli ("scan", file, NULL);
+    assert_one_line_failure (&run, 1, "not a folder");
+  }
+  {
+    g_auto (Run) run = cli ("scan", NULL);
+    assert_one_line_failure (&run, 2, "folder");
+  }
+  {
+    g_auto (Run) run = cli ("scan", "--val", "1.5", dir, NULL);
+    assert_one_line_failure (&run, 2, "--val");
+  }
+  {
+    g_auto (Run) run = cli ("scan", "--no-such-option", dir, NULL);
+    assert_one_line_failure (&run, 2, "no-such-option");
+  }
+  graft_test_rm_rf (dir);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/data/scan-cli/json", test_json);
+  g_test_add_func ("/data/scan-cli/split-options", test_split_options);
+  g_test_add_func ("/data/scan-cli/failures", test_failures);
+  return g_test_run ();
+}

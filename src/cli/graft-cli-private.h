@@ -4,6 +4,7 @@
 #include <json-glib/json-glib.h>
 
 #include "gf-model.h"
+#include "graft-run-config.h"
 
 G_BEGIN_DECLS
 
@@ -14,7 +15,10 @@ G_BEGIN_DECLS
 int graft_cli_inspect  (int argc, char **argv);
 int graft_cli_features (int argc, char **argv);
 int graft_cli_train    (int argc, char **argv);
+int graft_cli_train_estimate (int argc, char **argv);
 int graft_cli_scan     (int argc, char **argv);
+int graft_cli_predict  (int argc, char **argv);
+int graft_cli_export   (int argc, char **argv);
 
 /* Prints "graft-cli: MESSAGE" on stderr as one line; returns @code. */
 int graft_cli_fail (int code, const char *format, ...) G_GNUC_PRINTF (2, 3);
@@ -24,6 +28,13 @@ int graft_cli_fail (int code, const char *format, ...) G_GNUC_PRINTF (2, 3);
 gboolean graft_cli_parse (const char *command, const char *parameters,
                           const char *summary, const GOptionEntry *entries,
                           int *argc, char ***argv);
+
+/* train's --NAME VALUE options onto a configuration (NULL, the reason
+ * printed, when one is wrong); @force_mode (may be NULL) replaces the
+ * --mode given, before the defaults are chosen. */
+GraftRunConfig *graft_cli_train_parse (int argc, char **argv,
+                                       const GraftRunMode *force_mode,
+                                       char **out, char **resume);
 
 GfModel *graft_cli_load_model (const char *spec, GError **error);
 

@@ -31,6 +31,10 @@ static const Command commands[] = {
     graft_cli_train },
   { "scan", "report a data set: classes, unusable files and why, warnings",
     graft_cli_scan },
+  { "predict", "print a trained model's top classes for pictures, as "
+    "JSON lines", graft_cli_predict },
+  { "export", "copy a run's head, model or weights out, or its curves as "
+    "CSV", graft_cli_export },
 };
 
 int

@@ -119,8 +119,10 @@ graft_run_history_truncate (GraftRunHistory *h, guint steps, guint epochs)
          && ((GraftEpochReport *) h->epochs->pdata[h->epochs->len - 1])->epoch
             > epochs)
     g_ptr_array_set_size (h->epochs, h->epochs->len - 1);
+  /* A stage that began at the checkpoint's step was entered after it was
+   * written: the resumed run enters it again. */
   while (h->stages->len > 0
-         && g_array_index (h->stages, Stage, h->stages->len - 1).step > steps)
+         && g_array_index (h->stages, Stage, h->stages->len - 1).step >= steps)
     g_array_set_size (h->stages, h->stages->len - 1);
   if (h->best_epoch > epochs)
     h->best_epoch = 0;

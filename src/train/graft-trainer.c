@@ -27,9 +27,6 @@
 #include "graft-run-data.h"
 #include "graft-run-files.h"
 
-/* Prefix outputs are kept in memory up to this size; past it they are
- * recomputed every epoch. */
-#define BOUNDARY_CACHE_LIMIT ((gsize) 2 << 30)
 #define PROGRESS_INTERVAL_US (G_USEC_PER_SEC / 4)
 
 typedef struct
@@ -59,11 +56,17 @@ typedef struct
   gsize boundary_count;    /* values per picture at the boundary */
   float *boundary_cache;   /* per sample, when kept */
   gboolean *cached;
+  gboolean refill;         /* resumed: refill the cache as first filled */
   GfOptimizer optimizer;
   GfParamGroup *groups;
   size_t n_groups;
   GfSchedule schedule;
   guint stage_start_step;
+  /* Progressive: the best validation loss when the stage began, and the
+   * stages in a row that did not beat theirs.  Checkpointed, so that a
+   * resumed run takes the same decisions. */
+  double stage_before;
+  guint plateaus;
 
   /* History. */
   GraftRunHistory *history;
@@ -428,7 +431,7 @@ enter_stage (Trainer *t, size_t n_frozen, guint epochs, GError **error)
   t->stage_start_step = t->step;
   if (!t->config->augment_flip && !t->config->augment_crop
       && t->boundary_count * sizeof (float)
-         * graft_run_data_n_samples (t->data) <= BOUNDARY_CACHE_LIMIT)
+         * graft_run_data_n_samples (t->data) <= GRAFT_BOUNDARY_CACHE_LIMIT)
     {
       t->boundary_cache = g_new (float, t->boundary_count
                                  * graft_run_data_n_samples (t->data));
@@ -641,6 +644,33 @@ train_step (Trainer *t, const guint *samples, guint n, guint view,
   return TRUE;
 }
 
+/* The prefix's output for a picture can differ in its last bits with the
+ * batch it was computed in (BLAS picks its kernels by size).  A run
+ * resumed in the middle of a stage therefore refills its kept outputs in
+ * the batches that first filled them — the stage's first epoch's, then
+ * validation's — and goes on exactly as if never stopped. */
+static gboolean
+refill_cache (Trainer *t, GError **error)
+{
+  guint first = t->stage_start_step / steps_per_epoch (t);
+  guint n = graft_run_data_n_train (t->data), batch = t->config->batch;
+  guint n_val = graft_run_data_n_val (t->data);
+  const guint *val = graft_run_data_val (t->data);
+  g_autofree guint *order = NULL;
+
+  t->refill = FALSE;
+  if (t->cached == NULL || t->prefix == NULL || first == t->epoch)
+    return TRUE;
+  order = epoch_order (t, first);
+  for (guint start = 0; start < n; start += batch)
+    if (!fill_part (t, order + start, MIN (batch, n - start), 0, error))
+      return FALSE;
+  for (guint start = 0; start < n_val; start += batch)
+    if (!fill_part (t, val + start, MIN (batch, n_val - start), 0, error))
+      return FALSE;
+  return TRUE;
+}
+
 static gboolean
 train_epoch (Trainer *t, double *mean_loss, GError **error)
 {
@@ -650,6 +680,8 @@ train_epoch (Trainer *t, double *mean_loss, GError **error)
   guint view = augment ? t->epoch + 1 : 0;
   double sum = 0;
 
+  if (t->refill && !refill_cache (t, error))
+    return FALSE;
   for (guint start = 0; start < n; start += batch)
     {
       double loss;
@@ -705,6 +737,16 @@ validate (Trainer *t, GraftEpochReport *r, GError **error)
       ? (double) r->confusion[c * k + c] / per_class[c] : NAN;
   r->val_loss = n ? sum / n : NAN;
   r->val_accuracy = n ? (double) correct / n : NAN;
+  /* Finite logits always give a finite loss: these weights are broken,
+   * and must not replace the last good checkpoint. */
+  if (n > 0 && !isfinite (r->val_loss))
+    {
+      g_set_error (error, GRAFT_ENGINE_ERROR, GF_ERR_NUMERIC,
+                   "the validation loss became %s in epoch %u; try a lower "
+                   "learning rate (the last good checkpoint is kept)",
+                   isnan (r->val_loss) ? "NaN" : "infinite", t->epoch + 1);
+      return FALSE;
+    }
   return TRUE;
 }
 
@@ -758,11 +800,16 @@ save_checkpoint (Trainer *t, const char *file, gboolean with_optimizer,
   g_autofree gint64 *steps = g_new (gint64, MAX (t->n_groups, 1));
   GraftTensorView state = { OPTIMIZER_STATE, GRAFT_DTYPE_F32, 1 };
   GraftTensorView step_view = { OPTIMIZER_STEPS, GRAFT_DTYPE_I64, 1 };
+  char number[G_ASCII_DTOSTR_BUF_SIZE];
 
   set_meta (meta, "epoch", t->epoch);
   set_meta (meta, "step", t->step);
   set_meta (meta, "frozen_blocks", t->n_frozen);
   set_meta (meta, "stage_start_step", t->stage_start_step);
+  set_meta (meta, "plateaus", t->plateaus);
+  g_hash_table_insert (meta, g_strdup ("stage_before"),
+                       g_strdup (g_ascii_dtostr (number, sizeof number,
+                                                 t->stage_before)));
   if (with_optimizer)
     {
       state.shape[0] = gf_optimizer_state_count (&t->optimizer);
@@ -806,6 +853,16 @@ get_meta (GraftSafetensors *st, const char *key)
                                           key);
 
   return text != NULL ? g_ascii_strtoull (text, NULL, 10) : 0;
+}
+
+/* INFINITY when absent, as before a first stage. */
+static double
+get_meta_double (GraftSafetensors *st, const char *key)
+{
+  const char *text = g_hash_table_lookup (graft_safetensors_get_metadata (st),
+                                          key);
+
+  return text != NULL ? g_ascii_strtod (text, NULL) : INFINITY;
 }
 
 static gboolean
@@ -887,6 +944,20 @@ write_epoch_files (Trainer *t, GError **error)
   return TRUE;
 }
 
+/* A pass the user stops ends early with GF_ERR_INTERRUPTED: that is a
+ * stop, not a failure.  Returns what run_epochs () should. */
+static gboolean
+stopped_in_pass (Trainer *t, Outcome *o, GError **error)
+{
+  if (error == NULL
+      || !g_error_matches (*error, GRAFT_ENGINE_ERROR, GF_ERR_INTERRUPTED)
+      || !graft_control_wait (t->control))
+    return FALSE;
+  g_clear_error (error);
+  o->stopped = TRUE;
+  return TRUE;
+}
+
 /* Trains until @last_epoch (or early stopping); TRUE unless it failed. */
 static gboolean
 run_epochs (Trainer *t, guint last_epoch, gboolean early_stop, Outcome *o,
@@ -897,11 +968,11 @@ run_epochs (Trainer *t, guint last_epoch, gboolean early_stop, Outcome *o,
       g_autoptr (GraftEpochReport) r = g_new0 (GraftEpochReport, 1);
       gint64 start = g_get_monotonic_time ();
       if (!train_epoch (t, &r->train_loss, error))
-        return FALSE;
+        return stopped_in_pass (t, o, error);
       if ((o->stopped = graft_control_wait (t->control)))
         return TRUE;
       if (!validate (t, r, error))
-        return FALSE;
+        return stopped_in_pass (t, o, error);
       t->epoch++;
       r->epoch = t->epoch;
       r->step = t->step;
@@ -951,22 +1022,23 @@ run_progressive (Trainer *t, Outcome *o, GError **error)
 {
   const GraftRunConfig *c = t->config;
   guint cap = c->epochs > 0 ? c->epochs : G_MAXUINT;
-  guint plateaus = 0;
 
   while (!o->stopped && t->epoch < cap)
     {
-      guint stage_end = MIN (cap, t->epoch + c->stage_epochs);
-      double before = o->best_epoch ? o->best_loss : INFINITY;
+      /* From where the stage began, not from now: a resumed run may
+       * come back in the middle of one. */
+      guint stage_end = MIN (cap, t->stage_start_step / steps_per_epoch (t)
+                                  + c->stage_epochs);
       if (!run_epochs (t, stage_end, FALSE, o, error))
         return FALSE;
       if (o->stopped || t->n_frozen == 0 || t->epoch >= cap)
         break;
-      if (isfinite (before)
-          && !(o->best_loss < before * (1.0 - c->plateau_tolerance)))
-        plateaus++;
+      if (isfinite (t->stage_before)
+          && !(o->best_loss < t->stage_before * (1.0 - c->plateau_tolerance)))
+        t->plateaus++;
       else
-        plateaus = 0;
-      if (plateaus >= c->plateau_patience)
+        t->plateaus = 0;
+      if (t->plateaus >= c->plateau_patience)
         {
           o->stop_reason = g_strdup_printf ("validation loss plateaued "
                                             "(less than %.1f %% better over "
@@ -974,6 +1046,7 @@ run_progressive (Trainer *t, Outcome *o, GError **error)
                                             100 * c->plateau_tolerance);
           break;
         }
+      t->stage_before = o->best_epoch ? o->best_loss : INFINITY;
       if (!enter_stage (t, t->n_frozen - 1, c->stage_epochs, error))
         return FALSE;
       emit_stage (t, t->blocks[t->n_frozen].name,
@@ -1081,6 +1154,30 @@ save_head_weights (Trainer *t, const char *path, GError **error)
                                   head->len, NULL, error);
 }
 
+/* A progressive run's best epoch may lie in an earlier stage: its
+ * checkpoint then holds that stage's smaller part, and the blocks frozen
+ * in it must get back the backbone's own weights, which later stages
+ * have trained since.  Rebuilds that stage on those weights. */
+static gboolean
+restore_best_stage (Trainer *t, GraftSafetensors *st, GError **error)
+{
+  size_t frozen = (size_t) get_meta (st, "frozen_blocks");
+  GfError gf_error = { 0 };
+  GfModel *original = NULL;
+  GfStatus status;
+
+  if (frozen == t->n_frozen)
+    return TRUE;
+  status = gf_onnx_load (t->config->backbone, NULL, &original, &gf_error);
+  if (status != GF_OK)
+    return fail_engine (error, status, &gf_error);
+  gf_graph_copy_params (t->model->graph, original->graph);
+  gf_model_free (original);
+  /* Without a part, enter_stage () keeps the master copy as it is. */
+  g_clear_pointer (&t->part, gf_graph_free);
+  return enter_stage (t, MIN (frozen, t->n_blocks), 1, error);
+}
+
 static gboolean
 export_all (Trainer *t, GError **error)
 {
@@ -1093,14 +1190,16 @@ export_all (Trainer *t, GError **error)
                                                NULL);
   g_autoptr (GraftSafetensors) st = graft_safetensors_load (best, NULL);
   size_t n_meta = 0;
-  GfMetadataEntry *meta = export_metadata (t, &n_meta);
+  GfMetadataEntry *meta;
   GfGraph *g;
   int in, probs;
   gboolean ok;
 
   /* The best epoch's weights, not the last's, are what a user keeps. */
-  if (st != NULL && !load_weights (t, st, error))
+  if (st != NULL && !(restore_best_stage (t, st, error)
+                      && load_weights (t, st, error)))
     return FALSE;
+  meta = export_metadata (t, &n_meta);
   ok = (g = head_graph (t, &in, &probs, error)) != NULL
     && save_onnx (g, in, probs, head_onnx, meta, n_meta, error);
   g_clear_pointer (&g, gf_graph_free);
@@ -1161,6 +1260,7 @@ start_fresh (Trainer *t, GError **error)
     ? t->config->stage_epochs : t->config->epochs;
 
   t->history = graft_run_history_new ();
+  t->stage_before = INFINITY;
   if (!enter_stage (t, frozen, epochs, error))
     return FALSE;
   if (t->config->mode == GRAFT_RUN_MODE_PROGRESSIVE)
@@ -1194,6 +1294,9 @@ start_resumed (Trainer *t, Outcome *o, GError **error)
                     error))
     return FALSE;
   t->stage_start_step = (guint) get_meta (st, "stage_start_step");
+  t->plateaus = (guint) get_meta (st, "plateaus");
+  t->stage_before = get_meta_double (st, "stage_before");
+  t->refill = TRUE;
   return load_weights (t, st, error) && load_optimizer (t, st, error);
 }
 
@@ -1254,13 +1357,14 @@ graft_trainer_run (const GraftRunConfig *config, const char *run_dir,
   ok = g_mkdir_with_parents (run_dir, 0755) == 0 || (g_set_error
     (error, G_IO_ERROR, g_io_error_from_errno (errno), "cannot create %s: %s",
      run_dir, g_strerror (errno)), FALSE);
-  ok = ok && prepare (&t, error)
-    && (resume ? start_resumed (&t, &o, error) : start_fresh (&t, error));
+  ok = ok && prepare (&t, error);
+  /* Before the stages: the first stage event of a progressive run comes
+   * from start_fresh () and must follow "started". */
   if (ok)
-    {
-      emit (&t, event_new (GRAFT_EVENT_STARTED));
-      ok = train_all (&t, &o, error) && finish (&t, &o, error);
-    }
+    emit (&t, event_new (GRAFT_EVENT_STARTED));
+  ok = ok
+    && (resume ? start_resumed (&t, &o, error) : start_fresh (&t, error))
+    && train_all (&t, &o, error) && finish (&t, &o, error);
   if (!ok && t.history != NULL)
     graft_run_files_write (run_dir, config, t.data
                            ? graft_run_data_describe (t.data) : NULL,

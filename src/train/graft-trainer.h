@@ -6,6 +6,10 @@
 
 G_BEGIN_DECLS
 
+/* Outputs of the frozen prefix are kept in memory up to this many bytes
+ * in all; past it they are recomputed every epoch. */
+#define GRAFT_BOUNDARY_CACHE_LIMIT ((gsize) 2 << 30)
+
 typedef enum
 {
   GRAFT_EVENT_STARTED,

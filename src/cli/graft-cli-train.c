@@ -124,7 +124,11 @@ print_usage (void)
 {
   printf ("Usage: graft-cli train --backbone MODEL --data DIR --out RUN_DIR "
           "[OPTION…]\n"
-          "       graft-cli train --resume RUN_DIR\n\n"
+          "       graft-cli train --resume RUN_DIR\n"
+          "       graft-cli train --estimate --backbone MODEL --data DIR "
+          "[OPTION…] [--budget SECONDS]\n"
+          "         (JSON on stdout: seconds per mode, measured here, and "
+          "the mode to use)\n\n"
           "Options:\n"
           "  --mode extract|finetune|progressive   (extract)\n"
           "  --epochs N  --batch N  --lr X  --optimizer adam|sgd\n"
@@ -137,15 +141,17 @@ print_usage (void)
 }
 
 /* Options come as --NAME VALUE pairs onto the configuration's fields; the
- * mode goes first, since it decides the defaults. */
-static GraftRunConfig *
-parse (int argc, char **argv, char **out, char **resume)
+ * mode goes first, since it decides the defaults.  @force_mode (may be
+ * NULL) replaces the one given. */
+GraftRunConfig *
+graft_cli_train_parse (int argc, char **argv, const GraftRunMode *force_mode,
+                       char **out, char **resume)
 {
   g_autoptr (GraftRunConfig) config = NULL;
-  GraftRunMode mode = GRAFT_RUN_MODE_EXTRACT;
+  GraftRunMode mode = force_mode ? *force_mode : GRAFT_RUN_MODE_EXTRACT;
   g_autoptr (GError) error = NULL;
 
-  for (int i = 1; i + 1 < argc; i++)
+  for (int i = 1; force_mode == NULL && i + 1 < argc; i++)
     if (g_str_equal (argv[i], "--mode")
         && !graft_run_mode_from_string (argv[i + 1], &mode, &error))
       return (graft_cli_fail (GRAFT_CLI_USAGE, "train: %s", error->message),
@@ -171,6 +177,8 @@ parse (int argc, char **argv, char **out, char **resume)
         return (graft_cli_fail (GRAFT_CLI_USAGE, "train: --%s: %s", key,
                                 error->message), NULL);
     }
+  if (force_mode != NULL)
+    config->mode = *force_mode;
   return g_steal_pointer (&config);
 }
 
@@ -188,7 +196,10 @@ graft_cli_train (int argc, char **argv)
       print_usage ();
       return 0;
     }
-  config = parse (argc, argv, &out, &resume);
+  for (int i = 1; i < argc; i++)
+    if (g_str_equal (argv[i], "--estimate"))
+      return graft_cli_train_estimate (argc, argv);
+  config = graft_cli_train_parse (argc, argv, NULL, &out, &resume);
   if (config == NULL)
     return GRAFT_CLI_USAGE;
   if (resume != NULL)

@@ -21,6 +21,7 @@
 #include "gf-onnx.h"
 #include "gf-optim.h"
 #include "ops/gf-loss.h"
+#include "graft-backbones.h"
 #include "graft-error.h"
 #include "graft-head.h"
 #include "graft-safetensors.h"
@@ -41,6 +42,7 @@ typedef struct
   GraftRunData *data;
   GraftHeadLayout head;
 
+  char *backbone_path;     /* the file config->backbone names */
   GfModel *model;          /* the backbone: its weights are the master copy */
   int cut;
   GfBlock *blocks;
@@ -179,7 +181,10 @@ load_backbone (Trainer *t, GError **error)
   GfError gf_error = { 0 };
   GfStatus status;
 
-  status = gf_onnx_load (t->config->backbone, NULL, &t->model, &gf_error);
+  t->backbone_path = graft_backbones_resolve (t->config->backbone, error);
+  if (t->backbone_path == NULL)
+    return FALSE;
+  status = gf_onnx_load (t->backbone_path, NULL, &t->model, &gf_error);
   if (status != GF_OK)
     {
       fail_engine (error, status, &gf_error);
@@ -1168,7 +1173,7 @@ restore_best_stage (Trainer *t, GraftSafetensors *st, GError **error)
 
   if (frozen == t->n_frozen)
     return TRUE;
-  status = gf_onnx_load (t->config->backbone, NULL, &original, &gf_error);
+  status = gf_onnx_load (t->backbone_path, NULL, &original, &gf_error);
   if (status != GF_OK)
     return fail_engine (error, status, &gf_error);
   gf_graph_copy_params (t->model->graph, original->graph);
@@ -1209,7 +1214,7 @@ export_all (Trainer *t, GError **error)
   gf_metadata_free (meta, n_meta);
   return ok && save_head_weights (t, weights, error)
     && graft_run_files_write_head_json (t->run_dir, t->model,
-                                        t->config->backbone, t->cut,
+                                        t->backbone_path, t->cut,
                                         &t->head,
                                         graft_run_data_class_names (t->data),
                                         error);
@@ -1339,6 +1344,7 @@ trainer_clear (Trainer *t)
 {
   clear_stage (t);
   g_clear_pointer (&t->model, gf_model_free);
+  g_clear_pointer (&t->backbone_path, g_free);
   g_clear_pointer (&t->blocks, free);
   g_clear_pointer (&t->data, graft_run_data_free);
   g_clear_pointer (&t->history, graft_run_history_free);

@@ -1,0 +1,245 @@
+/* bench-conv.c: forward and backward GFLOP/s of gf_conv2d_forward and
+ * gf_conv2d_backward on the layers that matter for training: the plain
+ * pretraining CNN at 28×28 and batch 64, and a few ResNet-18 layers at
+ * batch 8.  Each figure is the median of BENCH_SAMPLES samples, a sample
+ * being the mean over enough calls to fill BENCH_SAMPLE_SECONDS.
+ *
+ *   bench-conv [--images-per-gemm N] [--filter SUBSTRING] [--min]
+ *              [--cpu]
+ *
+ * --min reports the fastest sample instead of the median, and --cpu times
+ * the calling thread's CPU time instead of wall time: on a shared machine
+ * both filter out time the process spent descheduled (--cpu only makes
+ * sense with OPENBLAS_NUM_THREADS=1).  Run it with OPENBLAS_NUM_THREADS=1
+ * and =2; it is built, not installed, and not run by meson test.  Backward computes dx and dw (no bias, as in
+ * the networks, where BatchNorm follows each convolution).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "ops/gf-conv.h"
+
+#define BENCH_SAMPLES 5
+#define BENCH_SAMPLE_SECONDS 0.1
+#define BENCH_ALIGN 64
+
+typedef struct
+{
+  const char *name;
+  size_t n, c, hw, m, k, stride;
+} BenchLayer;
+
+static const BenchLayer layers[] = {
+  /* The plain pretraining CNN: 3×3, padding 1, batch 64. */
+  { "cnn conv1 3>24 28",      64,   3, 28,  24, 3, 1 },
+  { "cnn conv2 24>24 28",     64,  24, 28,  24, 3, 1 },
+  { "cnn conv3 24>48 14",     64,  24, 14,  48, 3, 1 },
+  { "cnn conv4 48>48 14",     64,  48, 14,  48, 3, 1 },
+  { "cnn conv5 48>96 7",      64,  48,  7,  96, 3, 1 },
+  /* Pointwise: the GEMM runs on x as it lies, or on a gathered batch. */
+  { "pw 1x1 48>96 14",        64,  48, 14,  96, 1, 1 },
+  { "pw 1x1 256>256 14 b8",    8, 256, 14, 256, 1, 1 },
+  { "pw 1x1 512>512 7 b8",     8, 512,  7, 512, 1, 1 },
+  /* ResNet-18 at batch 8. */
+  { "r18 64>64 56",            8,  64, 56,  64, 3, 1 },
+  { "r18 128>128 28",          8, 128, 28, 128, 3, 1 },
+  { "r18 128>256 28 s2",       8, 128, 28, 256, 3, 2 },
+  { "r18 512>512 7",           8, 512,  7, 512, 3, 1 },
+};
+
+typedef struct
+{
+  size_t images_per_gemm;
+  const char *filter;
+  int use_min, use_cpu;
+} BenchOptions;
+
+static double
+now (const BenchOptions *o)
+{
+  struct timespec ts;
+
+  clock_gettime (o->use_cpu ? CLOCK_THREAD_CPUTIME_ID : CLOCK_MONOTONIC, &ts);
+  return (double) ts.tv_sec + 1e-9 * (double) ts.tv_nsec;
+}
+
+static gf_real *
+bench_alloc (size_t n)
+{
+  void *p = NULL;
+  size_t bytes = (n > 0 ? n : 1) * sizeof (gf_real);
+
+  bytes = (bytes + BENCH_ALIGN - 1) / BENCH_ALIGN * BENCH_ALIGN;
+  if (posix_memalign (&p, BENCH_ALIGN, bytes) != 0)
+    {
+      fprintf (stderr, "bench-conv: out of memory\n");
+      exit (EXIT_FAILURE);
+    }
+  return p;
+}
+
+/* Values in [-1, 1) from a fixed LCG: the timing must not depend on them,
+ * but denormals or NaN would. */
+static void
+fill (gf_real *x, size_t n, unsigned *state)
+{
+  for (size_t i = 0; i < n; i++)
+    {
+      *state = *state * 1664525u + 1013904223u;
+      x[i] = (gf_real) ((double) (*state >> 8) / (double) (1u << 23) - 1.0);
+    }
+}
+
+typedef struct
+{
+  GfConv2d conv;
+  gf_real *x, *w, *y, *dy, *dx, *dw, *ws;
+} BenchBuffers;
+
+static void
+buffers_init (BenchBuffers *b, const BenchLayer *l, size_t images_per_gemm)
+{
+  GfError error = { 0 };
+  size_t pad = l->k / 2;
+  unsigned state = 1;
+  size_t xs, ws, ys;
+
+  b->conv = (GfConv2d) {
+    .batch = l->n, .in_channels = l->c, .in_h = l->hw, .in_w = l->hw,
+    .out_channels = l->m, .kernel_h = l->k, .kernel_w = l->k,
+    .stride_h = l->stride, .stride_w = l->stride,
+    .dilation_h = 1, .dilation_w = 1,
+    .pad_top = pad, .pad_left = pad, .pad_bottom = pad, .pad_right = pad,
+    .groups = 1, .images_per_gemm = images_per_gemm };
+  if (gf_conv2d_init (&b->conv, &error) != GF_OK)
+    {
+      fprintf (stderr, "bench-conv: %s: %s\n", l->name, error.message);
+      exit (EXIT_FAILURE);
+    }
+  xs = l->n * l->c * l->hw * l->hw;
+  ws = l->m * l->c * l->k * l->k;
+  ys = l->n * l->m * b->conv.out_h * b->conv.out_w;
+  b->x = bench_alloc (xs);
+  b->dx = bench_alloc (xs);
+  b->w = bench_alloc (ws);
+  b->dw = bench_alloc (ws);
+  b->y = bench_alloc (ys);
+  b->dy = bench_alloc (ys);
+  b->ws = bench_alloc (gf_conv2d_workspace_size (&b->conv));
+  fill (b->x, xs, &state);
+  fill (b->w, ws, &state);
+  fill (b->dy, ys, &state);
+  memset (b->dw, 0, ws * sizeof *b->dw);
+}
+
+static void
+buffers_clear (BenchBuffers *b)
+{
+  free (b->x);
+  free (b->dx);
+  free (b->w);
+  free (b->dw);
+  free (b->y);
+  free (b->dy);
+  free (b->ws);
+}
+
+static void
+run (BenchBuffers *b, int backward)
+{
+  if (backward)
+    gf_conv2d_backward (&b->conv, b->x, b->w, b->dy, b->dx, b->dw, NULL,
+                        b->ws);
+  else
+    gf_conv2d_forward (&b->conv, b->x, b->w, NULL, b->y, b->ws);
+}
+
+static int
+compare_double (const void *a, const void *b)
+{
+  double x = *(const double *) a, y = *(const double *) b;
+
+  return (x > y) - (x < y);
+}
+
+/* Median (or least) seconds per call. */
+static double
+time_calls (BenchBuffers *b, int backward, const BenchOptions *o)
+{
+  double samples[BENCH_SAMPLES];
+  size_t calls = 1;
+  double t0;
+
+  /* Warm up, and size a sample. */
+  t0 = now (o);
+  run (b, backward);
+  while (calls * (now (o) - t0) < BENCH_SAMPLE_SECONDS && calls < 1000)
+    {
+      calls *= 2;
+      t0 = now (o);
+      run (b, backward);
+    }
+  for (int s = 0; s < BENCH_SAMPLES; s++)
+    {
+      t0 = now (o);
+      for (size_t i = 0; i < calls; i++)
+        run (b, backward);
+      samples[s] = (now (o) - t0) / (double) calls;
+    }
+  qsort (samples, BENCH_SAMPLES, sizeof *samples, compare_double);
+  return samples[o->use_min ? 0 : BENCH_SAMPLES / 2];
+}
+
+static void
+bench_layer (const BenchLayer *l, const BenchOptions *o)
+{
+  BenchBuffers b;
+  double flops, fwd, bwd;
+
+  buffers_init (&b, l, o->images_per_gemm);
+  /* 2·N·M·OH·OW·C·KH·KW per pass; backward is two such GEMMs (dx, dw). */
+  flops = 2.0 * (double) l->n * (double) l->m * (double) b.conv.out_h
+          * (double) b.conv.out_w * (double) l->c * (double) (l->k * l->k);
+  fwd = time_calls (&b, 0, o);
+  bwd = time_calls (&b, 1, o);
+  printf ("%-22s %8.3f %8.2f %8.3f %8.2f %8.1f\n", l->name,
+          1e3 * fwd, 1e-9 * flops / fwd, 1e3 * bwd, 2e-9 * flops / bwd,
+          (double) gf_conv2d_workspace_size (&b.conv) * sizeof (gf_real)
+          / (1 << 20));
+  buffers_clear (&b);
+}
+
+int
+main (int argc, char **argv)
+{
+  const char *threads = getenv ("OPENBLAS_NUM_THREADS");
+  BenchOptions options = { 0 };
+
+  for (int i = 1; i < argc; i++)
+    if (strcmp (argv[i], "--images-per-gemm") == 0 && i + 1 < argc)
+      options.images_per_gemm = strtoul (argv[++i], NULL, 10);
+    else if (strcmp (argv[i], "--filter") == 0 && i + 1 < argc)
+      options.filter = argv[++i];
+    else if (strcmp (argv[i], "--min") == 0)
+      options.use_min = 1;
+    else if (strcmp (argv[i], "--cpu") == 0)
+      options.use_cpu = 1;
+    else
+      {
+        fprintf (stderr, "bench-conv: unknown option %s\n", argv[i]);
+        return EXIT_FAILURE;
+      }
+  printf ("# %s, OPENBLAS_NUM_THREADS=%s, images_per_gemm=%zu, %s of %d "
+          "%s samples\n", GF_REAL_NAME, threads != NULL ? threads : "(unset)",
+          options.images_per_gemm, options.use_min ? "min" : "median",
+          BENCH_SAMPLES, options.use_cpu ? "thread-CPU" : "wall");
+  printf ("%-22s %8s %8s %8s %8s %8s\n", "layer", "fwd ms", "GFLOP/s",
+          "bwd ms", "GFLOP/s", "ws MiB");
+  for (size_t i = 0; i < sizeof layers / sizeof layers[0]; i++)
+    if (options.filter == NULL
+        || strstr (layers[i].name, options.filter) != NULL)
+      bench_layer (&layers[i], &options);
+  return EXIT_SUCCESS;
+}

@@ -12,6 +12,7 @@ G_BEGIN_DECLS
 #define GRAFT_CLI_FAILED 1
 #define GRAFT_CLI_USAGE 2
 
+int graft_cli_backbones (int argc, char **argv);
 int graft_cli_inspect  (int argc, char **argv);
 int graft_cli_features (int argc, char **argv);
 int graft_cli_train    (int argc, char **argv);

@@ -9,6 +9,7 @@
 
 #include "gf-blocks.h"
 #include "gf-onnx.h"
+#include "graft-backbones.h"
 #include "graft-cli-private.h"
 #include "graft-error.h"
 
@@ -23,6 +24,7 @@ typedef struct
 } Command;
 
 static const Command commands[] = {
+  { "backbones", "list the bundled backbones", graft_cli_backbones },
   { "inspect", "describe a backbone: input, preprocessing, blocks, "
     "bottleneck", graft_cli_inspect },
   { "features", "write the bottleneck vectors of a data set as .npy",
@@ -76,8 +78,12 @@ graft_cli_load_model (const char *spec, GError **error)
 {
   GfModel *model = NULL;
   GfError gf_error = { 0 };
-  GfStatus status = gf_onnx_load (spec, NULL, &model, &gf_error);
+  g_autofree char *path = graft_backbones_resolve (spec, error);
+  GfStatus status;
 
+  if (path == NULL)
+    return NULL;
+  status = gf_onnx_load (path, NULL, &model, &gf_error);
   if (status != GF_OK)
     {
       graft_engine_error (error, status, &gf_error);

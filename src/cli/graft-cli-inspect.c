@@ -4,6 +4,7 @@
 
 #include "gf-blocks.h"
 #include "graft-cli-private.h"
+#include "graft-run-files.h"
 
 static const char *
 activation_name (GfActivationKind kind)
@@ -39,16 +40,6 @@ add_shape (JsonBuilder *builder, const GfGraph *graph, int tensor)
 }
 
 static void
-add_triple (JsonBuilder *builder, const char *name, const double *values)
-{
-  json_builder_set_member_name (builder, name);
-  json_builder_begin_array (builder);
-  for (int i = 0; i < 3; i++)
-    json_builder_add_double_value (builder, values[i]);
-  json_builder_end_array (builder);
-}
-
-static void
 add_input (JsonBuilder *builder, const GfModel *model)
 {
   const GfPreprocess *pre = &model->preprocess;
@@ -62,23 +53,9 @@ add_input (JsonBuilder *builder, const GfModel *model)
   add_shape (builder, model->graph, model->input);
   json_builder_set_member_name (builder, "was_nhwc");
   json_builder_add_boolean_value (builder, model->input_was_nhwc);
-  json_builder_set_member_name (builder, "preprocessing");
+  json_builder_set_member_name (builder, "preprocess");
   json_builder_begin_object (builder);
-  json_builder_set_member_name (builder, "size");
-  json_builder_begin_array (builder);
-  json_builder_add_int_value (builder, (gint64) pre->height);
-  json_builder_add_int_value (builder, (gint64) pre->width);
-  json_builder_end_array (builder);
-  json_builder_set_member_name (builder, "resize");
-  json_builder_add_string_value (builder, pre->resize == GF_RESIZE_SQUASH
-                                 ? "squash" : "shorter-crop");
-  json_builder_set_member_name (builder, "channels");
-  json_builder_add_string_value (builder, pre->order == GF_CHANNELS_BGR
-                                 ? "BGR" : "RGB");
-  json_builder_set_member_name (builder, "scale");
-  json_builder_add_double_value (builder, pre->scale);
-  add_triple (builder, "mean", pre->mean);
-  add_triple (builder, "std", pre->std);
+  graft_run_files_add_preprocess (builder, pre);
   json_builder_set_member_name (builder, "from_file");
   json_builder_add_boolean_value (builder, model->preprocess_from_file);
   json_builder_end_object (builder);

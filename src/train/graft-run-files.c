@@ -484,14 +484,18 @@ file_sha256 (const char *path)
 }
 
 static void
-add_preprocess (JsonBuilder *b, const GfPreprocess *pre)
+add_triple (JsonBuilder *b, const char *name, const double *values)
 {
-  double mean[3], std[3];
+  json_builder_set_member_name (b, name);
+  json_builder_begin_array (b);
+  for (int c = 0; c < 3; c++)
+    json_builder_add_double_value (b, values[c]);
+  json_builder_end_array (b);
+}
 
-  memcpy (mean, pre->mean, sizeof mean);
-  memcpy (std, pre->std, sizeof std);
-  json_builder_set_member_name (b, "preprocess");
-  json_builder_begin_object (b);
+void
+graft_run_files_add_preprocess (JsonBuilder *b, const GfPreprocess *pre)
+{
   json_builder_set_member_name (b, "size");
   json_builder_begin_array (b);
   json_builder_add_int_value (b, (gint64) pre->height);
@@ -504,17 +508,8 @@ add_preprocess (JsonBuilder *b, const GfPreprocess *pre)
   json_builder_add_string_value (b, pre->order == GF_CHANNELS_BGR ? "BGR"
                                  : "RGB");
   add_number (b, "scale", pre->scale);
-  json_builder_set_member_name (b, "mean");
-  json_builder_begin_array (b);
-  for (int c = 0; c < 3; c++)
-    json_builder_add_double_value (b, mean[c]);
-  json_builder_end_array (b);
-  json_builder_set_member_name (b, "std");
-  json_builder_begin_array (b);
-  for (int c = 0; c < 3; c++)
-    json_builder_add_double_value (b, std[c]);
-  json_builder_end_array (b);
-  json_builder_end_object (b);
+  add_triple (b, "mean", pre->mean);
+  add_triple (b, "std", pre->std);
 }
 
 static void
@@ -568,7 +563,10 @@ graft_run_files_write_head_json (const char *run_dir, const GfModel *model,
   for (int i = 1; i < 4; i++)
     json_builder_add_int_value (b, (gint64) dims[i]);
   json_builder_end_array (b);
-  add_preprocess (b, &model->preprocess);
+  json_builder_set_member_name (b, "preprocess");
+  json_builder_begin_object (b);
+  graft_run_files_add_preprocess (b, &model->preprocess);
+  json_builder_end_object (b);
   add_head_layout (b, head);
   json_builder_end_object (b);
   root = json_builder_get_root (b);

@@ -62,6 +62,11 @@ gboolean graft_run_files_write_head_json (const char *run_dir,
                                           const GraftHeadLayout *head,
                                           char **labels, GError **error);
 
+/* The members of a "preprocess" object (size, resize, channels, scale,
+ * mean, std) into the object @b is building: head.json and graft-cli
+ * inspect describe preprocessing alike. */
+void graft_run_files_add_preprocess (JsonBuilder *b, const GfPreprocess *pre);
+
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (GraftRunHistory, graft_run_history_free)
 
 G_END_DECLS

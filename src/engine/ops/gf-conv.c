@@ -3,16 +3,23 @@
  * Three fast kernels share the contract of gf-conv.h:
  *  - pointwise (1×1, stride 1, unpadded): one image's group x_g (C/g, H·W)
  *    already is the column matrix, so each image and group is one GEMM on x
- *    as it lies, forward and backward, and needs no workspace;
+ *    as it lies, forward and backward, and needs no workspace (unless the
+ *    caller forces batching, below);
  *  - depthwise (groups == C == M): each channel has its own KH×KW filter,
  *    far too little work for a GEMM, so a direct loop runs tap by tap over
  *    blocks of output rows that stay in cache; for one output row and one
  *    tap (kh, kw) the outputs that read real input (not padding) form one
  *    interval of ow found arithmetically, so the inner loop has no bounds
  *    test and vectorises;
- *  - everything else: im2col of one image and group into the workspace,
- *    then one GEMM; backward reuses the same buffer first for the columns
- *    (dW += dY·colᵀ) and then for dcol = Wᵀ·dY, which col2im adds into dx.
+ *  - everything else: im2col into the workspace, then one GEMM per group;
+ *    backward reuses the same buffer first for the columns (dW += dY·colᵀ)
+ *    and then for dcol = Wᵀ·dY, which col2im writes into dx.
+ * The GEMM paths run a chunk of images at a time (conv_images_per_gemm):
+ * one image on large planes, so that y, dy and dx are used in place; on
+ * small planes several, whose column matrices sit side by side in one
+ * (C/g·KH·KW, n·OH·OW) matrix, so that each group is one larger GEMM, at
+ * the price of a scatter of its output into NCHW (which also adds the
+ * bias) and a gather of dy.
  * The naive reference loops at the end are what the tests compare against.
  */
 #include "gf-conv.h"
@@ -30,6 +37,12 @@
 /* Elements per block of the unit-stride inner loops (see axpy_gather): one
  * AVX vector of floats, two SSE vectors. */
 #define VEC_BLOCK 8
+
+/* Batching images into one GEMM (see conv_images_per_gemm): the columns
+ * a GEMM should reach, and the most elements its matrices may take
+ * (16 Mi, 64 MiB in float). */
+#define BATCH_GEMM_COLUMNS 1024
+#define BATCH_WORKSPACE_MAX ((size_t) 1 << 24)
 
 typedef enum
 {
@@ -59,6 +72,18 @@ typedef struct
   size_t ih_lo, iw_lo;
 } ConvTap;
 
+static inline size_t
+size_min (size_t a, size_t b)
+{
+  return a < b ? a : b;
+}
+
+static inline size_t
+size_max (size_t a, size_t b)
+{
+  return a > b ? a : b;
+}
+
 static ConvDims
 conv_dims (const GfConv2d *conv)
 {
@@ -84,6 +109,36 @@ conv_path (const GfConv2d *conv)
       && conv->pad_bottom == 0 && conv->pad_right == 0)
     return CONV_PATH_POINTWISE;
   return CONV_PATH_IM2COL;
+}
+
+/* How many images share one GEMM.  One image's GEMM has OH·OW columns;
+ * at 7×7 or 14×14 that is too few for OpenBLAS to run at speed (on the
+ * pretraining CNN, batching 7×7 planes took a layer from about 52 to 72
+ * GFLOP/s on one thread) and with threads each call pays a hand-off, so
+ * small planes are batched up to BATCH_GEMM_COLUMNS columns (20 images at
+ * 7×7).  From 28×28 up batching measured no faster, and slower where K is
+ * small (OpenBLAS's unpacked small-matrix kernel handles one image, not
+ * the batch), so those run per image.  The batched matrices, col
+ * (C/g·KH·KW, n·OH·OW) and out (M/g, n·OH·OW), stay within
+ * BATCH_WORKSPACE_MAX elements.  The count depends on conv->batch only
+ * through the final clamp, so a workspace planned for the largest batch
+ * serves every smaller one.  Pointwise convolutions run on x as it lies,
+ * without copies (batching measured slower), unless the caller forces
+ * batching. */
+static size_t
+conv_images_per_gemm (const GfConv2d *conv, const ConvDims *d)
+{
+  size_t per_image = (d->col_rows + d->m_group) * d->out_plane;
+  size_t n = conv->images_per_gemm;
+
+  if (n == 0 && conv_path (conv) == CONV_PATH_POINTWISE)
+    n = 1;
+  else if (n == 0)
+    n = size_min (BATCH_GEMM_COLUMNS / d->out_plane,
+                  BATCH_WORKSPACE_MAX / per_image);
+  /* Batched, every GEMM dimension and the workspace stay within an int. */
+  n = size_min (n, GEMM_DIM_MAX / per_image);
+  return size_max (size_min (n, conv->batch), 1);
 }
 
 /* ---- Attribute checks ---------------------------------------------- */
@@ -222,31 +277,23 @@ gf_conv2d_workspace_size (const GfConv2d *conv)
 {
   ConvDims d = conv_dims (conv);
   ConvPath path = conv_path (conv);
+  size_t images = conv_images_per_gemm (conv, &d);
 
   /* Depthwise: one output row of partial sums of dW per tap, (KH·KW, OW)
    * (see depthwise_plane_backward_weights). */
   if (path == CONV_PATH_DEPTHWISE)
     return d.taps * conv->out_w;
-  if (path == CONV_PATH_POINTWISE)
-    return 0;
-  /* One column matrix (C/g·KH·KW, OH·OW), reused for every image and
-   * group, and in backward for the columns and then for dcol. */
-  return d.col_rows * d.out_plane;
+  /* One image at a time: pointwise needs nothing; otherwise one column
+   * matrix (C/g·KH·KW, OH·OW), reused for every image and group, and in
+   * backward for the columns and then for dcol. */
+  if (images == 1)
+    return path == CONV_PATH_POINTWISE ? 0 : d.col_rows * d.out_plane;
+  /* Batched: col (C/g·KH·KW, n·OH·OW) as above, and out (M/g, n·OH·OW),
+   * the GEMM's output before scatter_output (or dy gathered). */
+  return (d.col_rows + d.m_group) * images * d.out_plane;
 }
 
 /* ---- Taps ------------------------------------------------------------ */
-
-static inline size_t
-size_min (size_t a, size_t b)
-{
-  return a < b ? a : b;
-}
-
-static inline size_t
-size_max (size_t a, size_t b)
-{
-  return a > b ? a : b;
-}
 
 /* ⌈a / stride⌉ for a > 0.  The depthwise loops find tap ranges per block
  * of rows, on planes as small as 7×7, where a 64-bit division per call
@@ -372,6 +419,71 @@ bias_backward (const GfConv2d *conv, const ConvDims *d, const gf_real *dy,
 
 /* ---- im2col / col2im --------------------------------------------------- */
 
+/* Stride 1 and an output as wide as the input (a "same" convolution):
+ * output (oh, ow) then reads input (oh, ow) shifted by one offset per tap,
+ * so the part of a tap's column row that reads real input is one flat
+ * copy of the input plane, with the few columns that fell off the left
+ * or right edge (which the flat copy fills from the neighbouring row)
+ * fixed up afterwards.  One copy per plane instead of one per row is what
+ * makes im2col cheap on 28×28 and 7×7 planes. */
+static bool
+conv_is_flat (const GfConv2d *conv)
+{
+  return conv->stride_h == 1 && conv->stride_w == 1
+         && conv->out_w == conv->in_w;
+}
+
+/* In flat mode, the span [first, last) of the output plane (OH·OW) that
+ * runs from tap @t's first real output to its last. */
+static inline size_t
+flat_first (const GfConv2d *conv, const ConvTap *t)
+{
+  return t->oh_lo * conv->out_w + t->ow_lo;
+}
+
+static inline size_t
+flat_last (const GfConv2d *conv, const ConvTap *t)
+{
+  return (t->oh_hi - 1) * conv->out_w + t->ow_hi;
+}
+
+/* row (OH, OW) = 0 at the columns outside [ow_lo, ow_hi) inside the flat
+ * span: the edge positions that read padding.  They are usually one or
+ * two per row, so plain stores beat a call per row. */
+static void
+flat_zero_edges (const GfConv2d *conv, const ConvTap *t, gf_real *row)
+{
+  size_t gap = conv->out_w - (t->ow_hi - t->ow_lo);
+
+  for (size_t oh = t->oh_lo; gap > 0 && oh + 1 < t->oh_hi; oh++)
+    {
+      gf_real *p = row + oh * conv->out_w + t->ow_hi;
+
+      for (size_t i = 0; i < gap; i++)
+        p[i] = 0;
+    }
+}
+
+/* One output row of im2col_tap: dst (OW) = 0 outside [ow_lo, ow_hi), and
+ * inside it the input row from src at the horizontal stride. */
+static inline void
+im2col_row (const GfConv2d *conv, const ConvTap *t,
+            const gf_real *restrict src, gf_real *restrict dst)
+{
+  const size_t sw = conv->stride_w, n = t->ow_hi - t->ow_lo;
+
+  for (size_t i = 0; i < t->ow_lo; i++)
+    dst[i] = 0;
+  dst += t->ow_lo;
+  if (sw == 1)
+    memcpy (dst, src, n * sizeof *dst);
+  else
+    for (size_t i = 0; i < n; i++)
+      dst[i] = src[i * sw];
+  for (size_t i = n; i < conv->out_w - t->ow_lo; i++)
+    dst[i] = 0;
+}
+
 /* col_row (OH, OW) = input plane x_c (H, W) seen through tap (kh, kw):
  * col_row[oh, ow] = x_c[oh·sh + kh·dh − pt, ow·sw + kw·dw − pl], 0 where
  * that falls in the padding. */
@@ -379,151 +491,253 @@ static void
 im2col_tap (const GfConv2d *conv, const gf_real *restrict x_c,
             size_t kh, size_t kw, gf_real *restrict col_row)
 {
-  const size_t ow_n = conv->out_w, sw = conv->stride_w;
+  const size_t ow_n = conv->out_w, plane = conv->out_h * ow_n;
+  size_t lo, hi;
   ConvTap t;
 
   if (!conv_tap (conv, kh, kw, &t))
     {
-      memset (col_row, 0, conv->out_h * ow_n * sizeof *col_row);
+      memset (col_row, 0, plane * sizeof *col_row);
       return;
     }
-  memset (col_row, 0, t.oh_lo * ow_n * sizeof *col_row);
-  for (size_t oh = t.oh_lo; oh < t.oh_hi; oh++)
+  lo = conv_is_flat (conv) ? flat_first (conv, &t) : t.oh_lo * ow_n;
+  hi = conv_is_flat (conv) ? flat_last (conv, &t) : t.oh_hi * ow_n;
+  memset (col_row, 0, lo * sizeof *col_row);
+  if (conv_is_flat (conv))
     {
-      const gf_real *src = x_c + tap_input_row (conv, &t, oh);
-      gf_real *dst = col_row + oh * ow_n;
-
-      memset (dst, 0, t.ow_lo * sizeof *dst);
-      if (sw == 1)
-        memcpy (dst + t.ow_lo, src, (t.ow_hi - t.ow_lo) * sizeof *dst);
-      else
-        for (size_t i = 0; i < t.ow_hi - t.ow_lo; i++)
-          dst[t.ow_lo + i] = src[i * sw];
-      memset (dst + t.ow_hi, 0, (ow_n - t.ow_hi) * sizeof *dst);
+      memcpy (col_row + lo, x_c + tap_input_row (conv, &t, t.oh_lo),
+              (hi - lo) * sizeof *col_row);
+      flat_zero_edges (conv, &t, col_row);
     }
-  memset (col_row + t.oh_hi * ow_n, 0,
-          (conv->out_h - t.oh_hi) * ow_n * sizeof *col_row);
+  else
+    for (size_t oh = t.oh_lo; oh < t.oh_hi; oh++)
+      im2col_row (conv, &t, x_c + tap_input_row (conv, &t, oh),
+                  col_row + oh * ow_n);
+  memset (col_row + hi, 0, (plane - hi) * sizeof *col_row);
 }
 
-/* col (C/g·KH·KW, OH·OW) from x_g (C/g, H, W): row (c, kh, kw) is plane c
- * through tap (kh, kw). */
+/* dx_c (H, W) += col2im of one row of dcol (OH, OW), scratch: each element
+ * goes back to the input pixel im2col took it from; padding is dropped
+ * (in flat mode by zeroing it in dcol_row first, so that the rest is one
+ * unit-stride pass). */
+static void
+col2im_tap (const GfConv2d *conv, size_t kh, size_t kw,
+            gf_real *restrict dcol_row, gf_real *restrict dx_c)
+{
+  ConvTap t;
+
+  if (!conv_tap (conv, kh, kw, &t))
+    return;
+  if (conv_is_flat (conv))
+    {
+      size_t lo = flat_first (conv, &t), hi = flat_last (conv, &t);
+
+      flat_zero_edges (conv, &t, dcol_row);
+      axpy_gather (hi - lo, 1, dcol_row + lo, 1,
+                   dx_c + tap_input_row (conv, &t, t.oh_lo));
+      return;
+    }
+  for (size_t oh = t.oh_lo; oh < t.oh_hi; oh++)
+    axpy_scatter (t.ow_hi - t.ow_lo, 1,
+                  dcol_row + oh * conv->out_w + t.ow_lo,
+                  dx_c + tap_input_row (conv, &t, oh), conv->stride_w);
+}
+
+/* col (C/g·KH·KW, n·OH·OW) from n images' group planes: image i fills
+ * columns [i·OH·OW, (i+1)·OH·OW) of every row, row (c, kh, kw) being its
+ * plane c through tap (kh, kw).  x_g is the first image's first plane of
+ * the group, (C/g, H, W), and images lie x_image apart.  Each plane is
+ * read for all its taps while it is in L1. */
 static void
 im2col (const GfConv2d *conv, const ConvDims *d, const gf_real *x_g,
-        gf_real *col)
+        size_t x_image, size_t n, gf_real *col)
 {
-  for (size_t row = 0; row < d->col_rows; row++)
-    {
-      size_t tap = row % d->taps;
+  size_t ld = n * d->out_plane;
 
-      im2col_tap (conv, x_g + (row / d->taps) * d->in_plane,
-                  tap / conv->kernel_w, tap % conv->kernel_w,
-                  col + row * d->out_plane);
-    }
+  for (size_t c = 0; c < d->c_group; c++)
+    for (size_t i = 0; i < n; i++)
+      for (size_t tap = 0; tap < d->taps; tap++)
+        im2col_tap (conv, x_g + i * x_image + c * d->in_plane,
+                    tap / conv->kernel_w, tap % conv->kernel_w,
+                    col + (c * d->taps + tap) * ld + i * d->out_plane);
 }
 
-/* dx_g (C/g, H, W) += col2im of dcol (C/g·KH·KW, OH·OW): each element goes
- * back to the input pixel im2col took it from; padding is dropped. */
+/* dx_g (C/g, H, W) of n images, x_image apart, = col2im of dcol
+ * (C/g·KH·KW, n·OH·OW), laid out as im2col's col; dx is written, each
+ * plane zeroed just before its taps add into it, while it is in L1. */
 static void
-col2im (const GfConv2d *conv, const ConvDims *d, const gf_real *dcol,
-        gf_real *dx_g)
+col2im (const GfConv2d *conv, const ConvDims *d, gf_real *dcol, size_t n,
+        size_t x_image, gf_real *dx_g)
 {
-  for (size_t row = 0; row < d->col_rows; row++)
-    {
-      size_t tap = row % d->taps;
-      const gf_real *dcol_row = dcol + row * d->out_plane;
-      gf_real *dx_c = dx_g + (row / d->taps) * d->in_plane;
-      ConvTap t;
+  size_t ld = n * d->out_plane;
 
-      if (!conv_tap (conv, tap / conv->kernel_w, tap % conv->kernel_w, &t))
-        continue;
-      for (size_t oh = t.oh_lo; oh < t.oh_hi; oh++)
-        axpy_scatter (t.ow_hi - t.ow_lo, 1,
-                      dcol_row + oh * conv->out_w + t.ow_lo,
-                      dx_c + tap_input_row (conv, &t, oh), conv->stride_w);
-    }
+  for (size_t i = 0; i < n; i++)
+    for (size_t c = 0; c < d->c_group; c++)
+      {
+        gf_real *dx_c = dx_g + i * x_image + c * d->in_plane;
+
+        memset (dx_c, 0, d->in_plane * sizeof *dx_c);
+        for (size_t tap = 0; tap < d->taps; tap++)
+          col2im_tap (conv, tap / conv->kernel_w, tap % conv->kernel_w,
+                      dcol + (c * d->taps + tap) * ld + i * d->out_plane,
+                      dx_c);
+      }
 }
 
 /* ---- GEMM paths (pointwise and im2col) ---------------------------------- */
 
-/* Forward of one image, x_n (C, H, W) → y_n (M, OH, OW), one GEMM per
- * group.  With a bias, y_n starts as the bias and the GEMM adds onto it. */
-static void
-gemm_forward_image (const GfConv2d *conv, const ConvDims *d, bool pointwise,
-                    const gf_real *x_n, const gf_real *w, const gf_real *b,
-                    gf_real *y_n, gf_real *col)
+/* One call of the GEMM paths over the chunk of images [first, first + n):
+ * every GEMM of a group covers the whole chunk, its matrices having
+ * n·OH·OW columns, image i's in [i·OH·OW, (i+1)·OH·OW).  A chunk of one
+ * image reads and writes y, dy and dx in place; a larger chunk needs its
+ * GEMM output (or dy) in out, because in NCHW one channel's planes of
+ * successive images are not one row. */
+typedef struct
 {
-  gf_real beta = b != NULL ? 1 : 0;
+  const GfConv2d *conv;
+  ConvDims d;
+  bool pointwise;           /* x_g (C/g, H·W) already is the column matrix */
+  size_t x_image, y_image;  /* C·H·W and M·OH·OW */
+  size_t first, n;
+  const gf_real *x, *w, *b, *dy;
+  gf_real *y, *dx, *dw;
+  gf_real *col;             /* workspace, (C/g·KH·KW, n·OH·OW) */
+  gf_real *out;             /* workspace after col, (M/g, n·OH·OW) */
+} ConvGemm;
 
-  if (b != NULL)
-    for (size_t m = 0; m < conv->out_channels; m++)
-      for (size_t i = 0; i < d->out_plane; i++)
-        y_n[m * d->out_plane + i] = b[m];
-  for (size_t g = 0; g < conv->groups; g++)
+/* True when the chunk's column matrix is x as it lies (and dcol is dx). */
+static inline bool
+gemm_in_place (const ConvGemm *k)
+{
+  return k->pointwise && k->n == 1;
+}
+
+/* y_g (N, M/g, OH·OW) of the chunk's images = out (M/g, n·OH·OW) + b_g
+ * (M/g, or NULL for none): the scatter back to NCHW, with the bias added
+ * in the same pass. */
+static void
+scatter_output (const ConvGemm *k, const gf_real *b_g, gf_real *y_g)
+{
+  const size_t plane = k->d.out_plane;
+
+  for (size_t m = 0; m < k->d.m_group; m++)
+    for (size_t i = 0; i < k->n; i++)
+      {
+        const gf_real *restrict src = k->out + (m * k->n + i) * plane;
+        gf_real *restrict dst = y_g + i * k->y_image + m * plane;
+        gf_real bias = b_g != NULL ? b_g[m] : 0;
+
+        for (size_t p = 0; p < plane; p++)
+          dst[p] = src[p] + bias;
+      }
+}
+
+/* out (M/g, n·OH·OW) = dy_g (N, M/g, OH·OW) of the chunk's images: the
+ * transpose of scatter_output, for the backward GEMMs. */
+static void
+gather_output (const ConvGemm *k, const gf_real *dy_g)
+{
+  const size_t plane = k->d.out_plane;
+
+  for (size_t m = 0; m < k->d.m_group; m++)
+    for (size_t i = 0; i < k->n; i++)
+      memcpy (k->out + (m * k->n + i) * plane,
+              dy_g + i * k->y_image + m * plane, plane * sizeof *k->out);
+}
+
+/* The column matrix of group g for the chunk, (C/g·KH·KW, n·OH·OW). */
+static const gf_real *
+gemm_columns (const ConvGemm *k, size_t g)
+{
+  const gf_real *x_g = k->x + k->first * k->x_image
+                       + g * k->d.c_group * k->d.in_plane;
+
+  if (gemm_in_place (k))
+    return x_g;
+  im2col (k->conv, &k->d, x_g, k->x_image, k->n, k->col);
+  return k->col;
+}
+
+/* Forward of group g: y_g (M/g, n·OH·OW) = W_g (M/g, K) · col (K,
+ * n·OH·OW).  In place, y_g starts as the bias and the GEMM adds onto it
+ * (beta = 1); batched, the GEMM overwrites out and the scatter adds the
+ * bias. */
+static void
+gemm_forward_group (const ConvGemm *k, size_t g)
+{
+  const ConvDims *d = &k->d;
+  const size_t cols = k->n * d->out_plane;
+  const gf_real *b_g = k->b != NULL ? k->b + g * d->m_group : NULL;
+  gf_real *y_g = k->y + k->first * k->y_image + g * d->m_group * d->out_plane;
+  const gf_real *col = gemm_columns (k, g);
+  gf_real beta = 0;
+
+  if (k->n == 1 && b_g != NULL)
     {
-      const gf_real *x_g = x_n + g * d->c_group * d->in_plane;
-
-      /* Pointwise, x_g (C/g, H·W) already is the column matrix. */
-      if (!pointwise)
-        im2col (conv, d, x_g, col);
-      /* y_g (M/g, OH·OW) = W_g (M/g, K) · col (K, OH·OW) + beta·y_g */
-      gf_gemm (0, 0, d->m_group, d->out_plane, d->col_rows,
-               1, w + g * d->m_group * d->col_rows, d->col_rows,
-               pointwise ? x_g : col, d->out_plane,
-               beta, y_n + g * d->m_group * d->out_plane, d->out_plane);
+      for (size_t m = 0; m < d->m_group; m++)
+        for (size_t p = 0; p < d->out_plane; p++)
+          y_g[m * d->out_plane + p] = b_g[m];
+      beta = 1;
     }
+  gf_gemm (0, 0, d->m_group, cols, d->col_rows,
+           1, k->w + g * d->m_group * d->col_rows, d->col_rows,
+           col, cols, beta, k->n == 1 ? y_g : k->out, cols);
+  if (k->n > 1)
+    scatter_output (k, b_g, y_g);
 }
 
-/* dw_g (M/g, K) += dy_g (M/g, OH·OW) · colᵀ (OH·OW, K). */
+/* Backward of group g: dW_g (M/g, K) += dy_g (M/g, n·OH·OW) · colᵀ, then
+ * dcol (K, n·OH·OW) = W_gᵀ · dy_g, which col2im writes into dx_g.  dcol
+ * reuses col's buffer, or in place is dx_g itself. */
 static void
-gemm_backward_weights (const GfConv2d *conv, const ConvDims *d,
-                       bool pointwise, const gf_real *x_g,
-                       const gf_real *dy_g, gf_real *dw_g, gf_real *col)
+gemm_backward_group (const ConvGemm *k, size_t g)
 {
-  if (!pointwise)
-    im2col (conv, d, x_g, col);
-  gf_gemm (0, 1, d->m_group, d->col_rows, d->out_plane,
-           1, dy_g, d->out_plane, pointwise ? x_g : col, d->out_plane,
-           1, dw_g, d->col_rows);
-}
+  const ConvDims *d = &k->d;
+  const size_t cols = k->n * d->out_plane;
+  const gf_real *dy_g = k->dy + k->first * k->y_image
+                        + g * d->m_group * d->out_plane;
+  gf_real *dx_g = k->dx != NULL ? k->dx + k->first * k->x_image
+                                  + g * d->c_group * d->in_plane : NULL;
+  const gf_real *w_g = k->w + g * d->m_group * d->col_rows;
+  gf_real *dcol = gemm_in_place (k) ? dx_g : k->col;
 
-/* dcol (K, OH·OW) = W_gᵀ (K, M/g) · dy_g (M/g, OH·OW), then col2im adds
- * it into dx_g (C/g, H, W), which the caller zeroed.  Pointwise, dcol is
- * dx_g itself and the GEMM overwrites it. */
-static void
-gemm_backward_input (const GfConv2d *conv, const ConvDims *d, bool pointwise,
-                     const gf_real *w_g, const gf_real *dy_g,
-                     gf_real *dx_g, gf_real *col)
-{
-  gf_gemm (1, 0, d->col_rows, d->out_plane, d->m_group,
-           1, w_g, d->col_rows, dy_g, d->out_plane,
-           0, pointwise ? dx_g : col, d->out_plane);
-  if (!pointwise)
-    col2im (conv, d, col, dx_g);
-}
-
-/* Backward of one image: dx_n (C, H, W) is written, dw accumulated; either
- * may be NULL. */
-static void
-gemm_backward_image (const GfConv2d *conv, const ConvDims *d, bool pointwise,
-                     const gf_real *x_n, const gf_real *w,
-                     const gf_real *dy_n, gf_real *dx_n, gf_real *dw,
-                     gf_real *col)
-{
-  size_t w_group = d->m_group * d->col_rows;
-
-  if (dx_n != NULL && !pointwise)
-    memset (dx_n, 0, conv->in_channels * d->in_plane * sizeof *dx_n);
-  for (size_t g = 0; g < conv->groups; g++)
+  if (k->n > 1)
     {
-      const gf_real *x_g = x_n + g * d->c_group * d->in_plane;
-      const gf_real *dy_g = dy_n + g * d->m_group * d->out_plane;
+      gather_output (k, dy_g);
+      dy_g = k->out;
+    }
+  if (k->dw != NULL)
+    gf_gemm (0, 1, d->m_group, d->col_rows, cols, 1, dy_g, cols,
+             gemm_columns (k, g), cols, 1,
+             k->dw + g * d->m_group * d->col_rows, d->col_rows);
+  if (dx_g == NULL)
+    return;
+  gf_gemm (1, 0, d->col_rows, cols, d->m_group, 1, w_g, d->col_rows,
+           dy_g, cols, 0, dcol, cols);
+  if (!gemm_in_place (k))
+    col2im (k->conv, &k->d, dcol, k->n, k->x_image, dx_g);
+}
 
-      if (dw != NULL)
-        gemm_backward_weights (conv, d, pointwise, x_g, dy_g,
-                               dw + g * w_group, col);
-      if (dx_n != NULL)
-        gemm_backward_input (conv, d, pointwise, w + g * w_group, dy_g,
-                             dx_n + g * d->c_group * d->in_plane, col);
+/* The GEMM paths over the whole batch, chunk by chunk. */
+static void
+gemm_run (ConvGemm *k, bool backward, gf_real *workspace)
+{
+  size_t per_chunk = conv_images_per_gemm (k->conv, &k->d);
+
+  k->x_image = k->conv->in_channels * k->d.in_plane;
+  k->y_image = k->conv->out_channels * k->d.out_plane;
+  k->col = workspace;
+  /* Pointwise one image at a time has no workspace at all. */
+  k->out = per_chunk > 1
+           ? workspace + k->d.col_rows * per_chunk * k->d.out_plane : NULL;
+  for (k->first = 0; k->first < k->conv->batch; k->first += k->n)
+    {
+      k->n = size_min (per_chunk, k->conv->batch - k->first);
+      for (size_t g = 0; g < k->conv->groups; g++)
+        if (backward)
+          gemm_backward_group (k, g);
+        else
+          gemm_forward_group (k, g);
     }
 }
 
@@ -668,17 +882,14 @@ gf_conv2d_forward (const GfConv2d *conv,
 {
   ConvDims d = conv_dims (conv);
   ConvPath path = conv_path (conv);
-  size_t x_image = conv->in_channels * d.in_plane;
-  size_t y_image = conv->out_channels * d.out_plane;
+  ConvGemm k = { .conv = conv, .d = d,
+                 .pointwise = path == CONV_PATH_POINTWISE,
+                 .x = x, .w = w, .b = b, .y = y };
 
   if (path == CONV_PATH_DEPTHWISE)
-    {
-      depthwise_forward (conv, &d, x, w, b, y);
-      return;
-    }
-  for (size_t n = 0; n < conv->batch; n++)
-    gemm_forward_image (conv, &d, path == CONV_PATH_POINTWISE,
-                        x + n * x_image, w, b, y + n * y_image, workspace);
+    depthwise_forward (conv, &d, x, w, b, y);
+  else
+    gemm_run (&k, false, workspace);
 }
 
 void
@@ -689,17 +900,14 @@ gf_conv2d_backward (const GfConv2d *conv,
 {
   ConvDims d = conv_dims (conv);
   ConvPath path = conv_path (conv);
-  size_t x_image = conv->in_channels * d.in_plane;
-  size_t y_image = conv->out_channels * d.out_plane;
+  ConvGemm k = { .conv = conv, .d = d,
+                 .pointwise = path == CONV_PATH_POINTWISE,
+                 .x = x, .w = w, .dy = dy, .dx = dx, .dw = dw };
 
   if (path == CONV_PATH_DEPTHWISE)
     depthwise_backward (conv, &d, x, w, dy, dx, dw, workspace);
-  else
-    for (size_t n = 0; n < conv->batch; n++)
-      gemm_backward_image (conv, &d, path == CONV_PATH_POINTWISE,
-                           x + n * x_image, w, dy + n * y_image,
-                           dx != NULL ? dx + n * x_image : NULL, dw,
-                           workspace);
+  else if (dx != NULL || dw != NULL)
+    gemm_run (&k, true, workspace);
   if (db != NULL)
     bias_backward (conv, &d, dy, db);
 }

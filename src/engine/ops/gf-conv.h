@@ -3,9 +3,10 @@
  * Fast path: 1×1 stride-1 unpadded convolutions are one GEMM per image on
  * the input as it lies; depthwise convolutions (groups == in == out
  * channels) use a direct loop; everything else is im2col into the planned
- * workspace and one GEMM per image and group.  gf_conv2d_forward_reference
- * and gf_conv2d_backward_reference are the naive seven-loop versions the
- * tests compare against.
+ * workspace and one GEMM per group for each image or, on small planes,
+ * for a chunk of images at once.  gf_conv2d_forward_reference and
+ * gf_conv2d_backward_reference are the naive seven-loop versions the tests
+ * compare against.
  */
 #pragma once
 
@@ -26,6 +27,10 @@ typedef struct
   size_t groups;
   /* Set by gf_conv2d_init. */
   size_t out_h, out_w;
+  /* Optional, set by the caller: at most this many images share one GEMM
+   * (1 is one GEMM per image); 0, the default, lets the kernels choose.
+   * Tests and benchmarks force it; gf_conv2d_workspace_size follows it. */
+  size_t images_per_gemm;
 } GfConv2d;
 
 /* Checks the attributes (non-zero strides, dilations and groups, channels
@@ -34,7 +39,7 @@ typedef struct
 GfStatus gf_conv2d_init (GfConv2d *conv, GfError *error);
 
 /* Scratch the fast kernels need, in gf_real elements, for both forward and
- * backward at conv->batch; 0 when none. */
+ * backward at conv->batch (and so at any smaller batch); 0 when none. */
 size_t gf_conv2d_workspace_size (const GfConv2d *conv);
 
 /* x (N, C, H, W); w (M, C/groups, KH, KW); b (M) or NULL;

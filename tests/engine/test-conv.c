@@ -1,7 +1,9 @@
 /* test-conv.c: the fast convolution kernels (pointwise GEMM, depthwise
  * loop, im2col + GEMM) against the naive reference loops and against
- * finite differences, over a sweep of shapes that reaches every path; a
- * few hand-computed outputs; and the attribute checks of gf_conv2d_init. */
+ * finite differences, over a sweep of shapes that reaches every path, each
+ * GEMM case run per image, in chunks and as one batch (the kernels' two
+ * ways of feeding OpenBLAS); a few hand-computed outputs; the workspace
+ * plan; and the attribute checks of gf_conv2d_init. */
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
@@ -60,7 +62,42 @@ static const ConvCase conv_cases[] = {
   /* Rows so long that the depthwise loops split the plane into blocks. */
   { "depthwise-row-blocks",    1, 2, 5, 701, 2, 3, 3, 1, 1, 1, 1, { 1, 1, 1, 1 }, 2, true },
   { "depthwise-row-blocks-strided", 1, 2, 9, 2100, 2, 3, 3, 2, 1, 2, 1, { 2, 1, 1, 1 }, 2, false },
+  /* Batches whose images share GEMMs, with every attribute; "flat" cases
+   * are stride 1 with OW == W, where im2col copies whole planes. */
+  { "batch4-groups2-stride2-dil2", 4, 4, 9, 8, 6, 3, 3, 2, 2, 2, 2, { 2, 1, 1, 2 }, 2, true },
+  { "batch5-pointwise-groups2",    5, 4, 3, 5, 6, 1, 1, 1, 1, 1, 1, { 0, 0, 0, 0 }, 2, false },
+  { "flat-dilation2-asymmetric",   3, 3, 6, 7, 4, 3, 3, 1, 1, 2, 2, { 1, 1, 3, 3 }, 1, true },
+  { "flat-unpadded-rows",          2, 2, 6, 5, 3, 3, 3, 1, 1, 1, 1, { 0, 1, 0, 1 }, 1, false },
+  { "flat-groups3-batch3",         3, 6, 5, 6, 6, 3, 3, 1, 1, 1, 1, { 1, 1, 1, 1 }, 3, true },
+  { "flat-padding-only-taps",      3, 2, 2, 3, 3, 3, 5, 1, 1, 1, 1, { 1, 2, 1, 2 }, 1, true },
+  { "flat-wide-rows-batch2",       2, 3, 4, 21, 2, 3, 3, 1, 1, 1, 1, { 1, 1, 1, 1 }, 1, false },
 };
+
+/* How many images share one GEMM (GfConv2d.images_per_gemm): the kernels'
+ * own choice, and forced settings that run every GEMM case per image (the
+ * path large planes take), in chunks of two (odd batches end with a
+ * one-image chunk) and as one batch (the path small planes take). */
+typedef struct
+{
+  const char *name;
+  size_t images_per_gemm;
+} GemmBatching;
+
+enum { BATCHING_AUTO, BATCHING_PER_IMAGE, BATCHING_CHUNKS, BATCHING_WHOLE };
+
+static const GemmBatching batchings[] = {
+  [BATCHING_AUTO]      = { "auto",        0 },
+  [BATCHING_PER_IMAGE] = { "per-image",   1 },
+  [BATCHING_CHUNKS]    = { "chunks-of-2", 2 },
+  [BATCHING_WHOLE]     = { "whole-batch", SIZE_MAX },
+};
+
+/* One test's data: a shape under one batching. */
+typedef struct
+{
+  const ConvCase *shape;
+  const GemmBatching *batching;
+} ConvRun;
 
 static GfConv2d
 conv_from_case (const ConvCase *cc)
@@ -102,12 +139,14 @@ fill_nan (gf_real *x, size_t n)
 }
 
 static void
-fixture_init (ConvFixture *f, const ConvCase *cc)
+fixture_init (ConvFixture *f, const ConvRun *run)
 {
+  const ConvCase *cc = run->shape;
   GfError error = { 0 };
   GfRng rng;
 
   f->conv = conv_from_case (cc);
+  f->conv.images_per_gemm = run->batching->images_per_gemm;
   g_assert_cmpint (gf_conv2d_init (&f->conv, &error), ==, GF_OK);
   f->x_size = cc->n * cc->c * cc->h * cc->w;
   f->w_size = cc->m * (cc->c / cc->groups) * cc->kh * cc->kw;
@@ -319,6 +358,99 @@ test_backward_gradcheck (gconstpointer data)
   fixture_clear (&f);
 }
 
+/* Per image and as one batch, the GEMM paths agree with each other as
+ * closely as with the reference: not bit for bit, since dW sums over the
+ * images inside one GEMM on one path and across GEMM calls on the other. */
+static void
+test_batching_agrees (gconstpointer data)
+{
+  const ConvRun one = { data, &batchings[BATCHING_PER_IMAGE] };
+  const ConvRun all = { data, &batchings[BATCHING_WHOLE] };
+  ConvFixture a, b;
+  ConvGrads ga, gb;
+  g_autofree gf_real *zeros = NULL;
+
+  fixture_init (&a, &one);
+  fixture_init (&b, &all);
+  /* The batched path's matrices span the batch: it did take that path. */
+  g_assert_cmpuint (b.ws_size, >, a.ws_size);
+  fast_forward (&a);
+  fast_forward (&b);
+  gf_test_assert_close ("y", b.y, a.y, a.y_size, COMPARE_RTOL, COMPARE_ATOL);
+  zeros = gf_test_new (MAX (a.w_size, a.b_size));
+  grads_init (&ga, &a, zeros, zeros);
+  grads_init (&gb, &b, zeros, zeros);
+  fast_backward (&a, &ga);
+  fast_backward (&b, &gb);
+  grads_assert_close ("batched", &gb, &ga, &a);
+  grads_clear (&ga);
+  grads_clear (&gb);
+  fixture_clear (&a);
+  fixture_clear (&b);
+}
+
+/* ---- Workspace plan ------------------------------------------------------ */
+
+#define PLAN_BATCH 6
+
+/* The graph sizes one workspace for its largest batch and runs smaller
+ * batches in it: the size must never shrink as the batch grows.  Small
+ * planes share GEMMs across images; large ones run per image and need no
+ * more than one image's column matrix. */
+static void
+test_workspace_planned_batch (void)
+{
+  static const ConvCase small =
+    { "small", 1, 4, 5, 5, 8, 3, 3, 1, 1, 1, 1, { 1, 1, 1, 1 }, 1, true };
+  static const ConvCase large =
+    { "large", PLAN_BATCH, 4, 64, 64, 8, 3, 3, 1, 1, 1, 1, { 1, 1, 1, 1 },
+      1, true };
+  GfConv2d conv = conv_from_case (&small), one;
+  size_t previous = 0;
+
+  for (size_t n = 1; n <= PLAN_BATCH; n++)
+    {
+      conv.batch = n;
+      g_assert_cmpint (gf_conv2d_init (&conv, NULL), ==, GF_OK);
+      g_assert_cmpuint (gf_conv2d_workspace_size (&conv), >=, previous);
+      previous = gf_conv2d_workspace_size (&conv);
+    }
+  one = conv;
+  one.images_per_gemm = 1;
+  g_assert_cmpuint (gf_conv2d_workspace_size (&conv), >,
+                    gf_conv2d_workspace_size (&one));
+  conv = conv_from_case (&large);
+  g_assert_cmpint (gf_conv2d_init (&conv, NULL), ==, GF_OK);
+  one = conv;
+  one.images_per_gemm = 1;
+  g_assert_cmpuint (gf_conv2d_workspace_size (&conv), ==,
+                    gf_conv2d_workspace_size (&one));
+}
+
+/* A batch smaller than planned, in the planned workspace, is right too. */
+static void
+test_workspace_smaller_batch (void)
+{
+  static const ConvCase shape =
+    { "smaller", PLAN_BATCH, 4, 5, 6, 6, 3, 3, 1, 1, 1, 1, { 1, 1, 1, 1 },
+      2, true };
+  const ConvRun run = { &shape, &batchings[BATCHING_AUTO] };
+  ConvFixture f;
+  size_t planned;
+  g_autofree gf_real *want = NULL;
+
+  fixture_init (&f, &run);
+  planned = f.ws_size;
+  f.conv.batch = PLAN_BATCH / 2;
+  f.y_size /= 2;
+  g_assert_cmpuint (gf_conv2d_workspace_size (&f.conv), <=, planned);
+  want = gf_test_new (f.y_size);
+  fast_forward (&f);
+  gf_conv2d_forward_reference (&f.conv, f.x, f.w, f.b, want);
+  gf_test_assert_close ("y", f.y, want, f.y_size, COMPARE_RTOL, COMPARE_ATOL);
+  fixture_clear (&f);
+}
+
 /* ---- Hand-computed values ---------------------------------------------- */
 
 /* A cross-correlation, not a flipped convolution: the 3×3 input 1…9 under
@@ -472,6 +604,15 @@ test_init_rejects (gconstpointer data)
   g_assert_cmpint (gf_conv2d_init (&conv, NULL), ==, bad->status);
 }
 
+/* The depthwise loop has no GEMM to batch: its cases run once. */
+static size_t
+batchings_for (const ConvCase *cc)
+{
+  bool depthwise = cc->groups == cc->c && cc->groups == cc->m;
+
+  return depthwise ? 1 : G_N_ELEMENTS (batchings);
+}
+
 static void
 add_case_tests (void)
 {
@@ -488,11 +629,23 @@ add_case_tests (void)
 
   for (size_t k = 0; k < G_N_ELEMENTS (kinds); k++)
     for (size_t i = 0; i < G_N_ELEMENTS (conv_cases); i++)
-      {
-        g_autofree char *path = g_strdup_printf ("/engine/conv2d/%s/%s",
-                                                 kinds[k], conv_cases[i].name);
+      for (size_t j = 0; j < batchings_for (&conv_cases[i]); j++)
+        {
+          ConvRun run = { &conv_cases[i], &batchings[j] };
+          g_autofree char *path = g_strdup_printf ("/engine/conv2d/%s/%s/%s",
+                                                   kinds[k], run.shape->name,
+                                                   run.batching->name);
 
-        g_test_add_data_func (path, &conv_cases[i], funcs[k]);
+          g_test_add_data_func_full (path, g_memdup2 (&run, sizeof run),
+                                     funcs[k], g_free);
+        }
+  for (size_t i = 0; i < G_N_ELEMENTS (conv_cases); i++)
+    if (batchings_for (&conv_cases[i]) > 1 && conv_cases[i].n > 1)
+      {
+        g_autofree char *path = g_strdup_printf (
+          "/engine/conv2d/batching/agrees/%s", conv_cases[i].name);
+
+        g_test_add_data_func (path, &conv_cases[i], test_batching_agrees);
       }
 }
 
@@ -510,6 +663,10 @@ main (int argc, char **argv)
     }
   g_test_add_func ("/engine/conv2d/workspace/pointwise-needs-none",
                    test_workspace_pointwise_needs_none);
+  g_test_add_func ("/engine/conv2d/workspace/planned-batch",
+                   test_workspace_planned_batch);
+  g_test_add_func ("/engine/conv2d/workspace/smaller-batch",
+                   test_workspace_smaller_batch);
   g_test_add_func ("/engine/conv2d/forward/known-values",
                    test_forward_known_values);
   add_case_tests ();

@@ -11,8 +11,9 @@
  * the calling thread's CPU time instead of wall time: on a shared machine
  * both filter out time the process spent descheduled (--cpu only makes
  * sense with OPENBLAS_NUM_THREADS=1).  Run it with OPENBLAS_NUM_THREADS=1
- * and =2; it is built, not installed, and not run by meson test.  Backward computes dx and dw (no bias, as in
- * the networks, where BatchNorm follows each convolution).
+ * and =2; it is built, not installed, and not run by meson test.
+ * Backward computes dx and dw (no bias, as in the networks, where
+ * BatchNorm follows each convolution).
  */
 #include <stdio.h>
 #include <stdlib.h>

@@ -221,6 +221,24 @@ graft_run_data_describe (GraftRunData *data)
   return data->description;
 }
 
+const char *
+graft_run_data_sha256 (GraftRunData *data, guint sample)
+{
+  return scan_sample (data, sample)->sha256;
+}
+
+char *
+graft_run_data_view_key (GraftRunData *data, guint view)
+{
+  return graft_augment_describe (&data->augment, data->seed, view);
+}
+
+const GfPreprocess *
+graft_run_data_preprocess (GraftRunData *data)
+{
+  return &data->pre;
+}
+
 gboolean
 graft_run_data_fill (GraftRunData *data, guint sample, guint view,
                      float *out, GError **error)

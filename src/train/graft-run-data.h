@@ -35,6 +35,12 @@ char        *graft_run_data_labels_json (GraftRunData *data);
 /* The "data" object of run.json, owned by @data. */
 JsonNode    *graft_run_data_describe  (GraftRunData *data);
 
+/* The SHA-256 of picture @sample's file, and the text naming view @view's
+ * recipe (for feature-cache keys). */
+const char  *graft_run_data_sha256    (GraftRunData *data, guint sample);
+char        *graft_run_data_view_key  (GraftRunData *data, guint view);
+const GfPreprocess *graft_run_data_preprocess (GraftRunData *data);
+
 /* Decodes picture @sample and writes view @view (0: plain; see
  * graft-augment.h) as the backbone's input tensor into @out. */
 gboolean graft_run_data_fill (GraftRunData *data, guint sample, guint view,

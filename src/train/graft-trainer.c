@@ -23,6 +23,8 @@
 #include "ops/gf-loss.h"
 #include "graft-backbones.h"
 #include "graft-error.h"
+#include "graft-feature-cache.h"
+#include "graft-image.h"
 #include "graft-head.h"
 #include "graft-safetensors.h"
 #include "graft-run-data.h"
@@ -43,6 +45,8 @@ typedef struct
   GraftHeadLayout head;
 
   char *backbone_path;     /* the file config->backbone names */
+  char *backbone_sha256;
+  GraftFeatureCache *features;   /* pooled vectors on disk; may be NULL */
   GfModel *model;          /* the backbone: its weights are the master copy */
   int cut;
   GfBlock *blocks;
@@ -184,6 +188,13 @@ load_backbone (Trainer *t, GError **error)
   t->backbone_path = graft_backbones_resolve (t->config->backbone, error);
   if (t->backbone_path == NULL)
     return FALSE;
+  t->backbone_sha256 = graft_file_sha256 (t->backbone_path, NULL, error);
+  if (t->backbone_sha256 == NULL)
+    return FALSE;
+  /* Without a usable cache folder a run recomputes: slower, not wrong. */
+  t->features = graft_feature_cache_new (NULL,
+                                         GRAFT_FEATURE_CACHE_DEFAULT_BYTES,
+                                         NULL);
   status = gf_onnx_load (t->backbone_path, NULL, &t->model, &gf_error);
   if (status != GF_OK)
     {
@@ -502,39 +513,98 @@ run_prefix (Trainer *t, const guint *samples, guint n, guint view,
   return TRUE;
 }
 
+/* The on-disk key of picture @sample's pooled vector in view @view: its
+ * content, the backbone file, the cut, the preprocessing and the view. */
+static char *
+feature_digest (Trainer *t, guint sample, guint view)
+{
+  g_autofree char *view_key = graft_run_data_view_key (t->data, view);
+  GraftFeatureKey key = {
+    graft_run_data_sha256 (t->data, sample), t->backbone_sha256,
+    gf_graph_tensor_name (t->model->graph, t->cut),
+    graft_run_data_preprocess (t->data), view_key,
+  };
+
+  return graft_feature_key_digest (&key);
+}
+
+/* Pooled vectors (the part starts at the cut) are shared between runs
+ * through the data layer's cache: a second run on the same pictures and
+ * backbone skips the backbone altogether. */
+static gboolean
+disk_lookup (Trainer *t, guint sample, guint view, float *row)
+{
+  g_autofree char *digest = NULL;
+
+  if (!t->pooled || t->features == NULL)
+    return FALSE;
+  digest = feature_digest (t, sample, view);
+  return graft_feature_cache_lookup (t->features, digest, row,
+                                     t->boundary_count);
+}
+
+static void
+disk_store (Trainer *t, guint sample, guint view, const float *row)
+{
+  g_autofree char *digest = NULL;
+
+  if (!t->pooled || t->features == NULL)
+    return;
+  digest = feature_digest (t, sample, view);
+  /* A full disk or a read-only cache costs speed, not the run. */
+  graft_feature_cache_store (t->features, digest, row, t->boundary_count,
+                             NULL);
+}
+
+static void
+keep_row (Trainer *t, guint sample, const float *row)
+{
+  if (t->cached == NULL)
+    return;
+  memcpy (t->boundary_cache + sample * t->boundary_count, row,
+          t->boundary_count * sizeof (float));
+  t->cached[sample] = TRUE;
+}
+
 /* Fills the trainable part's input with pictures @samples[0..n): from
- * the kept prefix outputs where there are some, else through the prefix. */
+ * the kept prefix outputs, else the disk cache, else through the prefix. */
 static gboolean
 fill_part (Trainer *t, const guint *samples, guint n, guint view,
            GError **error)
 {
   gf_real *in = gf_graph_tensor_data (t->part, t->part_in);
+  gsize count = t->boundary_count;
+  g_autofree guint *slot = g_new (guint, n);
   g_autofree guint *missing = g_new (guint, n);
   g_autofree float *rows = NULL;
   guint n_missing = 0;
 
   G_STATIC_ASSERT (sizeof (gf_real) == sizeof (float));
   for (guint i = 0; i < n; i++)
-    if (t->cached == NULL || !t->cached[samples[i]])
-      missing[n_missing++] = samples[i];
-  if (n_missing > 0)
     {
-      rows = g_new (float, (gsize) n_missing * t->boundary_count);
-      if (!run_prefix (t, missing, n_missing, view, rows, error))
-        return FALSE;
-      for (guint i = 0; t->cached != NULL && i < n_missing; i++)
+      float *row = in + i * count;
+      if (t->cached != NULL && t->cached[samples[i]])
+        memcpy (row, t->boundary_cache + samples[i] * count,
+                count * sizeof (float));
+      else if (disk_lookup (t, samples[i], view, row))
+        keep_row (t, samples[i], row);
+      else
         {
-          memcpy (t->boundary_cache + missing[i] * t->boundary_count,
-                  rows + i * t->boundary_count,
-                  t->boundary_count * sizeof (float));
-          t->cached[missing[i]] = TRUE;
+          slot[n_missing] = i;
+          missing[n_missing++] = samples[i];
         }
     }
-  for (guint i = 0, m = 0; i < n; i++)
-    memcpy (in + i * t->boundary_count,
-            t->cached != NULL ? t->boundary_cache + samples[i]
-            * t->boundary_count : rows + (m++) * t->boundary_count,
-            t->boundary_count * sizeof (float));
+  if (n_missing == 0)
+    return TRUE;
+  rows = g_new (float, (gsize) n_missing * count);
+  if (!run_prefix (t, missing, n_missing, view, rows, error))
+    return FALSE;
+  for (guint j = 0; j < n_missing; j++)
+    {
+      memcpy (in + slot[j] * count, rows + j * count, count * sizeof (float));
+      keep_row (t, missing[j], rows + j * count);
+      disk_store (t, missing[j], view, rows + j * count);
+    }
   return TRUE;
 }
 
@@ -1345,6 +1415,8 @@ trainer_clear (Trainer *t)
   clear_stage (t);
   g_clear_pointer (&t->model, gf_model_free);
   g_clear_pointer (&t->backbone_path, g_free);
+  g_clear_pointer (&t->backbone_sha256, g_free);
+  g_clear_pointer (&t->features, graft_feature_cache_free);
   g_clear_pointer (&t->blocks, free);
   g_clear_pointer (&t->data, graft_run_data_free);
   g_clear_pointer (&t->history, graft_run_history_free);

@@ -75,6 +75,21 @@ train (const char *backbone, const char *mode, const char *epochs,
   return accuracy;
 }
 
+static guint
+count_files (const char *dir)
+{
+  g_autoptr (GDir) d = g_dir_open (dir, 0, NULL);
+  guint n = 0;
+  const char *name;
+
+  while (d != NULL && (name = g_dir_read_name (d)) != NULL)
+    {
+      g_autofree char *path = g_build_filename (dir, name, NULL);
+      n += g_file_test (path, G_FILE_TEST_IS_DIR) ? count_files (path) : 1;
+    }
+  return n;
+}
+
 static char *
 untrained_copy (const Bundled *b, const char *dir)
 {
@@ -105,6 +120,9 @@ test_transfer (gconstpointer data)
   const char *rm[] = { "rm", "-rf", dir, NULL };
 
   g_assert_cmpfloat (pretrained, >=, untrained + MARGIN);
+  /* Feature extraction kept its vectors in the data layer's cache. */
+  g_assert_cmpuint (count_files (g_getenv ("GRAFT_FEATURE_CACHE_DIR")), >=,
+                    300 * 0.8);
   g_assert_cmpfloat (finetuned, >=, pretrained);
   g_spawn_sync (NULL, (char **) rm, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL,
                 NULL, NULL, NULL, NULL);

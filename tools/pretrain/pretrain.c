@@ -46,6 +46,13 @@ typedef struct
   gsize n;
 } Split;
 
+static void
+split_clear (Split *split)
+{
+  g_clear_pointer (&split->images, g_free);
+  g_clear_pointer (&split->labels, g_free);
+}
+
 /* ---- Reading the idx files ----------------------------------------------- */
 
 static GBytes *
@@ -475,10 +482,12 @@ write_samples (const Options *o, GError **error)
       path = g_strdup_printf ("%s/%04u.png", dir, written[label]++);
       if (g_mkdir_with_parents (dir, 0755) != 0
           || !gdk_pixbuf_save (pixbuf, path, "png", error, NULL))
-        return FALSE;
+        {
+          split_clear (&split);
+          return FALSE;
+        }
     }
-  g_free (split.images);
-  g_free (split.labels);
+  split_clear (&split);
   return TRUE;
 }
 
@@ -496,6 +505,7 @@ pretrain (const Options *o, GError **error)
   GfSchedule sched = { GF_SCHEDULE_COSINE };
   guint step = 0;
   double accuracy = 0;
+  gboolean saved;
   int logits;
 
   /* --epochs 0 writes the untrained network: the baseline a transfer
@@ -503,7 +513,11 @@ pretrain (const Options *o, GError **error)
   if (o->epochs > 0 && (!load_split (o->data, "train", 0, 4, &train, error)
                         || !load_split (o->data, "t10k", 0, 4, &test,
                                         error)))
-    return FALSE;
+    {
+      gf_graph_free (net.graph);
+      split_clear (&train);
+      return FALSE;
+    }
   gf_rng_seed (&net.rng, (guint64) o->seed);
   net.input = gf_graph_add_input (net.graph, "image", 4, dims, NULL);
   logits = g_str_equal (o->arch, "plain") ? build_plain (&net)
@@ -531,7 +545,11 @@ pretrain (const Options *o, GError **error)
     printf ("%s: test accuracy %.2f %% on Fashion-MNIST classes 0-4\n",
             o->out, 100 * accuracy);
   gf_optimizer_clear (&opt);
-  return save_model (&net, logits, o, accuracy, error);
+  saved = save_model (&net, logits, o, accuracy, error);
+  gf_graph_free (net.graph);
+  split_clear (&train);
+  split_clear (&test);
+  return saved;
 }
 
 int

@@ -555,13 +555,14 @@ pretrain (const Options *o, GError **error)
 int
 main (int argc, char **argv)
 {
-  Options o = { "plain", NULL, DEFAULT_DATA, NULL, 8, 64, 60, 0, 1, 2e-3 };
+  Options o = { NULL, NULL, NULL, NULL, 8, 64, 60, 0, 1, 2e-3 };
+  g_autofree char *arch = NULL, *out = NULL, *data = NULL, *samples = NULL;
   const GOptionEntry entries[] = {
-    { "arch", 0, 0, G_OPTION_ARG_STRING, &o.arch, "plain or resnet", "A" },
-    { "out", 0, 0, G_OPTION_ARG_FILENAME, &o.out, "The ONNX file", "FILE" },
-    { "data", 0, 0, G_OPTION_ARG_FILENAME, &o.data, "Fashion-MNIST folder",
+    { "arch", 0, 0, G_OPTION_ARG_STRING, &arch, "plain or resnet", "A" },
+    { "out", 0, 0, G_OPTION_ARG_FILENAME, &out, "The ONNX file", "FILE" },
+    { "data", 0, 0, G_OPTION_ARG_FILENAME, &data, "Fashion-MNIST folder",
       "DIR" },
-    { "samples", 0, 0, G_OPTION_ARG_FILENAME, &o.samples,
+    { "samples", 0, 0, G_OPTION_ARG_FILENAME, &samples,
       "Write classes 5-9 as sample folders instead", "DIR" },
     { "per-class", 0, 0, G_OPTION_ARG_INT, &o.per_class, "Samples a class",
       "N" },
@@ -578,6 +579,15 @@ main (int argc, char **argv)
   if (!g_option_context_parse (context, &argc, &argv, &error))
     {
       fprintf (stderr, "pretrain: %s\n", error->message);
+      return 2;
+    }
+  o.arch = arch != NULL ? arch : "plain";
+  o.out = out;
+  o.data = data != NULL ? data : DEFAULT_DATA;
+  o.samples = samples;
+  if (!g_str_equal (o.arch, "plain") && !g_str_equal (o.arch, "resnet"))
+    {
+      fprintf (stderr, "pretrain: --arch is plain or resnet\n");
       return 2;
     }
   gf_engine_set_threads (o.threads);

@@ -6,6 +6,8 @@
 #include <json-glib/json-glib.h>
 #include <string.h>
 
+#include "graft-test-cli.h"
+
 #include <math.h>
 
 #include "gf-blocks.h"
@@ -14,71 +16,22 @@
 
 #define PYTHON "/usr/bin/python3"
 
-typedef struct
-{
-  int status;
-  char *out;
-  char *err;
-} Run;
-
-static void
-run_clear (Run *run)
-{
-  g_free (run->out);
-  g_free (run->err);
-}
-
-G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (Run, run_clear)
-
-/* Runs graft-cli with @args (NULL-terminated). */
-static Run
-cli (const char *first, ...)
-{
-  g_autoptr (GPtrArray) argv = g_ptr_array_new ();
-  g_autoptr (GError) error = NULL;
-  Run run = { 0 };
-  va_list args;
-  int wait_status;
-
-  g_ptr_array_add (argv, (gpointer) g_getenv ("GRAFT_CLI"));
-  va_start (args, first);
-  for (const char *a = first; a != NULL; a = va_arg (args, const char *))
-    g_ptr_array_add (argv, (gpointer) a);
-  va_end (args);
-  g_ptr_array_add (argv, NULL);
-  g_spawn_sync (NULL, (char **) argv->pdata, NULL, G_SPAWN_DEFAULT, NULL,
-                NULL, &run.out, &run.err, &wait_status, &error);
-  g_assert_no_error (error);
-  run.status = WIFEXITED (wait_status) ? WEXITSTATUS (wait_status) : -1;
-  return run;
-}
-
-/* A failure is exactly one line on stderr, starting with the program. */
-static void
-assert_one_line_failure (const Run *run, int status, const char *fragment)
-{
-  g_assert_cmpint (run->status, ==, status);
-  g_assert_true (g_str_has_prefix (run->err, "graft-cli: "));
-  g_assert_cmpint (strchr (run->err, '\n') - run->err + 1, ==,
-                   (int) strlen (run->err));
-  if (strstr (run->err, fragment) == NULL)
-    g_test_fail_printf ("'%s' lacks '%s'", run->err, fragment);
-}
 
 static void
 test_help_and_usage (void)
 {
-  g_auto (Run) help = cli ("--help", NULL);
-  g_auto (Run) none = cli (NULL);
-  g_auto (Run) unknown = cli ("frobnicate", NULL);
-  g_auto (Run) flag = cli ("inspect", "--no-such-flag", "x.onnx", NULL);
+  g_auto (GraftCliRun) help = graft_test_cli ("--help", NULL);
+  g_auto (GraftCliRun) none = graft_test_cli (NULL);
+  g_auto (GraftCliRun) unknown = graft_test_cli ("frobnicate", NULL);
+  g_auto (GraftCliRun) flag = graft_test_cli ("inspect", "--no-such-flag",
+                                               "x.onnx", NULL);
 
   g_assert_cmpint (help.status, ==, 0);
   g_assert_nonnull (strstr (help.out, "inspect"));
   g_assert_nonnull (strstr (help.out, "features"));
   g_assert_cmpint (none.status, ==, 2);
-  assert_one_line_failure (&unknown, 2, "frobnicate");
-  assert_one_line_failure (&flag, 2, "no-such-flag");
+  graft_test_assert_one_line_failure (&unknown, 2, "frobnicate");
+  graft_test_assert_one_line_failure (&flag, 2, "no-such-flag");
 }
 
 static void
@@ -90,12 +43,12 @@ test_inspect_refuses (void)
 
   g_file_set_contents (junk, "this is not a model", -1, NULL);
   {
-    g_auto (Run) run = cli ("inspect", junk, NULL);
-    assert_one_line_failure (&run, 1, "junk.onnx");
+    g_auto (GraftCliRun) run = graft_test_cli ("inspect", junk, NULL);
+    graft_test_assert_one_line_failure (&run, 1, "junk.onnx");
   }
   {
-    g_auto (Run) run = cli ("inspect", missing, NULL);
-    assert_one_line_failure (&run, 1, "missing.onnx");
+    g_auto (GraftCliRun) run = graft_test_cli ("inspect", missing, NULL);
+    graft_test_assert_one_line_failure (&run, 1, "missing.onnx");
   }
   g_unlink (junk);
   g_rmdir (dir);
@@ -151,7 +104,7 @@ check_torchvision (const char *name, guint n_blocks, const char *kind,
   if (model == NULL)
     return;
   {
-    g_auto (Run) run = cli ("inspect", model, NULL);
+    g_auto (GraftCliRun) run = graft_test_cli ("inspect", model, NULL);
     g_assert_cmpint (run.status, ==, 0);
     root = parse_object (parser, run.out);
   }
@@ -288,8 +241,10 @@ test_features (void)
     g_file_set_contents (text, "not a picture", -1, NULL);
   }
   {
-    g_auto (Run) run = cli ("features", "--backbone", model_path, "--data",
-                            data, "--out", out, "--batch", "3", NULL);
+    g_auto (GraftCliRun) run = graft_test_cli ("features", "--backbone",
+                                               model_path, "--data", data,
+                                               "--out", out, "--batch", "3",
+                                               NULL);
     g_assert_cmpstr (run.err, !=, NULL);
     g_assert_cmpint (run.status, ==, 0);
     g_assert_nonnull (strstr (run.err, "notes.txt"));

@@ -5,60 +5,12 @@
 #include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
 #include <string.h>
+
+#include "graft-test-cli.h"
 #include <sys/wait.h>
 
 #include "graft-test-data.h"
 
-typedef struct
-{
-  int status;
-  char *out;
-  char *err;
-} Run;
-
-static void
-run_clear (Run *run)
-{
-  g_free (run->out);
-  g_free (run->err);
-}
-
-G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (Run, run_clear)
-
-/* Runs graft-cli with @first and the arguments after it (NULL-ended). */
-static Run
-cli (const char *first, ...)
-{
-  g_autoptr (GPtrArray) argv = g_ptr_array_new ();
-  g_autoptr (GError) error = NULL;
-  Run run = { 0 };
-  va_list args;
-  int wait_status = 0;
-
-  g_ptr_array_add (argv, (gpointer) g_getenv ("GRAFT_CLI"));
-  va_start (args, first);
-  for (const char *a = first; a != NULL; a = va_arg (args, const char *))
-    g_ptr_array_add (argv, (gpointer) a);
-  va_end (args);
-  g_ptr_array_add (argv, NULL);
-  g_spawn_sync (NULL, (char **) argv->pdata, NULL, G_SPAWN_DEFAULT, NULL,
-                NULL, &run.out, &run.err, &wait_status, &error);
-  g_assert_no_error (error);
-  run.status = WIFEXITED (wait_status) ? WEXITSTATUS (wait_status) : -1;
-  return run;
-}
-
-static void
-assert_one_line_failure (const Run *run, int status, const char *fragment)
-{
-  g_assert_cmpint (run->status, ==, status);
-  g_assert_true (g_str_has_prefix (run->err, "graft-cli: "));
-  g_assert_cmpint (strchr (run->err, '\n') - run->err + 1, ==,
-                   (int) strlen (run->err));
-  if (strstr (run->err, fragment) == NULL)
-    g_error ("'%s' lacks '%s'", run->err, fragment);
-  g_assert_cmpstr (run->out, ==, "");
-}
 
 static JsonObject *
 parse (JsonParser *parser, const char *text)
@@ -168,7 +120,7 @@ test_json (void)
   graft_test_make_hostile_tree (root);
   before = graft_test_snapshot (root);
   {
-    g_auto (Run) run = cli ("scan", root, "--json", NULL);
+    g_auto (GraftCliRun) run = graft_test_cli ("scan", root, "--json", NULL);
     g_assert_cmpint (run.status, ==, 0);
     check_report (parse (parser, run.out));
     g_assert_nonnull (strstr (run.err, "usable pictures"));
@@ -176,7 +128,7 @@ test_json (void)
   }
   {
     /* Without --json: the summary is the result, on stdout. */
-    g_auto (Run) run = cli ("scan", root, NULL);
+    g_auto (GraftCliRun) run = graft_test_cli ("scan", root, NULL);
     g_assert_cmpint (run.status, ==, 0);
     g_assert_true (g_str_has_prefix (run.out, "3 classes, 14 usable "
                                      "pictures"));
@@ -213,13 +165,13 @@ test_split_options (void)
       graft_test_save (pb, "png", 4, 4, FALSE, 100 + i);
     }
   {
-    g_auto (Run) one = cli ("scan", "--json", "--val", "0.5", "--seed", "3",
+    g_auto (GraftCliRun) one = graft_test_cli ("scan", "--json", "--val", "0.5", "--seed", "3",
                             dir, NULL);
-    g_auto (Run) two = cli ("scan", "--json", "--val", "0.5", "--seed", "3",
+    g_auto (GraftCliRun) two = graft_test_cli ("scan", "--json", "--val", "0.5", "--seed", "3",
                             dir, NULL);
-    g_auto (Run) other = cli ("scan", "--json", "--val", "0.5", "--seed",
+    g_auto (GraftCliRun) other = graft_test_cli ("scan", "--json", "--val", "0.5", "--seed",
                               "4", dir, NULL);
-    g_auto (Run) each = cli ("scan", "--json", a, b, NULL);
+    g_auto (GraftCliRun) each = graft_test_cli ("scan", "--json", a, b, NULL);
     g_autoptr (JsonParser) parser = json_parser_new ();
     g_assert_cmpint (one.status, ==, 0);
     g_assert_cmpstr (one.out, ==, two.out);
@@ -243,24 +195,24 @@ test_failures (void)
 
   graft_test_save (file, "png", 2, 2, FALSE, 1);
   {
-    g_auto (Run) run = cli ("scan", "--json", missing, NULL);
-    assert_one_line_failure (&run, 1, "missing");
+    g_auto (GraftCliRun) run = graft_test_cli ("scan", "--json", missing, NULL);
+    graft_test_assert_one_line_failure (&run, 1, "missing");
   }
   {
-    g_auto (Run) run = cli ("scan", file, NULL);
-    assert_one_line_failure (&run, 1, "not a folder");
+    g_auto (GraftCliRun) run = graft_test_cli ("scan", file, NULL);
+    graft_test_assert_one_line_failure (&run, 1, "not a folder");
   }
   {
-    g_auto (Run) run = cli ("scan", NULL);
-    assert_one_line_failure (&run, 2, "folder");
+    g_auto (GraftCliRun) run = graft_test_cli ("scan", NULL);
+    graft_test_assert_one_line_failure (&run, 2, "folder");
   }
   {
-    g_auto (Run) run = cli ("scan", "--val", "1.5", dir, NULL);
-    assert_one_line_failure (&run, 2, "--val");
+    g_auto (GraftCliRun) run = graft_test_cli ("scan", "--val", "1.5", dir, NULL);
+    graft_test_assert_one_line_failure (&run, 2, "--val");
   }
   {
-    g_auto (Run) run = cli ("scan", "--no-such-option", dir, NULL);
-    assert_one_line_failure (&run, 2, "no-such-option");
+    g_auto (GraftCliRun) run = graft_test_cli ("scan", "--no-such-option", dir, NULL);
+    graft_test_assert_one_line_failure (&run, 2, "no-such-option");
   }
   graft_test_rm_rf (dir);
 }

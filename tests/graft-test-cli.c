@@ -1,0 +1,47 @@
+/* graft-test-cli.c: spawning graft-cli in tests. */
+#include "graft-test-cli.h"
+
+#include <string.h>
+#include <sys/wait.h>
+
+void
+graft_cli_run_clear (GraftCliRun *run)
+{
+  g_free (run->out);
+  g_free (run->err);
+}
+
+GraftCliRun
+graft_test_cli (const char *first, ...)
+{
+  g_autoptr (GPtrArray) argv = g_ptr_array_new ();
+  g_autoptr (GError) error = NULL;
+  GraftCliRun run = { 0 };
+  va_list args;
+  int wait_status = 0;
+
+  g_ptr_array_add (argv, (gpointer) g_getenv ("GRAFT_CLI"));
+  va_start (args, first);
+  for (const char *a = first; a != NULL; a = va_arg (args, const char *))
+    g_ptr_array_add (argv, (gpointer) a);
+  va_end (args);
+  g_ptr_array_add (argv, NULL);
+  g_spawn_sync (NULL, (char **) argv->pdata, NULL, G_SPAWN_DEFAULT, NULL,
+                NULL, &run.out, &run.err, &wait_status, &error);
+  g_assert_no_error (error);
+  run.status = WIFEXITED (wait_status) ? WEXITSTATUS (wait_status) : -1;
+  return run;
+}
+
+void
+graft_test_assert_one_line_failure (const GraftCliRun *run, int status,
+                                    const char *fragment)
+{
+  g_assert_cmpint (run->status, ==, status);
+  g_assert_true (g_str_has_prefix (run->err, "graft-cli: "));
+  g_assert_cmpint (strchr (run->err, '\n') - run->err + 1, ==,
+                   (int) strlen (run->err));
+  if (strstr (run->err, fragment) == NULL)
+    g_test_fail_printf ("'%s' lacks '%s'", run->err, fragment);
+  g_assert_cmpstr (run->out, ==, "");
+}

@@ -4,6 +4,7 @@
 #include "graft-run-data.h"
 
 #include "graft-augment.h"
+#include "graft-decode-pool.h"
 #include "graft-error.h"
 #include "graft-image.h"
 #include "graft-scan.h"
@@ -19,6 +20,7 @@ struct _GraftRunData
   GArray *train, *val;   /* run sample indexes */
   GPtrArray *names;      /* class names with pictures, NULL-terminated */
   JsonNode *description;
+  GraftDecodePool *pool; /* batches decode on every core */
 };
 
 void
@@ -33,6 +35,7 @@ graft_run_data_free (GraftRunData *data)
   g_array_unref (data->val);
   g_ptr_array_unref (data->names);
   g_clear_pointer (&data->description, json_node_unref);
+  g_clear_pointer (&data->pool, graft_decode_pool_free);
   g_free (data);
 }
 
@@ -133,6 +136,9 @@ graft_run_data_load (const GraftRunConfig *config, const GfPreprocess *pre,
   data->seed = config->seed;
   graft_augment_init (&data->augment, config->augment_flip,
                       config->augment_crop);
+  data->pool = graft_decode_pool_new (config->threads, error);
+  if (data->pool == NULL)
+    return NULL;
   describe (data);
   (void) control;
   return g_steal_pointer (&data);
@@ -261,4 +267,36 @@ graft_run_data_fill (GraftRunData *data, guint sample, guint view,
                       gdk_pixbuf_get_height (pixbuf), &geometry);
   graft_image_view_to_tensor (pixbuf, &data->pre, &geometry, out);
   return TRUE;
+}
+
+gboolean
+graft_run_data_fill_batch (GraftRunData *data, const guint *samples, guint n,
+                           guint view, float *out, GError **error)
+{
+  GraftDecodeSpec spec = { &data->pre, &data->augment, data->seed,
+                           GRAFT_DEFAULT_MAX_PIXELS };
+  g_autofree GraftDecodeItem *items = g_new (GraftDecodeItem, n);
+  g_autofree GError **errors = g_new0 (GError *, n);
+  gboolean ok = TRUE;
+
+  for (guint i = 0; i < n; i++)
+    {
+      GraftSample *s = scan_sample (data, samples[i]);
+      items[i] = (GraftDecodeItem) { s->path, s->sha256, view };
+    }
+  if (!graft_decode_pool_tensors (data->pool, &spec, items, n, out, errors,
+                                  NULL, error))
+    return FALSE;
+  for (guint i = 0; i < n; i++)
+    if (errors[i] != NULL)
+      {
+        if (ok)
+          {
+            g_propagate_prefixed_error (error, g_steal_pointer (&errors[i]),
+                                        "%s: ", items[i].path);
+            ok = FALSE;
+          }
+        g_clear_error (&errors[i]);
+      }
+  return ok;
 }

@@ -46,6 +46,12 @@ const GfPreprocess *graft_run_data_preprocess (GraftRunData *data);
 gboolean graft_run_data_fill (GraftRunData *data, guint sample, guint view,
                               float *out, GError **error);
 
+/* The same for pictures @samples[0..n), decoded on every core, into
+ * consecutive tensors at @out; the first failure is reported. */
+gboolean graft_run_data_fill_batch (GraftRunData *data, const guint *samples,
+                                    guint n, guint view, float *out,
+                                    GError **error);
+
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (GraftRunData, graft_run_data_free)
 
 G_END_DECLS

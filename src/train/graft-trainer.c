@@ -486,10 +486,8 @@ run_prefix (Trainer *t, const guint *samples, guint n, guint view,
   size_t dims[GF_MAX_DIMS];
   GfStatus status;
 
-  for (guint i = 0; i < n; i++)
-    if (!graft_run_data_fill (t->data, samples[i], view, image
-                              + i * image_count, error))
-      return FALSE;
+  if (!graft_run_data_fill_batch (t->data, samples, n, view, image, error))
+    return FALSE;
   if (g == NULL)
     {
       memcpy (out, image, n * image_count * sizeof *out);

@@ -37,7 +37,8 @@ G_STATIC_ASSERT (sizeof (GraftHeadOutput) == sizeof (int));
 G_STATIC_ASSERT (sizeof (GraftOptimizer) == sizeof (int));
 G_STATIC_ASSERT (sizeof (GraftSchedule) == sizeof (int));
 
-#define DEFAULT_EPOCHS_EXTRACT 10
+#define DEFAULT_EPOCHS_EXTRACT 30
+#define DEFAULT_LR_EXTRACT 0.01
 #define DEFAULT_EPOCHS_FINETUNE 5
 #define DEFAULT_EPOCHS_PROGRESSIVE 0    /* no cap: stages decide */
 
@@ -167,7 +168,10 @@ graft_run_config_new (GraftRunMode mode)
   config->dropout = 0.2;
   config->output = GRAFT_HEAD_OUTPUT_SOFTMAX;
   config->optimizer = GRAFT_OPTIMIZER_ADAM;
-  config->lr = 0.001;
+  /* Only the head learns in feature extraction, from fixed vectors: a
+   * larger step and more epochs (each costs milliseconds after the first)
+   * reach a good head where fine-tuning's 0.001 barely moves it. */
+  config->lr = mode == GRAFT_RUN_MODE_EXTRACT ? DEFAULT_LR_EXTRACT : 0.001;
   config->momentum = 0.9;
   config->schedule = GRAFT_SCHEDULE_CONSTANT;
   config->step_epochs = 3;

@@ -99,8 +99,8 @@ test_cli_json (void)
                      number (extract, "seconds"));
   g_assert_cmpfloat (number (finetune, "later_epochs"), >,
                      number (extract, "later_epochs"));
-  /* Each mode's default epochs: 10, 5, and two per stage (head + 9). */
-  g_assert_cmpint (json_object_get_int_member (extract, "epochs"), ==, 10);
+  /* Each mode's default epochs: 30, 5, and two per stage (head + 9). */
+  g_assert_cmpint (json_object_get_int_member (extract, "epochs"), ==, 30);
   g_assert_cmpint (json_object_get_int_member (finetune, "epochs"), ==, 5);
   g_assert_cmpint (json_object_get_int_member (progressive, "epochs"), ==,
                    2 * (RESNET18_BLOCKS + 1));

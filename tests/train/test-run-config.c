@@ -34,7 +34,7 @@ test_defaults (void)
   g_assert_cmpfloat (c->dropout, ==, 0.2);
   g_assert_cmpint (c->output, ==, GRAFT_HEAD_OUTPUT_SOFTMAX);
   g_assert_cmpint (c->optimizer, ==, GRAFT_OPTIMIZER_ADAM);
-  g_assert_cmpfloat (c->lr, ==, 0.001);
+  g_assert_cmpfloat (c->lr, ==, 0.01);
   g_assert_cmpfloat (c->momentum, ==, 0.9);
   g_assert_cmpfloat (c->weight_decay, ==, 0);
   g_assert_cmpint (c->schedule, ==, GRAFT_SCHEDULE_CONSTANT);
@@ -42,7 +42,7 @@ test_defaults (void)
   g_assert_cmpuint (c->step_epochs, ==, 3);
   g_assert_cmpfloat (c->step_gamma, ==, 0.1);
   g_assert_cmpfloat (c->label_smoothing, ==, 0);
-  g_assert_cmpuint (c->epochs, ==, 10);
+  g_assert_cmpuint (c->epochs, ==, 30);
   g_assert_cmpuint (c->batch, ==, 32);
   g_assert_false (c->augment_flip);
   g_assert_false (c->augment_crop);
@@ -533,7 +533,7 @@ test_set_option (void)
   g_assert_cmpuint (g_strv_length (c->data), ==, 3);
   g_assert_cmpstr (c->data[2], ==, "/data/birds");
   g_assert_cmpint (c->mode, ==, GRAFT_RUN_MODE_PROGRESSIVE);
-  g_assert_cmpuint (c->epochs, ==, 10);   /* setting mode changes only it */
+  g_assert_cmpuint (c->epochs, ==, 30);   /* setting mode changes only it */
   g_assert_true (graft_run_config_validate (c, &error));
   g_assert_no_error (error);
 

@@ -45,3 +45,22 @@ graft_test_assert_one_line_failure (const GraftCliRun *run, int status,
     g_test_fail_printf ("'%s' lacks '%s'", run->err, fragment);
   g_assert_cmpstr (run->out, ==, "");
 }
+
+GraftToolResult
+graft_test_run_tool (const char *const *argv, int missing_code, char **out,
+                     char **err)
+{
+  g_autoptr (GError) error = NULL;
+  int wait_status;
+
+  if (!g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_SEARCH_PATH, NULL,
+                     NULL, out, err, &wait_status, &error))
+    {
+      *out = g_strdup_printf ("cannot run %s: %s", argv[0], error->message);
+      return GRAFT_TOOL_MISSING;
+    }
+  if (WIFEXITED (wait_status) && WEXITSTATUS (wait_status) == missing_code)
+    return GRAFT_TOOL_MISSING;
+  return g_spawn_check_wait_status (wait_status, NULL) ? GRAFT_TOOL_PASSED
+                                                       : GRAFT_TOOL_FAILED;
+}

@@ -1,5 +1,7 @@
-/* graft-test-cli.h: running graft-cli from a test as a script would (its
- * path in $GRAFT_CLI), and the one-line failure every command owes. */
+/* graft-test-cli.h: running programs from tests — graft-cli as a script
+ * would (its path in $GRAFT_CLI), with the one-line failure every command
+ * owes, and the outside tools Graft is checked against (Python's onnx,
+ * node with ONNX Runtime), which may be missing. */
 #pragma once
 
 #include <glib.h>
@@ -21,3 +23,17 @@ GraftCliRun graft_test_cli (const char *first, ...);
  * starts with "graft-cli: " and contains @fragment. */
 void graft_test_assert_one_line_failure (const GraftCliRun *run, int status,
                                          const char *fragment);
+
+typedef enum
+{
+  GRAFT_TOOL_PASSED,
+  GRAFT_TOOL_FAILED,
+  GRAFT_TOOL_MISSING,
+} GraftToolResult;
+
+/* Runs @argv (searching PATH); @out and @err get its output.  A program
+ * that cannot start, or that exits with @missing_code (a tool's own way to
+ * say a module is absent; −1 for none), is GRAFT_TOOL_MISSING. */
+GraftToolResult graft_test_run_tool (const char *const *argv,
+                                     int missing_code, char **out,
+                                     char **err);

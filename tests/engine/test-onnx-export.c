@@ -18,6 +18,7 @@
 #include "gf-graph.h"
 #include "gf-onnx.h"
 #include "gf-test-util.h"
+#include "graft-test-cli.h"
 #include "onnx.pb-c.h"
 
 #define BATCH 3
@@ -408,40 +409,13 @@ list_folder (const char *path)
 
 /* ---- The outside tools ------------------------------------------------- */
 
-typedef enum
-{
-  TOOL_PASSED,
-  TOOL_FAILED,
-  TOOL_MISSING,
-} ToolResult;
-
-/* Runs @argv; @out gets its standard output.  A missing program or the
- * exit code @missing_code means the tool is not there. */
-static ToolResult
-run_tool (const char *const *argv, int missing_code, char **out, char **err)
-{
-  g_autoptr (GError) error = NULL;
-  int wait_status;
-
-  if (!g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_SEARCH_PATH, NULL,
-                     NULL, out, err, &wait_status, &error))
-    {
-      *out = g_strdup_printf ("cannot run %s: %s", argv[0], error->message);
-      return TOOL_MISSING;
-    }
-  if (WIFEXITED (wait_status) && WEXITSTATUS (wait_status) == missing_code)
-    return TOOL_MISSING;
-  return g_spawn_check_wait_status (wait_status, NULL) ? TOOL_PASSED
-                                                       : TOOL_FAILED;
-}
-
 /* onnx.checker.check_model; false (the test skipped) without onnx. */
 static gboolean
 check_with_onnx (const char *model)
 {
   const char *argv[] = { PYTHON, "-c", checker_script, model, NULL };
   g_autofree char *out = NULL, *err = NULL;
-  ToolResult result;
+  GraftToolResult result;
 
   if (!g_file_test (PYTHON, G_FILE_TEST_IS_EXECUTABLE))
     {
@@ -449,13 +423,13 @@ check_with_onnx (const char *model)
                    "checks the files; tools/test installs it)");
       return FALSE;
     }
-  result = run_tool (argv, EXIT_SKIP, &out, &err);
-  if (result == TOOL_MISSING)
+  result = graft_test_run_tool (argv, EXIT_SKIP, &out, &err);
+  if (result == GRAFT_TOOL_MISSING)
     {
       g_test_skip (g_strstrip (out));
       return FALSE;
     }
-  if (result == TOOL_FAILED)
+  if (result == GRAFT_TOOL_FAILED)
     {
       /* The traceback's last line holds the reason. */
       const char *last = strrchr (g_strstrip (err), '\n');
@@ -486,20 +460,20 @@ have_onnx_runtime (void)
                    "tools/test installs both)");
       return FALSE;
     }
-  switch (run_tool (argv, ORT_EXIT_MISSING, &out, &err))
+  switch (graft_test_run_tool (argv, ORT_EXIT_MISSING, &out, &err))
     {
-    case TOOL_MISSING:
+    case GRAFT_TOOL_MISSING:
       {
         g_autofree char *reason = g_strdup_printf ("%s (tools/test installs "
                                                    "it)", g_strstrip (out));
         g_test_skip (reason);
         return FALSE;
       }
-    case TOOL_FAILED:
+    case GRAFT_TOOL_FAILED:
       g_test_fail_printf ("ort-run.mjs --check failed: %s",
                           g_strdelimit (err, "\n", ' '));
       return FALSE;
-    case TOOL_PASSED:
+    case GRAFT_TOOL_PASSED:
     default:
       g_test_message ("ONNX Runtime %s", g_strstrip (out));
       return TRUE;
@@ -528,9 +502,9 @@ run_onnx_runtime (const char *model, const gf_real *input, size_t batch,
   g_file_set_contents (in_path, (const char *) input,
                        (gssize) (in_count * sizeof *input), &error);
   g_assert_no_error (error);
-  if (run_tool ((const char *[]) { "node", script, model, in_path,
+  if (graft_test_run_tool ((const char *[]) { "node", script, model, in_path,
                                    shape->str, out_path, NULL },
-                -1, &out, &err) != TOOL_PASSED)
+                -1, &out, &err) != GRAFT_TOOL_PASSED)
     g_error ("ONNX Runtime failed on %s: %s", model,
              g_strdelimit (err, "\n", ' '));
   g_file_get_contents (out_path, &bytes, &length, &error);

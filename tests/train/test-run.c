@@ -21,6 +21,7 @@
 #include "graft-image.h"
 #include "graft-run.h"
 #include "graft-run-data.h"
+#include "graft-test-cli.h"
 
 #define SIDE 32                /* the pictures are SIDE × SIDE */
 #define PER_CLASS 12
@@ -1282,25 +1283,6 @@ test_predict_validation (gconstpointer data)
 
 /* ---- ONNX Runtime -------------------------------------------------------- */
 
-typedef enum { TOOL_PASSED, TOOL_FAILED, TOOL_MISSING } ToolResult;
-
-static ToolResult
-run_tool (const char *const *argv, char **out, char **err)
-{
-  g_autoptr (GError) error = NULL;
-  int wait_status;
-
-  if (!g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_SEARCH_PATH, NULL,
-                     NULL, out, err, &wait_status, &error))
-    {
-      *out = g_strdup_printf ("cannot run %s: %s", argv[0], error->message);
-      return TOOL_MISSING;
-    }
-  if (WIFEXITED (wait_status) && WEXITSTATUS (wait_status) == ORT_EXIT_MISSING)
-    return TOOL_MISSING;
-  return g_spawn_check_wait_status (wait_status, NULL) ? TOOL_PASSED
-                                                       : TOOL_FAILED;
-}
 
 /* Whether node loads onnxruntime-node; else the test is skipped with the
  * reason. */
@@ -1316,19 +1298,20 @@ have_onnx_runtime (const char *script)
                    "tools/test installs both)");
       return FALSE;
     }
-  switch (run_tool ((const char *[]) { "node", script, "--check", NULL },
-                    &out, &err))
+  switch (graft_test_run_tool ((const char *[]) { "node", script, "--check",
+                                                  NULL }, ORT_EXIT_MISSING,
+                               &out, &err))
     {
-    case TOOL_MISSING:
+    case GRAFT_TOOL_MISSING:
       reason = g_strdup_printf ("%s (tools/test installs it)",
                                 g_strstrip (out));
       g_test_skip (reason);
       return FALSE;
-    case TOOL_FAILED:
+    case GRAFT_TOOL_FAILED:
       g_test_fail_printf ("ort-run.mjs --check failed: %s",
                           g_strdelimit (err, "\n", ' '));
       return FALSE;
-    case TOOL_PASSED:
+    case GRAFT_TOOL_PASSED:
     default:
       return TRUE;
     }
@@ -1379,9 +1362,10 @@ run_onnx_runtime (Trained *t, const char *script, GPtrArray *paths,
   g_file_set_contents (in, (const char *) input,
                        (gssize) (count * sizeof *input), &error);
   g_assert_no_error (error);
-  if (run_tool ((const char *[]) { "node", script, model_path, in, shape, out,
-                                   NULL }, &stdout_text, &stderr_text)
-      != TOOL_PASSED)
+  if (graft_test_run_tool ((const char *[]) { "node", script, model_path, in,
+                                              shape, out, NULL },
+                           ORT_EXIT_MISSING, &stdout_text, &stderr_text)
+      != GRAFT_TOOL_PASSED)
     g_error ("ONNX Runtime failed on %s: %s", model_path,
              g_strdelimit (stderr_text, "\n", ' '));
   g_file_get_contents (out, &bytes, &length, &error);

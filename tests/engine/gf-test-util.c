@@ -2,6 +2,7 @@
 #include "gf-test-util.h"
 
 #include <math.h>
+#include <string.h>
 
 #define GRADCHECK_MAX_ELEMENTS 600
 
@@ -110,6 +111,21 @@ gf_test_gradcheck (const char *what, gf_real *x, size_t n,
       expected[c] = analytic[i];
     }
   gf_test_assert_close (what, expected, numeric, checks, tol->rtol, tol->atol);
+}
+
+int
+gf_test_add_node (GfGraph *graph, const char *name, GfNodeDesc desc,
+                  size_t n, const int *inputs)
+{
+  GfError error = { 0 };
+  int out;
+
+  desc.n_inputs = n;
+  memcpy (desc.inputs, inputs, n * sizeof *inputs);
+  out = gf_graph_add_node (graph, name, &desc, name, &error);
+  if (out < 0)
+    g_error ("%s", error.message);
+  return out;
 }
 
 gf_real *

@@ -12,6 +12,7 @@
 
 #include <glib.h>
 
+#include "gf-graph.h"
 #include "gf-real.h"
 #include "gf-rng.h"
 
@@ -50,6 +51,11 @@ void   gf_test_gradcheck (const char *what,
                           gf_real *x, size_t n, const gf_real *analytic,
                           GfTestLossFunc loss, void *user_data,
                           const GfTolerance *tol);
+
+/* Adds a node named @name (its output named alike) reading the @n
+ * tensors @inputs; a refusal ends the test with the engine's message. */
+int gf_test_add_node (GfGraph *graph, const char *name, GfNodeDesc desc,
+                      size_t n, const int *inputs);
 
 /* g_new0 of n gf_real, for brevity in tests. */
 gf_real *gf_test_new (size_t n);

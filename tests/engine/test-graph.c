@@ -61,15 +61,7 @@ static int
 add_node (Net *net, const char *name, GfNodeDesc desc, size_t n,
           const int *inputs)
 {
-  GfError error = { 0 };
-  int out;
-
-  desc.n_inputs = n;
-  memcpy (desc.inputs, inputs, n * sizeof *inputs);
-  out = gf_graph_add_node (net->graph, name, &desc, name, &error);
-  if (out < 0)
-    g_error ("%s", error.message);
-  return out;
+  return gf_test_add_node (net->graph, name, desc, n, inputs);
 }
 
 static GfNodeDesc

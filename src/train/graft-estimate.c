@@ -29,7 +29,12 @@
 /* Small enough to keep the probe to a few seconds on a full-size
  * backbone, large enough for GEMMs to reach their speed. */
 #define PROBE_MAX_BATCH 4
-#define PROBE_REPEATS 3          /* timed passes; the median is kept */
+#define PROBE_REPEATS 3          /* timed samples; the median is kept */
+/* A sample of a pass that takes microseconds (the head, an optimizer
+ * step) repeats it for at least this long, so that neither the timer's
+ * grain nor one preemption decides it. */
+#define PROBE_SAMPLE_SECONDS 2e-3
+#define PROBE_SAMPLE_MAX_CALLS 1000
 #define PROBE_PICTURES 8         /* decoded to time decoding */
 #define PROBE_OPTIMIZER_MAX ((gsize) 1 << 20)   /* weights stepped */
 #define PROBE_OPTIMIZER_MIN ((gsize) 1 << 12)
@@ -140,41 +145,86 @@ prepare_graph (GfGraph *graph, int input, guint batch, gboolean bn_frozen,
   return TRUE;
 }
 
-/* One forward and backward pass; its seconds, or a negative number with
- * @error set. */
-static double
-time_train_pass (GfGraph *graph, guint batch, const gf_real *doutput,
-                 GError **error)
-{
-  GfError gf_error = { 0 };
-  gint64 start = g_get_monotonic_time ();
-  GfStatus status = gf_graph_forward (graph, batch, GF_GRAPH_TRAIN,
-                                      &gf_error);
+/* Work whose time per call the probe measures; FALSE with @error set
+ * when the engine fails. */
+typedef gboolean (*ProbeWork) (gpointer user_data, GError **error);
 
-  gf_graph_zero_grad (graph);
-  if (status == GF_OK)
-    status = gf_graph_backward (graph, batch, doutput, &gf_error);
-  if (status != GF_OK)
-    return (engine_failed (error, status, &gf_error), -1);
-  return seconds_since (start);
+/* Seconds per call of @work, or a negative number with @error set.  One
+ * call warms up (the arena's pages are first touched) and one more
+ * decides how many calls fill PROBE_SAMPLE_SECONDS; the median of
+ * PROBE_REPEATS such samples is kept. */
+static double
+time_work (ProbeWork work, gpointer user_data, GError **error)
+{
+  double times[PROBE_REPEATS], once;
+  guint calls;
+  gint64 start;
+
+  if (!work (user_data, error))
+    return -1;
+  start = g_get_monotonic_time ();
+  if (!work (user_data, error))
+    return -1;
+  once = seconds_since (start);
+  calls = once >= PROBE_SAMPLE_SECONDS ? 1
+    : (guint) MIN (PROBE_SAMPLE_MAX_CALLS,
+                   ceil (PROBE_SAMPLE_SECONDS / MAX (once, 1e-7)));
+  for (guint r = 0; r < PROBE_REPEATS; r++)
+    {
+      start = g_get_monotonic_time ();
+      for (guint i = 0; i < calls; i++)
+        if (!work (user_data, error))
+          return -1;
+      times[r] = seconds_since (start) / calls;
+    }
+  return median (times, PROBE_REPEATS);
 }
 
-/* The median seconds of PROBE_REPEATS training passes: the first, slower
- * while the arena's pages are first touched, is outvoted rather than
- * repeated, since a training pass is the probe's dearest part. */
-static double
-median_train_pass (GfGraph *graph, int output, guint batch, GError **error)
+typedef struct
 {
-  g_autofree gf_real *doutput = g_new (gf_real, gf_graph_tensor_count
-                                       (graph, output) * batch);
-  double times[PROBE_REPEATS];
+  GfGraph *graph;
+  guint batch;
+  const gf_real *doutput;
+} PassWork;
 
-  for (gsize i = 0; i < gf_graph_tensor_count (graph, output) * batch; i++)
+static gboolean
+infer_pass (gpointer user_data, GError **error)
+{
+  PassWork *w = user_data;
+  GfError gf_error = { 0 };
+  GfStatus status = gf_graph_forward (w->graph, w->batch, GF_GRAPH_INFER,
+                                      &gf_error);
+
+  return status == GF_OK || engine_failed (error, status, &gf_error);
+}
+
+/* One forward and backward pass. */
+static gboolean
+train_pass (gpointer user_data, GError **error)
+{
+  PassWork *w = user_data;
+  GfError gf_error = { 0 };
+  GfStatus status = gf_graph_forward (w->graph, w->batch, GF_GRAPH_TRAIN,
+                                      &gf_error);
+
+  gf_graph_zero_grad (w->graph);
+  if (status == GF_OK)
+    status = gf_graph_backward (w->graph, w->batch, w->doutput, &gf_error);
+  return status == GF_OK || engine_failed (error, status, &gf_error);
+}
+
+/* Seconds of one training pass of @graph at @batch, or a negative
+ * number with @error set. */
+static double
+time_train_pass (GfGraph *graph, int output, guint batch, GError **error)
+{
+  gsize n = gf_graph_tensor_count (graph, output) * batch;
+  g_autofree gf_real *doutput = g_new (gf_real, n);
+  PassWork w = { graph, batch, doutput };
+
+  for (gsize i = 0; i < n; i++)
     doutput[i] = (gf_real) 1e-3;
-  for (guint r = 0; r < PROBE_REPEATS; r++)
-    if ((times[r] = time_train_pass (graph, batch, doutput, error)) < 0)
-      return -1;
-  return median (times, PROBE_REPEATS);
+  return time_work (train_pass, &w, error);
 }
 
 /* ---- The backbone, node by node --------------------------------------------- */
@@ -273,7 +323,7 @@ probe_backbone (GraftProbe *p, GfModel *model, int cut, gboolean bn_frozen,
   g_autofree GfBlock *blocks = NULL;
   size_t n_blocks;
   int in, out;
-  double infer, train;
+  double infer, train, ratio;
   g_autoptr (GfGraph) graph = gf_graph_extract (model->graph, model->input,
                                                 cut, &in, &out, &gf_error);
 
@@ -287,11 +337,12 @@ probe_backbone (GraftProbe *p, GfModel *model, int cut, gboolean bn_frozen,
   p->input_count = gf_graph_tensor_count (graph, in);
   describe_blocks (p, graph, blocks);
   if ((infer = probe_infer (p, graph, blocks, error)) < 0
-      || (train = median_train_pass (graph, out, p->batch, error)) < 0)
+      || (train = time_train_pass (graph, out, p->batch, error)) < 0)
     return FALSE;
+  /* Training a block runs its forward pass too: never cheaper. */
+  ratio = infer > 0 ? MAX (1, train / p->batch / infer) : 1;
   for (guint b = 0; b < p->n_blocks; b++)
-    p->blocks[b].train = infer > 0
-      ? p->blocks[b].infer * (train / p->batch) / infer : 0;
+    p->blocks[b].train = p->blocks[b].infer * ratio;
   return TRUE;
 }
 
@@ -305,7 +356,7 @@ probe_head (GraftProbe *p, const GraftRunConfig *c, guint n_classes,
                              c->output == GRAFT_HEAD_OUTPUT_SIGMOID };
   size_t dims[4] = { p->batch, p->cut_channels, 1, 1 };
   g_autoptr (GfGraph) graph = gf_graph_new ();
-  double times[PROBE_REPEATS];
+  PassWork w = { graph, p->batch, NULL };
   GfRng rng;
   int in, logits;
 
@@ -319,16 +370,29 @@ probe_head (GraftProbe *p, const GraftRunConfig *c, guint n_classes,
   if (!prepare_graph (graph, in, p->batch, c->bn_frozen_all, error))
     return FALSE;
   gf_graph_params (graph, &p->head_parameters);
-  for (guint r = 0; r < PROBE_REPEATS; r++)
-    {
-      gint64 start = g_get_monotonic_time ();
-      gf_graph_forward (graph, p->batch, GF_GRAPH_INFER, NULL);
-      times[r] = seconds_since (start);
-    }
-  p->head_infer = median (times, PROBE_REPEATS) / p->batch;
-  p->head_train = median_train_pass (graph, logits, p->batch, error)
-    / p->batch;
-  return p->head_train >= 0;
+  if ((p->head_infer = time_work (infer_pass, &w, error)) < 0
+      || (p->head_train = time_train_pass (graph, logits, p->batch,
+                                           error)) < 0)
+    return FALSE;
+  p->head_infer /= p->batch;
+  p->head_train = MAX (p->head_train / p->batch, p->head_infer);
+  return TRUE;
+}
+
+typedef struct
+{
+  GfOptimizer opt;
+  GfParamGroup group;
+  gf_real *params, *grads;
+} StepWork;
+
+static gboolean
+optimizer_step (gpointer user_data, GError **error)
+{
+  StepWork *w = user_data;
+
+  gf_optimizer_step (&w->opt, 1e-3, w->params, w->grads, &w->group, 1);
+  return TRUE;
 }
 
 /* Seconds per weight of one optimizer step of the configured kind. */
@@ -339,30 +403,23 @@ probe_optimizer (GraftProbe *p, const GraftRunConfig *c, GError **error)
                            ? GF_OPTIMIZER_SGD : GF_OPTIMIZER_ADAM,
                            c->momentum, false, 0.9, 0.999, 1e-8 };
   gsize total = p->head_parameters, count;
-  GfOptimizer opt = { 0 };
+  StepWork w = { 0 };
   GfError gf_error = { 0 };
-  GfParamGroup group = { 0 };
-  g_autofree gf_real *params = NULL, *grads = NULL;
-  double times[PROBE_REPEATS];
   GfStatus status;
 
   for (guint b = 0; b < p->n_blocks; b++)
     total += p->blocks[b].parameters;
   count = CLAMP (total, PROBE_OPTIMIZER_MIN, PROBE_OPTIMIZER_MAX);
-  if ((status = gf_optimizer_init (&opt, &oc, count, &gf_error)) != GF_OK)
+  if ((status = gf_optimizer_init (&w.opt, &oc, count, &gf_error)) != GF_OK)
     return engine_failed (error, status, &gf_error);
-  params = g_new0 (gf_real, count);
-  grads = g_new0 (gf_real, count);
-  group.count = count;
-  group.lr_scale = 1;
-  for (guint r = 0; r <= PROBE_REPEATS; r++)   /* the first warms up */
-    {
-      gint64 start = g_get_monotonic_time ();
-      gf_optimizer_step (&opt, 1e-3, params, grads, &group, 1);
-      times[r ? r - 1 : 0] = seconds_since (start);
-    }
-  gf_optimizer_clear (&opt);
-  p->optimizer = median (times, PROBE_REPEATS) / count;
+  w.params = g_new0 (gf_real, count);
+  w.grads = g_new0 (gf_real, count);
+  w.group.count = count;
+  w.group.lr_scale = 1;
+  p->optimizer = time_work (optimizer_step, &w, error) / count;
+  gf_optimizer_clear (&w.opt);
+  g_free (w.params);
+  g_free (w.grads);
   return TRUE;
 }
 

@@ -59,10 +59,13 @@ graft_cli_parse (const char *command, const char *parameters,
                  const char *summary, const GOptionEntry *entries,
                  int *argc, char ***argv)
 {
-  g_autofree char *usage = g_strdup_printf ("%s %s", command, parameters);
-  g_autoptr (GOptionContext) context = g_option_context_new (usage);
+  g_autofree char *name = g_strconcat ("graft-cli ", command, NULL);
+  g_autoptr (GOptionContext) context = g_option_context_new (parameters);
   g_autoptr (GError) error = NULL;
 
+  /* GOption's usage line starts with the program's name: "graft-cli
+   * predict [OPTION…] IMAGE…". */
+  g_set_prgname (name);
   g_option_context_set_summary (context, summary);
   g_option_context_add_main_entries (context, entries, NULL);
   if (!g_option_context_parse (context, argc, argv, &error))

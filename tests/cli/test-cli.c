@@ -25,10 +25,15 @@ test_help_and_usage (void)
   g_auto (GraftCliRun) unknown = graft_test_cli ("frobnicate", NULL);
   g_auto (GraftCliRun) flag = graft_test_cli ("inspect", "--no-such-flag",
                                                "x.onnx", NULL);
+  g_auto (GraftCliRun) predict = graft_test_cli ("predict", "--help", NULL);
 
   g_assert_cmpint (help.status, ==, 0);
   g_assert_nonnull (strstr (help.out, "inspect"));
   g_assert_nonnull (strstr (help.out, "features"));
+  /* A command's usage line names it once, in its place. */
+  g_assert_cmpint (predict.status, ==, 0);
+  g_assert_nonnull (strstr (predict.out,
+                            "\n  graft-cli predict [OPTION…] IMAGE…\n"));
   g_assert_cmpint (none.status, ==, 2);
   graft_test_assert_one_line_failure (&unknown, 2, "frobnicate");
   graft_test_assert_one_line_failure (&flag, 2, "no-such-flag");

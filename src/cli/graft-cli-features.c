@@ -8,6 +8,7 @@
 #include "gf-engine.h"
 #include "graft-cli-private.h"
 #include "graft-image.h"
+#include "graft-json.h"
 #include "graft-scan.h"
 
 #define DEFAULT_BATCH 16
@@ -200,13 +201,9 @@ write_outputs (Extraction *x, GraftScan *scan, const char *backbone,
   g_autoptr (GBytes) npy = encode_npy ((const float *) x->rows->data,
                                        x->paths->len, x->dim);
   g_autoptr (JsonNode) root = describe_rows (x, scan, backbone);
-  g_autoptr (JsonGenerator) generator = json_generator_new ();
-  g_autofree char *json = NULL;
+  g_autofree char *json = graft_json_to_text (root, TRUE);
   g_autofree char *json_path = g_strconcat (out, ".json", NULL);
 
-  json_generator_set_root (generator, root);
-  json_generator_set_pretty (generator, TRUE);
-  json = json_generator_to_data (generator, NULL);
   return g_file_set_contents (out, g_bytes_get_data (npy, NULL),
                               (gssize) g_bytes_get_size (npy), error)
     && g_file_set_contents (json_path, json, -1, error);

@@ -12,6 +12,7 @@
 #include "graft-backbones.h"
 #include "graft-cli-private.h"
 #include "graft-error.h"
+#include "graft-json.h"
 
 #define PROGRESS_BAR_WIDTH 30
 #define PROGRESS_LINE_INTERVAL_US G_USEC_PER_SEC
@@ -126,12 +127,8 @@ graft_cli_find_cut (GfModel *model, const char *name, GError **error)
 void
 graft_cli_print_json (JsonNode *root)
 {
-  g_autoptr (JsonGenerator) generator = json_generator_new ();
-  g_autofree char *text = NULL;
+  g_autofree char *text = graft_json_to_text (root, TRUE);
 
-  json_generator_set_root (generator, root);
-  json_generator_set_pretty (generator, TRUE);
-  text = json_generator_to_data (generator, NULL);
   printf ("%s\n", text);
 }
 

@@ -7,6 +7,7 @@
 #include "graft-decode-pool.h"
 #include "graft-error.h"
 #include "graft-image.h"
+#include "graft-json.h"
 #include "graft-scan.h"
 
 struct _GraftRunData
@@ -209,7 +210,6 @@ char *
 graft_run_data_labels_json (GraftRunData *data)
 {
   g_autoptr (JsonBuilder) b = json_builder_new ();
-  g_autoptr (JsonGenerator) generator = json_generator_new ();
   g_autoptr (JsonNode) root = NULL;
 
   json_builder_begin_array (b);
@@ -217,8 +217,7 @@ graft_run_data_labels_json (GraftRunData *data)
     json_builder_add_string_value (b, data->names->pdata[c]);
   json_builder_end_array (b);
   root = json_builder_get_root (b);
-  json_generator_set_root (generator, root);
-  return json_generator_to_data (generator, NULL);
+  return graft_json_to_text (root, FALSE);
 }
 
 JsonNode *

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "graft-error.h"
+#include "graft-json.h"
 
 typedef struct
 {
@@ -275,12 +276,8 @@ add_final (JsonBuilder *b, GraftRunHistory *h)
 static gboolean
 write_json (const char *path, JsonNode *root, GError **error)
 {
-  g_autoptr (JsonGenerator) generator = json_generator_new ();
-  g_autofree char *text = NULL;
+  g_autofree char *text = graft_json_to_text (root, TRUE);
 
-  json_generator_set_root (generator, root);
-  json_generator_set_pretty (generator, TRUE);
-  text = json_generator_to_data (generator, NULL);
   return g_file_set_contents (path, text, -1, error);
 }
 

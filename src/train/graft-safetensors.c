@@ -11,6 +11,8 @@
 #include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
 
+#include "graft-json.h"
+
 /* Both directions copy tensor bytes as they lie in memory: the format is
  * little-endian, and so are the machines Graft builds for. */
 G_STATIC_ASSERT (G_BYTE_ORDER == G_LITTLE_ENDIAN);
@@ -227,8 +229,8 @@ build_header (const GraftTensorView *tensors, const gsize *order,
               gsize n_tensors, GHashTable *metadata)
 {
   g_autoptr (JsonBuilder) b = json_builder_new ();
-  g_autoptr (JsonGenerator) generator = json_generator_new ();
   g_autoptr (JsonNode) root = NULL;
+  g_autofree char *text = NULL;
   guint64 offset = 0;
   GString *header;
 
@@ -239,9 +241,9 @@ build_header (const GraftTensorView *tensors, const gsize *order,
     add_tensor (b, &tensors[order[k]], &offset);
   json_builder_end_object (b);
   root = json_builder_get_root (b);
-  json_generator_set_root (generator, root);
   header = g_string_new (NULL);
-  json_generator_to_gstring (generator, header);
+  text = graft_json_to_text (root, FALSE);
+  g_string_append (header, text);
   while ((LENGTH_BYTES + header->len) % HEADER_ALIGN != 0)
     g_string_append_c (header, ' ');
   return header;

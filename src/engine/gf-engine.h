@@ -1,5 +1,6 @@
-/* gf-engine.h: process-wide settings of the engine's one dependency that
- * has any: the number of threads OpenBLAS runs GEMMs on. */
+/* gf-engine.h: process-wide settings: the number of threads OpenBLAS runs
+ * GEMMs on, which is also the number the engine's own worker pool
+ * (gf-parallel.h) splits the loops around them into. */
 #pragma once
 
 /* n <= 0 restores the default (OPENBLAS_NUM_THREADS, else all cores). */

@@ -1,8 +1,10 @@
 /* bench-conv.c: forward and backward GFLOP/s of gf_conv2d_forward and
  * gf_conv2d_backward on the layers that matter for training: the plain
- * pretraining CNN at 28×28 and batch 64, and a few ResNet-18 layers at
- * batch 8.  Each figure is the median of BENCH_SAMPLES samples, a sample
- * being the mean over enough calls to fill BENCH_SAMPLE_SECONDS.
+ * pretraining CNN at 28×28 and batch 64, a few ResNet-18 layers at batch
+ * 8, and MobileNetV2's 3×3 depthwise layers at batch 8 (their GFLOP/s
+ * count only the C/groups input channels each output reads).  Each figure
+ * is the median of BENCH_SAMPLES samples, a sample being the mean over
+ * enough calls to fill BENCH_SAMPLE_SECONDS.
  *
  *   bench-conv [--images-per-gemm N] [--filter SUBSTRING] [--min]
  *              [--cpu]
@@ -29,25 +31,30 @@
 typedef struct
 {
   const char *name;
-  size_t n, c, hw, m, k, stride;
+  size_t n, c, hw, m, k, stride, groups;
 } BenchLayer;
 
 static const BenchLayer layers[] = {
   /* The plain pretraining CNN: 3×3, padding 1, batch 64. */
-  { "cnn conv1 3>24 28",      64,   3, 28,  24, 3, 1 },
-  { "cnn conv2 24>24 28",     64,  24, 28,  24, 3, 1 },
-  { "cnn conv3 24>48 14",     64,  24, 14,  48, 3, 1 },
-  { "cnn conv4 48>48 14",     64,  48, 14,  48, 3, 1 },
-  { "cnn conv5 48>96 7",      64,  48,  7,  96, 3, 1 },
+  { "cnn conv1 3>24 28",      64,   3, 28,  24, 3, 1,   1 },
+  { "cnn conv2 24>24 28",     64,  24, 28,  24, 3, 1,   1 },
+  { "cnn conv3 24>48 14",     64,  24, 14,  48, 3, 1,   1 },
+  { "cnn conv4 48>48 14",     64,  48, 14,  48, 3, 1,   1 },
+  { "cnn conv5 48>96 7",      64,  48,  7,  96, 3, 1,   1 },
   /* Pointwise: the GEMM runs on x as it lies, or on a gathered batch. */
-  { "pw 1x1 48>96 14",        64,  48, 14,  96, 1, 1 },
-  { "pw 1x1 256>256 14 b8",    8, 256, 14, 256, 1, 1 },
-  { "pw 1x1 512>512 7 b8",     8, 512,  7, 512, 1, 1 },
+  { "pw 1x1 48>96 14",        64,  48, 14,  96, 1, 1,   1 },
+  { "pw 1x1 256>256 14 b8",    8, 256, 14, 256, 1, 1,   1 },
+  { "pw 1x1 512>512 7 b8",     8, 512,  7, 512, 1, 1,   1 },
   /* ResNet-18 at batch 8. */
-  { "r18 64>64 56",            8,  64, 56,  64, 3, 1 },
-  { "r18 128>128 28",          8, 128, 28, 128, 3, 1 },
-  { "r18 128>256 28 s2",       8, 128, 28, 256, 3, 2 },
-  { "r18 512>512 7",           8, 512,  7, 512, 3, 1 },
+  { "r18 64>64 56",            8,  64, 56,  64, 3, 1,   1 },
+  { "r18 128>128 28",          8, 128, 28, 128, 3, 1,   1 },
+  { "r18 128>256 28 s2",       8, 128, 28, 256, 3, 2,   1 },
+  { "r18 512>512 7",           8, 512,  7, 512, 3, 1,   1 },
+  /* MobileNetV2's 3×3 depthwise layers at batch 8. */
+  { "mv2 dw 96 112 s2",        8,  96, 112, 96, 3, 2,  96 },
+  { "mv2 dw 144 56",           8, 144, 56, 144, 3, 1, 144 },
+  { "mv2 dw 576 14",           8, 576, 14, 576, 3, 1, 576 },
+  { "mv2 dw 960 7",            8, 960,  7, 960, 3, 1, 960 },
 };
 
 typedef struct
@@ -113,14 +120,14 @@ buffers_init (BenchBuffers *b, const BenchLayer *l, size_t images_per_gemm)
     .stride_h = l->stride, .stride_w = l->stride,
     .dilation_h = 1, .dilation_w = 1,
     .pad_top = pad, .pad_left = pad, .pad_bottom = pad, .pad_right = pad,
-    .groups = 1, .images_per_gemm = images_per_gemm };
+    .groups = l->groups, .images_per_gemm = images_per_gemm };
   if (gf_conv2d_init (&b->conv, &error) != GF_OK)
     {
       fprintf (stderr, "bench-conv: %s: %s\n", l->name, error.message);
       exit (EXIT_FAILURE);
     }
   xs = l->n * l->c * l->hw * l->hw;
-  ws = l->m * l->c * l->k * l->k;
+  ws = l->m * (l->c / l->groups) * l->k * l->k;
   ys = l->n * l->m * b->conv.out_h * b->conv.out_w;
   b->x = bench_alloc (xs);
   b->dx = bench_alloc (xs);
@@ -200,9 +207,10 @@ bench_layer (const BenchLayer *l, const BenchOptions *o)
   double flops, fwd, bwd;
 
   buffers_init (&b, l, o->images_per_gemm);
-  /* 2·N·M·OH·OW·C·KH·KW per pass; backward is two such GEMMs (dx, dw). */
+  /* 2·N·M·OH·OW·C/g·KH·KW per pass; backward is two such passes (dx, dw). */
   flops = 2.0 * (double) l->n * (double) l->m * (double) b.conv.out_h
-          * (double) b.conv.out_w * (double) l->c * (double) (l->k * l->k);
+          * (double) b.conv.out_w * (double) (l->c / l->groups)
+          * (double) (l->k * l->k);
   fwd = time_calls (&b, 0, o);
   bwd = time_calls (&b, 1, o);
   printf ("%-22s %8.3f %8.2f %8.3f %8.2f %8.1f\n", l->name,

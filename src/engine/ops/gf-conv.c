@@ -20,6 +20,10 @@
  * (C/g·KH·KW, n·OH·OW) matrix, so that each group is one larger GEMM, at
  * the price of a scatter of its output into NCHW (which also adds the
  * bias) and a gather of dy.
+ * The loops around the GEMMs (the depthwise kernels, im2col, col2im) run on
+ * the engine's worker pool (gf-parallel.h), partitioned so that no two
+ * threads write one element and every sum keeps the order it has on one
+ * thread: results are bit-identical at any thread count.
  * The naive reference loops at the end are what the tests compare against.
  */
 #include "gf-conv.h"
@@ -27,6 +31,8 @@
 #include <limits.h>
 #include <stdint.h>
 #include <string.h>
+
+#include "../gf-parallel.h"
 
 /* cblas takes every GEMM dimension and row stride as an int. */
 #define GEMM_DIM_MAX ((size_t) INT_MAX)
@@ -139,6 +145,21 @@ conv_images_per_gemm (const GfConv2d *conv, const ConvDims *d)
   /* Batched, every GEMM dimension and the workspace stay within an int. */
   n = size_min (n, GEMM_DIM_MAX / per_image);
   return size_max (size_min (n, conv->batch), 1);
+}
+
+/* Elements from one chunk's depthwise dW partial sums, (KH·KW, OW), to the
+ * next's: rounded up to whole cache lines plus one more, so that no two
+ * threads write one line (or its neighbour, which the prefetcher pairs
+ * with it) wherever the workspace starts.  On 7×7 planes the sums are 252
+ * bytes, rewritten for every image by both threads. */
+#define CACHE_SEPARATION 128
+
+static size_t
+depthwise_acc_stride (const GfConv2d *conv, const ConvDims *d)
+{
+  const size_t line = CACHE_SEPARATION / sizeof (gf_real);
+
+  return (d->taps * conv->out_w + line - 1) / line * line + line;
 }
 
 /* ---- Attribute checks ---------------------------------------------- */
@@ -279,10 +300,10 @@ gf_conv2d_workspace_size (const GfConv2d *conv)
   ConvPath path = conv_path (conv);
   size_t images = conv_images_per_gemm (conv, &d);
 
-  /* Depthwise: one output row of partial sums of dW per tap, (KH·KW, OW)
-   * (see depthwise_plane_backward_weights). */
+  /* Depthwise: one output row of partial sums of dW per tap, (KH·KW, OW),
+   * for each thread (see depthwise_backward_channels). */
   if (path == CONV_PATH_DEPTHWISE)
-    return d.taps * conv->out_w;
+    return depthwise_acc_stride (conv, &d) * GF_PARALLEL_MAX_THREADS;
   /* One image at a time: pointwise needs nothing; otherwise one column
    * matrix (C/g·KH·KW, OH·OW), reused for every image and group, and in
    * backward for the columns and then for dcol. */
@@ -543,45 +564,89 @@ col2im_tap (const GfConv2d *conv, size_t kh, size_t kw,
                   dx_c + tap_input_row (conv, &t, oh), conv->stride_w);
 }
 
-/* col (C/g·KH·KW, n·OH·OW) from n images' group planes: image i fills
- * columns [i·OH·OW, (i+1)·OH·OW) of every row, row (c, kh, kw) being its
- * plane c through tap (kh, kw).  x_g is the first image's first plane of
- * the group, (C/g, H, W), and images lie x_image apart.  Each plane is
- * read for all its taps while it is in L1. */
+/* What the workers of im2col and col2im share: n images' group planes
+ * x_g (C/g, H, W) or dx_g, images x_image apart, and the column matrix col
+ * (C/g·KH·KW, n·OH·OW), or dcol, laid out as im2col_rows says. */
+typedef struct
+{
+  const GfConv2d *conv;
+  const ConvDims *d;
+  size_t n, x_image;
+  const gf_real *x_g;
+  gf_real *dx_g;
+  gf_real *col;
+} ConvColumns;
+
+/* Rows [begin, end) of col: image i fills columns [i·OH·OW, (i+1)·OH·OW)
+ * of every row, row (c, kh, kw) being its plane c through tap (kh, kw).
+ * Rows are what threads split, so no two write one element; each plane is
+ * read for all the chunk's taps of it while it is in L1. */
+static void
+im2col_rows (void *data, size_t begin, size_t end, size_t chunk)
+{
+  const ConvColumns *k = data;
+  const ConvDims *d = k->d;
+  const size_t ld = k->n * d->out_plane;
+
+  for (size_t row = begin; row < end;)
+    {
+      size_t c = row / d->taps, tap0 = row % d->taps;
+      size_t tap1 = size_min (d->taps, tap0 + (end - row));
+
+      for (size_t i = 0; i < k->n; i++)
+        for (size_t tap = tap0; tap < tap1; tap++)
+          im2col_tap (k->conv, k->x_g + i * k->x_image + c * d->in_plane,
+                      tap / k->conv->kernel_w, tap % k->conv->kernel_w,
+                      k->col + (c * d->taps + tap) * ld + i * d->out_plane);
+      row += tap1 - tap0;
+    }
+}
+
+/* col (C/g·KH·KW, n·OH·OW) from the n images' group planes x_g. */
 static void
 im2col (const GfConv2d *conv, const ConvDims *d, const gf_real *x_g,
         size_t x_image, size_t n, gf_real *col)
 {
-  size_t ld = n * d->out_plane;
+  ConvColumns k = { .conv = conv, .d = d, .n = n, .x_image = x_image,
+                    .x_g = x_g, .col = col };
 
-  for (size_t c = 0; c < d->c_group; c++)
-    for (size_t i = 0; i < n; i++)
+  gf_parallel_for (d->col_rows, n * d->out_plane, im2col_rows, &k);
+}
+
+/* Planes [begin, end) of dx_g, plane p being image p / (C/g)'s channel
+ * p % (C/g): each is zeroed and then summed into from its taps in order
+ * by one thread, while it is in L1.  col2im_tap zeroes padding in dcol,
+ * in the plane's own columns. */
+static void
+col2im_planes (void *data, size_t begin, size_t end, size_t chunk)
+{
+  const ConvColumns *k = data;
+  const ConvDims *d = k->d;
+  const size_t ld = k->n * d->out_plane;
+
+  for (size_t p = begin; p < end; p++)
+    {
+      size_t i = p / d->c_group, c = p % d->c_group;
+      gf_real *dx_c = k->dx_g + i * k->x_image + c * d->in_plane;
+
+      memset (dx_c, 0, d->in_plane * sizeof *dx_c);
       for (size_t tap = 0; tap < d->taps; tap++)
-        im2col_tap (conv, x_g + i * x_image + c * d->in_plane,
-                    tap / conv->kernel_w, tap % conv->kernel_w,
-                    col + (c * d->taps + tap) * ld + i * d->out_plane);
+        col2im_tap (k->conv, tap / k->conv->kernel_w, tap % k->conv->kernel_w,
+                    k->col + (c * d->taps + tap) * ld + i * d->out_plane,
+                    dx_c);
+    }
 }
 
 /* dx_g (C/g, H, W) of n images, x_image apart, = col2im of dcol
- * (C/g·KH·KW, n·OH·OW), laid out as im2col's col; dx is written, each
- * plane zeroed just before its taps add into it, while it is in L1. */
+ * (C/g·KH·KW, n·OH·OW), laid out as im2col's col; dx is written. */
 static void
 col2im (const GfConv2d *conv, const ConvDims *d, gf_real *dcol, size_t n,
         size_t x_image, gf_real *dx_g)
 {
-  size_t ld = n * d->out_plane;
+  ConvColumns k = { .conv = conv, .d = d, .n = n, .x_image = x_image,
+                    .dx_g = dx_g, .col = dcol };
 
-  for (size_t i = 0; i < n; i++)
-    for (size_t c = 0; c < d->c_group; c++)
-      {
-        gf_real *dx_c = dx_g + i * x_image + c * d->in_plane;
-
-        memset (dx_c, 0, d->in_plane * sizeof *dx_c);
-        for (size_t tap = 0; tap < d->taps; tap++)
-          col2im_tap (conv, tap / conv->kernel_w, tap % conv->kernel_w,
-                      dcol + (c * d->taps + tap) * ld + i * d->out_plane,
-                      dx_c);
-      }
+  gf_parallel_for (n * d->c_group, d->taps * d->out_plane, col2im_planes, &k);
 }
 
 /* ---- GEMM paths (pointwise and im2col) ---------------------------------- */
@@ -837,40 +902,90 @@ depthwise_plane_backward_weights (const GfConv2d *conv, const ConvDims *d,
     dw_c[tap] += sum (acc + tap * conv->out_w, conv->out_w);
 }
 
-/* x (N, C, H, W), w (C, 1, KH, KW), b (C) or NULL → y (N, C, OH, OW). */
+/* What the workers of the depthwise kernels share: x (N, C, H, W),
+ * w (C, 1, KH, KW), b (C) or NULL, y and dy (N, C, OH, OW), dx like x,
+ * dw like w, and acc, one (KH·KW, OW) of scratch per chunk. */
+typedef struct
+{
+  const GfConv2d *conv;
+  const ConvDims *d;
+  const gf_real *x, *w, *b, *dy;
+  gf_real *y, *dx, *dw, *acc;
+} Depthwise;
+
+/* Planes [begin, end) of y, plane p being image p / C's channel p % C. */
+static void
+depthwise_forward_planes (void *data, size_t begin, size_t end, size_t chunk)
+{
+  const Depthwise *k = data;
+  const size_t channels = k->conv->in_channels;
+
+  for (size_t p = begin; p < end; p++)
+    {
+      size_t c = p % channels;
+
+      depthwise_plane_forward (k->conv, k->d, k->x + p * k->d->in_plane,
+                               k->w + c * k->d->taps,
+                               k->b != NULL ? k->b[c] : 0,
+                               k->y + p * k->d->out_plane);
+    }
+}
+
 static void
 depthwise_forward (const GfConv2d *conv, const ConvDims *d,
                    const gf_real *x, const gf_real *w, const gf_real *b,
                    gf_real *y)
 {
-  for (size_t p = 0; p < conv->batch * conv->in_channels; p++)
-    {
-      size_t c = p % conv->in_channels;
+  Depthwise k = { .conv = conv, .d = d, .x = x, .w = w, .b = b, .y = y };
 
-      depthwise_plane_forward (conv, d, x + p * d->in_plane, w + c * d->taps,
-                               b != NULL ? b[c] : 0, y + p * d->out_plane);
-    }
+  gf_parallel_for (conv->batch * conv->in_channels, d->taps * d->out_plane,
+                   depthwise_forward_planes, &k);
+}
+
+/* Channels [begin, end) of every image: dx's planes, and dw, which each
+ * channel sums image by image in batch order whatever the chunks, in the
+ * chunk's own acc.  Images outermost read the chunk's planes in memory
+ * order. */
+static void
+depthwise_backward_channels (void *data, size_t begin, size_t end,
+                             size_t chunk)
+{
+  const Depthwise *k = data;
+  const ConvDims *d = k->d;
+  const size_t channels = k->conv->in_channels;
+  gf_real *acc = k->acc + chunk * depthwise_acc_stride (k->conv, d);
+
+  for (size_t n = 0; n < k->conv->batch; n++)
+    for (size_t c = begin; c < end; c++)
+      {
+        size_t p = n * channels + c;
+        const gf_real *dy_c = k->dy + p * d->out_plane;
+
+        if (k->dx != NULL)
+          depthwise_plane_backward_input (k->conv, d, k->w + c * d->taps,
+                                          dy_c, k->dx + p * d->in_plane);
+        if (k->dw != NULL)
+          depthwise_plane_backward_weights (k->conv, d,
+                                            k->x + p * d->in_plane, dy_c,
+                                            k->dw + c * d->taps, acc);
+      }
 }
 
 /* dy (N, C, OH, OW) → dx (N, C, H, W) written, dw (C, 1, KH, KW)
- * accumulated; acc (KH·KW, OW) is scratch. */
+ * accumulated; acc is scratch, GF_PARALLEL_MAX_THREADS chunks' (KH·KW, OW)
+ * depthwise_acc_stride apart. */
 static void
 depthwise_backward (const GfConv2d *conv, const ConvDims *d,
                     const gf_real *x, const gf_real *w, const gf_real *dy,
                     gf_real *dx, gf_real *dw, gf_real *acc)
 {
-  for (size_t p = 0; p < conv->batch * conv->in_channels; p++)
-    {
-      size_t c = p % conv->in_channels;
-      const gf_real *dy_c = dy + p * d->out_plane;
+  Depthwise k = { .conv = conv, .d = d, .x = x, .w = w, .dy = dy,
+                  .dx = dx, .dw = dw, .acc = acc };
+  size_t passes = (dx != NULL) + (dw != NULL);
 
-      if (dx != NULL)
-        depthwise_plane_backward_input (conv, d, w + c * d->taps, dy_c,
-                                        dx + p * d->in_plane);
-      if (dw != NULL)
-        depthwise_plane_backward_weights (conv, d, x + p * d->in_plane, dy_c,
-                                          dw + c * d->taps, acc);
-    }
+  gf_parallel_for (conv->in_channels,
+                   passes * conv->batch * d->taps * d->out_plane,
+                   depthwise_backward_channels, &k);
 }
 
 /* ---- Entry points -------------------------------------------------------- */

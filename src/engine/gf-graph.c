@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gf-parallel.h"
 #include "ops/gf-batchnorm.h"
 #include "ops/gf-dense.h"
 #include "ops/gf-dropout.h"
@@ -1535,14 +1536,35 @@ route_gradients (GfGraph *graph, const Node *node, size_t batch,
     }
 }
 
+/* A staged gradient and where it is added. */
+typedef struct
+{
+  gf_real *target;
+  const gf_real *staged;
+} StagedSum;
+
+/* Elements [begin, end) of target += staged; each element is one
+ * addition, whatever the split. */
+static void
+add_staged (void *data, size_t begin, size_t end, size_t chunk)
+{
+  const StagedSum *sum = data;
+  gf_real *restrict target = sum->target;
+  const gf_real *restrict staged = sum->staged;
+
+  for (size_t i = begin; i < end; i++)
+    target[i] += staged[i];
+}
+
 static void
 finish_route (GfGraph *graph, const Node *node, const GradRoute *route)
 {
   for (size_t s = 0; s < node->desc.n_inputs; s++)
     {
+      StagedSum sum = { route->target[s], route->dest[s] };
+
       if (route->target[s] != NULL)
-        for (size_t i = 0; i < route->size[s]; i++)
-          route->target[s][i] += route->dest[s][i];
+        gf_parallel_for (route->size[s], 1, add_staged, &sum);
       if (route->dest[s] != NULL)
         graph->tensors[node->desc.inputs[s]].grad_written = true;
     }

@@ -6,10 +6,94 @@
  * the two gradient reductions) are kept in double even when gf_real is
  * float, as PyTorch's CPU kernel does: a channel of a 224×224 batch holds
  * millions of values, far beyond what a float accumulator sums exactly.
+ * Each sum runs in SUM_LANES interleaved partial sums, added up in a fixed
+ * tree at the end: one running sum would wait on the latency of every
+ * addition (and the compiler may not reorder it), where independent
+ * lanes vectorise and keep up with memory.  The order depends on the
+ * shape alone.  Loop bounds are copied into locals first: under
+ * -fno-strict-aliasing a store to y could change bn->spatial, and GCC
+ * then does not vectorise a loop bounded by it.
+ *
+ * The channels are what the engine's worker pool splits: each channel's
+ * sums are taken whole by one thread, in the same order at any thread
+ * count, so results are bit-identical however many threads run.
+ * Inference mode's forward, which sums nothing, splits the (n, c) rows.
  */
 #include "gf-batchnorm.h"
 
 #include <tgmath.h>
+
+#include "../gf-parallel.h"
+
+/* The work of one value of a channel for gf_parallel_for, in element
+ * operations: the passes each mode makes over it. */
+#define COST_FORWARD_TRAIN 3   /* sum, squared deviations, affine */
+#define COST_BACKWARD 3        /* the two sums, dx */
+#define COST_AFFINE 1
+
+/* Partial sums per reduction: 4 SSE2 vectors of 2 doubles, enough
+ * independent additions to hide their latency. */
+#define SUM_LANES 8
+
+/* What the chunks of one call share: x, y, dy, dx (N, C, S); the others
+ * (C).  Each call uses the fields its mode needs. */
+typedef struct
+{
+  const GfBatchNorm *bn;
+  const gf_real *x, *dy, *scale, *bias, *mean, *var_or_invstd;
+  gf_real *y, *dx, *dscale, *dbias;
+  gf_real *running_mean, *running_var, *save_mean, *save_invstd;
+} BatchNormJob;
+
+_Static_assert ((SUM_LANES & (SUM_LANES - 1)) == 0,
+                "lanes_total halves the lanes down to one");
+
+/* The lanes' total, added pairwise in a fixed tree. */
+static double
+lanes_total (const double lane[SUM_LANES])
+{
+  double t[SUM_LANES];
+
+  for (size_t k = 0; k < SUM_LANES; k++)
+    t[k] = lane[k];
+  for (size_t width = SUM_LANES; width > 1; width /= 2)
+    for (size_t k = 0; k < width / 2; k++)
+      t[k] = t[2 * k] + t[2 * k + 1];
+  return t[0];
+}
+
+/* lane[k] += Σ row[s] over s ≡ k (mod SUM_LANES), s < len. */
+static inline void
+lanes_add (double lane[SUM_LANES], const gf_real *row, size_t len)
+{
+  size_t s = 0;
+
+  for (; s + SUM_LANES <= len; s += SUM_LANES)
+    for (size_t k = 0; k < SUM_LANES; k++)
+      lane[k] += row[s + k];
+  for (size_t k = 0; s + k < len; k++)
+    lane[k] += row[s + k];
+}
+
+/* lane[k] += Σ (row[s] − mean)² over s ≡ k (mod SUM_LANES), s < len. */
+static inline void
+lanes_add_squares (double lane[SUM_LANES], const gf_real *row, size_t len,
+                   double mean)
+{
+  size_t s = 0;
+
+  for (; s + SUM_LANES <= len; s += SUM_LANES)
+    for (size_t k = 0; k < SUM_LANES; k++)
+      {
+        double d = row[s + k] - mean;
+        lane[k] += d * d;
+      }
+  for (size_t k = 0; s + k < len; k++)
+    {
+      double d = row[s + k] - mean;
+      lane[k] += d * d;
+    }
+}
 
 /* Σ x and Σ (x − mean)² over one channel: two passes, because the one-pass
  * E[x²] − E[x]² cancels catastrophically when |mean| ≫ std. */
@@ -17,29 +101,17 @@ static void
 channel_moments (const GfBatchNorm *bn, const gf_real *x, size_t c,
                  double *mean, double *var)
 {
-  size_t count = bn->batch * bn->spatial;
-  double sum = 0.0, sum_sq = 0.0;
+  const size_t batch = bn->batch, spatial = bn->spatial;
+  const size_t stride = bn->channels * spatial, count = batch * spatial;
+  const gf_real *x_c = x + c * spatial;
+  double sum[SUM_LANES] = { 0 }, sum_sq[SUM_LANES] = { 0 };
 
-  for (size_t n = 0; n < bn->batch; n++)
-    {
-      const gf_real *row = x + (n * bn->channels + c) * bn->spatial;
-
-      for (size_t s = 0; s < bn->spatial; s++)
-        sum += row[s];
-    }
-  *mean = count > 0 ? sum / (double) count : 0.0;
-
-  for (size_t n = 0; n < bn->batch; n++)
-    {
-      const gf_real *row = x + (n * bn->channels + c) * bn->spatial;
-
-      for (size_t s = 0; s < bn->spatial; s++)
-        {
-          double d = row[s] - *mean;
-          sum_sq += d * d;
-        }
-    }
-  *var = count > 0 ? sum_sq / (double) count : 0.0;
+  for (size_t n = 0; n < batch; n++)
+    lanes_add (sum, x_c + n * stride, spatial);
+  *mean = count > 0 ? lanes_total (sum) / (double) count : 0.0;
+  for (size_t n = 0; n < batch; n++)
+    lanes_add_squares (sum_sq, x_c + n * stride, spatial, *mean);
+  *var = count > 0 ? lanes_total (sum_sq) / (double) count : 0.0;
 }
 
 /* y = alpha·x + beta over channel c of every sample: the normalisation and
@@ -48,13 +120,15 @@ static void
 channel_affine (const GfBatchNorm *bn, const gf_real *x, size_t c,
                 gf_real alpha, gf_real beta, gf_real *y)
 {
-  for (size_t n = 0; n < bn->batch; n++)
-    {
-      size_t base = (n * bn->channels + c) * bn->spatial;
-      const gf_real *xr = x + base;
-      gf_real *yr = y + base;
+  const size_t batch = bn->batch, spatial = bn->spatial;
+  const size_t stride = bn->channels * spatial;
 
-      for (size_t s = 0; s < bn->spatial; s++)
+  for (size_t n = 0; n < batch; n++)
+    {
+      const gf_real *xr = x + n * stride + c * spatial;
+      gf_real *yr = y + n * stride + c * spatial;
+
+      for (size_t s = 0; s < spatial; s++)
         yr[s] = xr[s] * alpha + beta;
     }
 }
@@ -78,6 +152,29 @@ update_running (const GfBatchNorm *bn, double mean, double var,
   *running_var = (gf_real) (m * *running_var + (1.0 - m) * unbiased);
 }
 
+/* Channels [begin, end) of the training forward. */
+static void
+forward_train_channels (void *data, size_t begin, size_t end, size_t chunk)
+{
+  const BatchNormJob *job = data;
+  const GfBatchNorm *bn = job->bn;
+
+  for (size_t c = begin; c < end; c++)
+    {
+      double mean, var, invstd, alpha;
+
+      channel_moments (bn, job->x, c, &mean, &var);
+      invstd = 1.0 / sqrt (var + bn->epsilon);
+      alpha = job->scale[c] * invstd;
+      channel_affine (bn, job->x, c, (gf_real) alpha,
+                      (gf_real) (job->bias[c] - mean * alpha), job->y);
+      update_running (bn, mean, var, &job->running_mean[c],
+                      &job->running_var[c]);
+      job->save_mean[c] = (gf_real) mean;
+      job->save_invstd[c] = (gf_real) invstd;
+    }
+}
+
 void
 gf_batchnorm_forward_train (const GfBatchNorm *bn,
                             const gf_real *x,
@@ -86,18 +183,39 @@ gf_batchnorm_forward_train (const GfBatchNorm *bn,
                             gf_real *y,
                             gf_real *save_mean, gf_real *save_invstd)
 {
-  for (size_t c = 0; c < bn->channels; c++)
-    {
-      double mean, var, invstd, alpha;
+  BatchNormJob job = { .bn = bn, .x = x, .scale = scale, .bias = bias,
+                       .running_mean = running_mean,
+                       .running_var = running_var, .y = y,
+                       .save_mean = save_mean, .save_invstd = save_invstd };
 
-      channel_moments (bn, x, c, &mean, &var);
-      invstd = 1.0 / sqrt (var + bn->epsilon);
-      alpha = scale[c] * invstd;
-      channel_affine (bn, x, c, (gf_real) alpha,
-                      (gf_real) (bias[c] - mean * alpha), y);
-      update_running (bn, mean, var, &running_mean[c], &running_var[c]);
-      save_mean[c] = (gf_real) mean;
-      save_invstd[c] = (gf_real) invstd;
+  gf_parallel_for (bn->channels, COST_FORWARD_TRAIN * bn->batch * bn->spatial,
+                   forward_train_channels, &job);
+}
+
+/* Rows [begin, end) of the inference forward, row r being sample
+ * r / C's channel r % C: y = alpha·x + beta with the running statistics'
+ * alpha and beta, recomputed per row (the same for every row of a
+ * channel). */
+static void
+forward_infer_rows (void *data, size_t begin, size_t end, size_t chunk)
+{
+  const BatchNormJob *job = data;
+  const GfBatchNorm *bn = job->bn;
+
+  for (size_t r = begin; r < end; r++)
+    {
+      size_t c = r % bn->channels;
+      double invstd = 1.0 / sqrt ((double) job->var_or_invstd[c]
+                                  + bn->epsilon);
+      double alpha = job->scale[c] * invstd;
+      gf_real a = (gf_real) alpha;
+      gf_real b = (gf_real) (job->bias[c] - job->mean[c] * alpha);
+      const size_t spatial = bn->spatial;
+      const gf_real *xr = job->x + r * spatial;
+      gf_real *yr = job->y + r * spatial;
+
+      for (size_t s = 0; s < spatial; s++)
+        yr[s] = xr[s] * a + b;
     }
 }
 
@@ -109,13 +227,34 @@ gf_batchnorm_forward_infer (const GfBatchNorm *bn,
                             const gf_real *running_var,
                             gf_real *y)
 {
-  for (size_t c = 0; c < bn->channels; c++)
-    {
-      double invstd = 1.0 / sqrt ((double) running_var[c] + bn->epsilon);
-      double alpha = scale[c] * invstd;
+  BatchNormJob job = { .bn = bn, .x = x, .scale = scale, .bias = bias,
+                       .mean = running_mean, .var_or_invstd = running_var,
+                       .y = y };
 
-      channel_affine (bn, x, c, (gf_real) alpha,
-                      (gf_real) (bias[c] - running_mean[c] * alpha), y);
+  gf_parallel_for (bn->batch * bn->channels, COST_AFFINE * bn->spatial,
+                   forward_infer_rows, &job);
+}
+
+/* a[k] += Σ dy, b[k] += Σ dy·(x − mean), over s ≡ k (mod SUM_LANES) of
+ * one row of x and dy (len). */
+static inline void
+lanes_add_grad (double a[SUM_LANES], double b[SUM_LANES], const gf_real *xr,
+                const gf_real *gr, size_t len, double mean)
+{
+  size_t s = 0;
+
+  for (; s + SUM_LANES <= len; s += SUM_LANES)
+    for (size_t k = 0; k < SUM_LANES; k++)
+      {
+        double g = gr[s + k];
+        a[k] += g;
+        b[k] += g * ((double) xr[s + k] - mean);
+      }
+  for (size_t k = 0; s + k < len; k++)
+    {
+      double g = gr[s + k];
+      a[k] += g;
+      b[k] += g * ((double) xr[s + k] - mean);
     }
 }
 
@@ -125,22 +264,18 @@ channel_grad_sums (const GfBatchNorm *bn, const gf_real *x,
                    const gf_real *dy, size_t c, gf_real mean,
                    double *sum_dy, double *sum_dy_xc)
 {
-  double a = 0.0, b = 0.0;
+  const size_t batch = bn->batch, spatial = bn->spatial;
+  const size_t stride = bn->channels * spatial;
+  double a[SUM_LANES] = { 0 }, b[SUM_LANES] = { 0 };
 
-  for (size_t n = 0; n < bn->batch; n++)
+  for (size_t n = 0; n < batch; n++)
     {
-      size_t base = (n * bn->channels + c) * bn->spatial;
-      const gf_real *xr = x + base;
-      const gf_real *gr = dy + base;
+      size_t base = n * stride + c * spatial;
 
-      for (size_t s = 0; s < bn->spatial; s++)
-        {
-          a += gr[s];
-          b += (double) gr[s] * ((double) xr[s] - (double) mean);
-        }
+      lanes_add_grad (a, b, x + base, dy + base, spatial, mean);
     }
-  *sum_dy = a;
-  *sum_dy_xc = b;
+  *sum_dy = lanes_total (a);
+  *sum_dy_xc = lanes_total (b);
 }
 
 /* dx = k_dy·dy + k_xc·(x − mean) + k0 over channel c; keeping x − mean
@@ -150,15 +285,47 @@ channel_dx (const GfBatchNorm *bn, const gf_real *x, const gf_real *dy,
             size_t c, gf_real mean, gf_real k_dy, gf_real k_xc, gf_real k0,
             gf_real *dx)
 {
-  for (size_t n = 0; n < bn->batch; n++)
+  const size_t batch = bn->batch, spatial = bn->spatial;
+  const size_t stride = bn->channels * spatial;
+
+  for (size_t n = 0; n < batch; n++)
     {
-      size_t base = (n * bn->channels + c) * bn->spatial;
+      size_t base = n * stride + c * spatial;
       const gf_real *xr = x + base;
       const gf_real *gr = dy + base;
       gf_real *dr = dx + base;
 
-      for (size_t s = 0; s < bn->spatial; s++)
+      for (size_t s = 0; s < spatial; s++)
         dr[s] = k_dy * gr[s] + k_xc * (xr[s] - mean) + k0;
+    }
+}
+
+/* Channels [begin, end) of the training backward. */
+static void
+backward_train_channels (void *data, size_t begin, size_t end, size_t chunk)
+{
+  const BatchNormJob *job = data;
+  const GfBatchNorm *bn = job->bn;
+  double count = (double) (bn->batch * bn->spatial);
+
+  for (size_t c = begin; c < end; c++)
+    {
+      double invstd = job->var_or_invstd[c];
+      double sum_dy, sum_dy_xc, sum_dy_xhat, a;
+
+      channel_grad_sums (bn, job->x, job->dy, c, job->mean[c], &sum_dy,
+                         &sum_dy_xc);
+      sum_dy_xhat = sum_dy_xc * invstd;
+      if (job->dscale != NULL)
+        job->dscale[c] += (gf_real) sum_dy_xhat;
+      if (job->dbias != NULL)
+        job->dbias[c] += (gf_real) sum_dy;
+      if (job->dx == NULL || count == 0.0)
+        continue;
+      a = job->scale[c] * invstd;
+      channel_dx (bn, job->x, job->dy, c, job->mean[c], (gf_real) a,
+                  (gf_real) (-a * invstd * sum_dy_xhat / count),
+                  (gf_real) (-a * sum_dy / count), job->dx);
     }
 }
 
@@ -173,25 +340,39 @@ gf_batchnorm_backward_train (const GfBatchNorm *bn,
                              const gf_real *dy,
                              gf_real *dx, gf_real *dscale, gf_real *dbias)
 {
-  double count = (double) (bn->batch * bn->spatial);
+  BatchNormJob job = { .bn = bn, .x = x, .dy = dy, .scale = scale,
+                       .mean = save_mean, .var_or_invstd = save_invstd,
+                       .dx = dx, .dscale = dscale, .dbias = dbias };
 
-  for (size_t c = 0; c < bn->channels; c++)
+  gf_parallel_for (bn->channels, COST_BACKWARD * bn->batch * bn->spatial,
+                   backward_train_channels, &job);
+}
+
+/* Channels [begin, end) of the inference backward. */
+static void
+backward_infer_channels (void *data, size_t begin, size_t end, size_t chunk)
+{
+  const BatchNormJob *job = data;
+  const GfBatchNorm *bn = job->bn;
+
+  for (size_t c = begin; c < end; c++)
     {
-      double invstd = save_invstd[c];
-      double sum_dy, sum_dy_xc, sum_dy_xhat, a;
+      double invstd = 1.0 / sqrt ((double) job->var_or_invstd[c]
+                                  + bn->epsilon);
+      double sum_dy, sum_dy_xc;
 
-      channel_grad_sums (bn, x, dy, c, save_mean[c], &sum_dy, &sum_dy_xc);
-      sum_dy_xhat = sum_dy_xc * invstd;
-      if (dscale != NULL)
-        dscale[c] += (gf_real) sum_dy_xhat;
-      if (dbias != NULL)
-        dbias[c] += (gf_real) sum_dy;
-      if (dx == NULL || count == 0.0)
-        continue;
-      a = scale[c] * invstd;
-      channel_dx (bn, x, dy, c, save_mean[c], (gf_real) a,
-                  (gf_real) (-a * invstd * sum_dy_xhat / count),
-                  (gf_real) (-a * sum_dy / count), dx);
+      if (job->dscale != NULL || job->dbias != NULL)
+        {
+          channel_grad_sums (bn, job->x, job->dy, c, job->mean[c],
+                             &sum_dy, &sum_dy_xc);
+          if (job->dscale != NULL)
+            job->dscale[c] += (gf_real) (sum_dy_xc * invstd);
+          if (job->dbias != NULL)
+            job->dbias[c] += (gf_real) sum_dy;
+        }
+      if (job->dx != NULL)
+        channel_dx (bn, job->x, job->dy, c, job->mean[c],
+                    (gf_real) (job->scale[c] * invstd), 0, 0, job->dx);
     }
 }
 
@@ -203,22 +384,10 @@ gf_batchnorm_backward_infer (const GfBatchNorm *bn,
                              const gf_real *dy,
                              gf_real *dx, gf_real *dscale, gf_real *dbias)
 {
-  for (size_t c = 0; c < bn->channels; c++)
-    {
-      double invstd = 1.0 / sqrt ((double) running_var[c] + bn->epsilon);
-      double sum_dy, sum_dy_xc;
+  BatchNormJob job = { .bn = bn, .x = x, .dy = dy, .scale = scale,
+                       .mean = running_mean, .var_or_invstd = running_var,
+                       .dx = dx, .dscale = dscale, .dbias = dbias };
 
-      if (dscale != NULL || dbias != NULL)
-        {
-          channel_grad_sums (bn, x, dy, c, running_mean[c],
-                             &sum_dy, &sum_dy_xc);
-          if (dscale != NULL)
-            dscale[c] += (gf_real) (sum_dy_xc * invstd);
-          if (dbias != NULL)
-            dbias[c] += (gf_real) sum_dy;
-        }
-      if (dx != NULL)
-        channel_dx (bn, x, dy, c, running_mean[c],
-                    (gf_real) (scale[c] * invstd), 0, 0, dx);
-    }
+  gf_parallel_for (bn->channels, COST_BACKWARD * bn->batch * bn->spatial,
+                   backward_infer_channels, &job);
 }

@@ -12,11 +12,19 @@
  *    operand is broadcast on.
  * Add and Mul commute exactly in IEEE arithmetic, so the split path does
  * not care which operand is the small one.
+ *
+ * The flat and split paths, and the general forward, run on the engine's
+ * worker pool, split by elements or rows of y; the reductions onto a
+ * broadcast operand split its values, each summed whole by one thread in
+ * the same order at any thread count.  The general reduction, which adds
+ * rows onto a target in walk order, stays on one thread.
  */
 #include "gf-elementwise.h"
 
 #include <stdio.h>
 #include <string.h>
+
+#include "../gf-parallel.h"
 
 /* "(d0,d1,...)" with GF_BROADCAST_MAX_DIMS sizes of up to 20 digits. */
 #define SHAPE_TEXT_MAX (3 + GF_BROADCAST_MAX_DIMS * 21)
@@ -55,6 +63,18 @@ typedef struct
   size_t off_y;
   size_t off[SIDE_COUNT];
 } RowWalk;
+
+/* What the chunks of one call share: y (or dt, the gradient being
+ * written), its operands a and b (for a reduction: dy and the other
+ * operand, or NULL), and how the path sees their shapes. */
+typedef struct
+{
+  BinOp op;
+  const GfBroadcast *bc;
+  const Split *split;
+  const gf_real *a, *b;
+  gf_real *y;
+} BinaryJob;
 
 static void
 pad_dims (size_t *out, size_t ndim, size_t ndim_in, const size_t *dims)
@@ -210,6 +230,21 @@ row_walk_advance (RowWalk *w)
     }
 }
 
+/* Moves a fresh walk to row @row, as @row calls of row_walk_advance
+ * would. */
+static void
+row_walk_seek (RowWalk *w, size_t row)
+{
+  w->off_y = row * w->len;
+  for (size_t d = w->ndim; d-- > 0;)
+    {
+      w->index[d] = row % w->dims[d];
+      row /= w->dims[d];
+      w->off[SIDE_A] += w->index[d] * w->stride[SIDE_A][d];
+      w->off[SIDE_B] += w->index[d] * w->stride[SIDE_B][d];
+    }
+}
+
 /* y, a, b (n) */
 static void
 flat_apply (BinOp op, size_t n, const gf_real *a, const gf_real *b,
@@ -235,28 +270,71 @@ scalar_apply (BinOp op, size_t n, const gf_real *a, gf_real s, gf_real *y)
       y[i] = a[i] * s;
 }
 
+/* Elements [begin, end) of y = a op b, all of y's shape. */
+static void
+flat_range (void *data, size_t begin, size_t end, size_t chunk)
+{
+  const BinaryJob *job = data;
+
+  flat_apply (job->op, end - begin, job->a + begin, job->b + begin,
+              job->y + begin);
+}
+
+/* y, a, b (n) on the pool. */
+static void
+flat_parallel (BinOp op, size_t n, const gf_real *a, const gf_real *b,
+               gf_real *y)
+{
+  BinaryJob job = { .op = op, .a = a, .b = b, .y = y };
+
+  gf_parallel_for (n, 1, flat_range, &job);
+}
+
+/* Elements [begin, end) of y seen as (outer·mid) runs of inner, run r
+ * being y = a op b[r % mid], a the full operand and b the small one.
+ * Elements rather than runs are split, so that a single run (a scalar
+ * operand) splits too. */
+static void
+split_range (void *data, size_t begin, size_t end, size_t chunk)
+{
+  const BinaryJob *job = data;
+  const size_t inner = job->split->inner, mid = job->split->mid;
+  size_t run = begin / inner, m = run % mid;
+
+  for (size_t e = begin; e < end; run++)
+    {
+      size_t stop = (run + 1) * inner < end ? (run + 1) * inner : end;
+
+      scalar_apply (job->op, stop - e, job->a + e, job->b[m], job->y + e);
+      e = stop;
+      m = m + 1 < mid ? m + 1 : 0;
+    }
+}
+
 /* full, y (outer, mid, inner); small (mid) */
 static void
 split_apply (BinOp op, const Split *sp, const gf_real *full,
              const gf_real *small, gf_real *y)
 {
-  for (size_t o = 0; o < sp->outer; o++)
-    for (size_t m = 0; m < sp->mid; m++)
-      {
-        size_t base = (o * sp->mid + m) * sp->inner;
+  BinaryJob job = { .op = op, .split = sp, .a = full, .b = small, .y = y };
 
-        scalar_apply (op, sp->inner, full + base, small[m], y + base);
-      }
+  if (sp->inner > 0)
+    gf_parallel_for (sp->outer * sp->mid * sp->inner, 1, split_range, &job);
 }
 
+/* Rows [begin, end) of y in the general forward. */
 static void
-general_apply (BinOp op, const GfBroadcast *bc,
-               const gf_real *a, const gf_real *b, gf_real *y)
+general_rows (void *data, size_t begin, size_t end, size_t chunk)
 {
+  const BinaryJob *job = data;
+  const gf_real *a = job->a, *b = job->b;
+  gf_real *y = job->y;
+  BinOp op = job->op;
   RowWalk w;
 
-  row_walk_init (&w, bc);
-  for (size_t r = 0; r < w.rows; r++)
+  row_walk_init (&w, job->bc);
+  row_walk_seek (&w, begin);
+  for (size_t r = begin; r < end; r++)
     {
       const gf_real *ra = a + w.off[SIDE_A], *rb = b + w.off[SIDE_B];
       size_t sa = w.step[SIDE_A], sb = w.step[SIDE_B];
@@ -273,6 +351,17 @@ general_apply (BinOp op, const GfBroadcast *bc,
 }
 
 static void
+general_apply (BinOp op, const GfBroadcast *bc,
+               const gf_real *a, const gf_real *b, gf_real *y)
+{
+  BinaryJob job = { .op = op, .bc = bc, .a = a, .b = b, .y = y };
+  size_t len = bc->ndim > 0 ? bc->y[bc->ndim - 1] : 1;
+
+  if (len > 0)
+    gf_parallel_for (bc->y_count / len, len, general_rows, &job);
+}
+
+static void
 binary_forward (BinOp op, const GfBroadcast *bc,
                 const gf_real *a, const gf_real *b, gf_real *y)
 {
@@ -281,7 +370,7 @@ binary_forward (BinOp op, const GfBroadcast *bc,
   Split sp;
 
   if (a_full && b_full)
-    flat_apply (op, bc->y_count, a, b, y);
+    flat_parallel (op, bc->y_count, a, b, y);
   else if (a_full && split_of (bc, bc->b, &sp))
     split_apply (op, &sp, a, b, y);
   else if (b_full && split_of (bc, bc->a, &sp))
@@ -297,28 +386,53 @@ zero_values (size_t n, gf_real *x)
     x[i] = 0;
 }
 
+/* Values [begin, end) of dt (mid) in split_reduce: for each, the runs
+ * of every o in order, each summed in double (a bias gradient adds up
+ * N·H·W terms). */
+static void
+split_reduce_range (void *data, size_t begin, size_t end, size_t chunk)
+{
+  const BinaryJob *job = data;
+  const Split *sp = job->split;
+  const size_t inner = sp->inner;
+  const gf_real *dy = job->a, *other = job->b;
+
+  zero_values (end - begin, job->y + begin);
+  for (size_t o = 0; o < sp->outer; o++)
+    for (size_t m = begin; m < end; m++)
+      {
+        size_t base = (o * sp->mid + m) * inner;
+        double sum = 0.0;
+
+        if (other == NULL)
+          for (size_t k = base; k < base + inner; k++)
+            sum += dy[k];
+        else
+          for (size_t k = base; k < base + inner; k++)
+            sum += dy[k] * other[k];
+        job->y[m] += (gf_real) sum;
+      }
+}
+
 /* dy, other (outer, mid, inner); dt (mid) = Σ over outer and inner of
- * dy · other, or of dy alone when other is NULL.  Each (o, m) run is
- * summed in double: a bias gradient adds up N·H·W terms. */
+ * dy · other, or of dy alone when other is NULL. */
 static void
 split_reduce (const Split *sp, const gf_real *dy, const gf_real *other,
               gf_real *dt)
 {
-  zero_values (sp->mid, dt);
-  for (size_t o = 0; o < sp->outer; o++)
-    for (size_t m = 0; m < sp->mid; m++)
-      {
-        size_t base = (o * sp->mid + m) * sp->inner;
-        double sum = 0.0;
+  BinaryJob job = { .split = sp, .a = dy, .b = other, .y = dt };
 
-        if (other == NULL)
-          for (size_t k = base; k < base + sp->inner; k++)
-            sum += dy[k];
-        else
-          for (size_t k = base; k < base + sp->inner; k++)
-            sum += dy[k] * other[k];
-        dt[m] += (gf_real) sum;
-      }
+  gf_parallel_for (sp->mid, sp->outer * sp->inner * (other != NULL ? 2 : 1),
+                   split_reduce_range, &job);
+}
+
+/* Elements [begin, end) of a copy from job->a to job->y. */
+static void
+copy_range (void *data, size_t begin, size_t end, size_t chunk)
+{
+  const BinaryJob *job = data;
+
+  memcpy (job->y + begin, job->a + begin, (end - begin) * sizeof *job->y);
 }
 
 /* dt (the shape of side @side) = dy · other summed onto it, walking y. */
@@ -368,11 +482,14 @@ grad_for (const GfBroadcast *bc, int side, const gf_real *dy,
     return;
   if (t_full && other == NULL)
     {
+      BinaryJob copy = { .a = dy, .y = dt };
+
+      /* dt is dy itself or, as the graph hands them, apart from it. */
       if (dt != dy)
-        memmove (dt, dy, bc->y_count * sizeof *dt);
+        gf_parallel_for (bc->y_count, 1, copy_range, &copy);
     }
   else if (t_full && o_full)
-    flat_apply (OP_MUL, bc->y_count, dy, other, dt);
+    flat_parallel (OP_MUL, bc->y_count, dy, other, dt);
   else if (t_full && split_of (bc, o_dims, &sp))
     split_apply (OP_MUL, &sp, dy, other, dt);
   else if ((other == NULL || o_full) && split_of (bc, t_dims, &sp))

@@ -29,7 +29,8 @@ GfStatus gf_broadcast_init (GfBroadcast *bc,
                             GfError *error);
 
 /* y = a + b.  Backward: da, db WRITTEN, summed over the dimensions each was
- * broadcast along; either may be NULL. */
+ * broadcast along; either may be NULL, or dy itself, but may not
+ * otherwise overlap dy. */
 void gf_add_forward (const GfBroadcast *bc,
                      const gf_real *a, const gf_real *b, gf_real *y);
 void gf_add_backward (const GfBroadcast *bc, const gf_real *dy,

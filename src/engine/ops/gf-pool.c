@@ -1,6 +1,7 @@
 /* gf-pool.c: MaxPool, AveragePool and GlobalAveragePool, NCHW.
  *
- * Forward passes and the average backward run tap by tap: for one output
+ * Every pass runs tap by tap (the max backward to find each window's
+ * argmax, then adds dy there in output order): for one output
  * row and one kernel tap (kh, kw), the outputs whose tap lands inside the
  * input form one interval of ow, found arithmetically, so the inner loop
  * over ow has no bounds test and vectorises (with stride 1 it reads a
@@ -9,6 +10,10 @@
  *
  * Positions in the padded input are signed (the first window starts at
  * −pad); gf_pool2d_init bounds every extent so that they fit a ptrdiff_t.
+ *
+ * The (n, c) planes are what the engine's worker pool splits: every
+ * output, and every gradient sum into an input plane, is computed by the
+ * one thread that owns the plane, in the same order at any thread count.
  */
 #include "gf-pool.h"
 
@@ -16,12 +21,25 @@
 #include <stdint.h>
 #include <string.h>
 
-/* Outputs of one row whose scaled gradients sit on the stack at once in
- * the average backward (2 KiB in double). */
+#include "../gf-parallel.h"
+
+/* Outputs of one row whose scaled gradients (average backward) or
+ * argmaxes (max backward) sit on the stack at once: 4 KiB at most. */
 #define POOL_CHUNK 256
 
 /* Extents up to this keep every position difference inside ptrdiff_t. */
 #define POOL_EXTENT_MAX ((size_t) (PTRDIFF_MAX / 4))
+
+/* What the chunks of one call share: x, dx (planes, H, W); y, dy
+ * (planes, OH, OW), or (planes) and (planes, S) for the global pool,
+ * whose plane size is spatial. */
+typedef struct
+{
+  const GfPool2d *pool;
+  size_t spatial;
+  const gf_real *x, *dy;
+  gf_real *y, *dx;
+} PoolJob;
 
 typedef enum
 {
@@ -106,6 +124,24 @@ output_extent (const char *axis, size_t in, size_t kernel, size_t stride,
   return GF_OK;
 }
 
+/* The max backward keeps each window's argmax as a TapOffset: its last
+ * tap, (KH − 1)·dilation_h·W + (KW − 1)·dilation_w elements from the
+ * first, must fit one.  Run after output_extent has bounded both reaches. */
+static GfStatus
+check_window_span (const GfPool2d *p, GfError *error)
+{
+  size_t reach_h = (p->kernel_h - 1) * p->dilation_h;
+  size_t reach_w = (p->kernel_w - 1) * p->dilation_w;
+
+  if (reach_w > INT32_MAX
+      || (reach_h > 0 && p->in_w > (INT32_MAX - reach_w) / reach_h))
+    return gf_error_set (error, GF_ERR_UNSUPPORTED,
+                         "pool window %zu×%zu over rows of %zu spans more "
+                         "than 2^31 input values", p->kernel_h, p->kernel_w,
+                         p->in_w);
+  return GF_OK;
+}
+
 GfStatus
 gf_pool2d_init (GfPool2d *pool, GfError *error)
 {
@@ -124,6 +160,8 @@ gf_pool2d_init (GfPool2d *pool, GfError *error)
                             pool->stride_w, pool->dilation_w, pool->pad_left,
                             pool->pad_right, pool->ceil_mode, &pool->out_w,
                             error);
+  if (status == GF_OK)
+    status = check_window_span (pool, error);
   if (status != GF_OK)
     {
       pool->out_h = pool->out_w = 0;
@@ -228,12 +266,25 @@ row_forward (const GfPool2d *p, const gf_real *plane, size_t oh,
     }
 }
 
-void
-gf_maxpool2d_forward (const GfPool2d *pool, const gf_real *x, gf_real *y)
+/* The work of one plane for gf_parallel_for: one operation per tap of
+ * every window, and one per input value where backward clears dx. */
+static size_t
+plane_cost (const GfPool2d *pool)
 {
-  size_t planes = pool->batch * pool->channels;
+  return pool->out_h * pool->out_w * pool->kernel_h * pool->kernel_w
+         + pool->in_h * pool->in_w;
+}
 
-  for (size_t pl = 0; pl < planes; pl++)
+/* Planes [begin, end) of the max forward. */
+static void
+max_forward_planes (void *data, size_t begin, size_t end, size_t chunk)
+{
+  const PoolJob *job = data;
+  const GfPool2d *pool = job->pool;
+  const gf_real *x = job->x;
+  gf_real *y = job->y;
+
+  for (size_t pl = begin; pl < end; pl++)
     {
       const gf_real *plane = x + pl * pool->in_h * pool->in_w;
 
@@ -249,74 +300,131 @@ gf_maxpool2d_forward (const GfPool2d *pool, const gf_real *x, gf_real *y)
     }
 }
 
-/* The index in its plane of the tap (kh, kw) of a window at (top, left). */
-static size_t
-tap_index (const GfPool2d *p, ptrdiff_t top, ptrdiff_t left, size_t kh,
-           size_t kw)
+void
+gf_maxpool2d_forward (const GfPool2d *pool, const gf_real *x, gf_real *y)
 {
-  size_t ih = (size_t) (top + (ptrdiff_t) (kh * p->dilation_h));
-  size_t iw = (size_t) (left + (ptrdiff_t) (kw * p->dilation_w));
+  PoolJob job = { .pool = pool, .x = x, .y = y };
 
-  return ih * p->in_w + iw;
+  gf_parallel_for (pool->batch * pool->channels, plane_cost (pool),
+                   max_forward_planes, &job);
 }
 
-/* The first maximum of the window of output (oh, ow) in (kh, kw) scan
- * order, as an index into the plane; a later NaN replaces it, as in
- * PyTorch.  Returns false if no tap of the window lies in the input. */
-static bool
-window_argmax (const GfPool2d *p, const gf_real *plane, size_t oh,
-               size_t ow, size_t *best)
-{
-  ptrdiff_t top = window_top (p, oh), left = window_left (p, ow);
-  size_t kh0, kh1, kw0, kw1;
-  gf_real best_value;
+/* A tap's offset in the plane from its window's origin (top, left):
+ * kh·dilation_h·W + kw·dilation_w, the same for every window.  32 bits
+ * wide, so that the argmax loop runs in float lanes and vectorises
+ * (gf_pool2d_init refuses windows spanning more); NO_TAP before the
+ * window's first tap. */
+typedef int32_t TapOffset;
+#define NO_TAP ((TapOffset) -1)
 
+/* best[i], best_value[i] (n) take the tap src[i·stride] (at @offset)
+ * when it is the window's first, is greater, or is NaN: the first
+ * maximum in scan order, a later NaN replacing it, as in PyTorch.
+ * Selects, not branches: which tap wins is data, and a branch on it
+ * mispredicts. */
+static void
+argmax_into (TapOffset *restrict best, gf_real *restrict best_value,
+             const gf_real *restrict src, size_t stride, TapOffset offset,
+             size_t n)
+{
+  for (size_t i = 0; i < n; i++)
+    {
+      gf_real v = src[i * stride], value = best_value[i];
+      TapOffset tap = best[i];
+      bool take = (tap == NO_TAP) | (v > value) | isnan (v);
+
+      best[i] = take ? offset : tap;
+      best_value[i] = take ? v : value;
+    }
+}
+
+/* The argmaxes of outputs [c0, c1) of row @oh into best (c1 − c0): taps
+ * in (kh, kw) order, each over the outputs it lies inside the input for,
+ * as row_forward does. */
+static void
+row_argmax (const GfPool2d *p, const gf_real *plane, size_t oh, size_t c0,
+            size_t c1, TapOffset *best, gf_real *best_value)
+{
+  ptrdiff_t top = window_top (p, oh);
+  size_t kh0, kh1;
+
+  for (size_t ow = c0; ow < c1; ow++)
+    best[ow - c0] = NO_TAP;
   tap_range (top, p->kernel_h, p->dilation_h, 0, (ptrdiff_t) p->in_h,
              &kh0, &kh1);
-  tap_range (left, p->kernel_w, p->dilation_w, 0, (ptrdiff_t) p->in_w,
-             &kw0, &kw1);
-  if (kh0 == kh1 || kw0 == kw1)
-    return false;
-  *best = tap_index (p, top, left, kh0, kw0);
-  best_value = plane[*best];
   for (size_t kh = kh0; kh < kh1; kh++)
-    for (size_t kw = kw0; kw < kw1; kw++)
-      {
-        size_t i = tap_index (p, top, left, kh, kw);
+    {
+      size_t ih = (size_t) (top + (ptrdiff_t) (kh * p->dilation_h));
 
-        if (plane[i] > best_value || isnan (plane[i]))
-          {
-            *best = i;
-            best_value = plane[i];
-          }
-      }
-  return true;
+      for (size_t kw = 0; kw < p->kernel_w; kw++)
+        {
+          size_t ow0, ow1, col;
+          TapOffset offset = (TapOffset) (kh * p->dilation_h * p->in_w
+                                          + kw * p->dilation_w);
+
+          if (column_span (p, kw, c0, c1, &ow0, &ow1, &col))
+            argmax_into (best + (ow0 - c0), best_value + (ow0 - c0),
+                         plane + ih * p->in_w + col, p->stride_w, offset,
+                         ow1 - ow0);
+        }
+    }
+}
+
+/* Adds dyrow (OW), the gradient of output row @oh, into dxp (H, W) at
+ * each output's first maximum, in output order, a chunk of outputs at a
+ * time so that the argmaxes fit on the stack. */
+static void
+max_row_backward (const GfPool2d *p, const gf_real *plane,
+                  const gf_real *dyrow, size_t oh, gf_real *dxp)
+{
+  TapOffset best[POOL_CHUNK];
+  gf_real best_value[POOL_CHUNK];
+  /* Where window (oh, 0) starts in the plane, perhaps before it. */
+  ptrdiff_t origin = window_top (p, oh) * (ptrdiff_t) p->in_w
+                     - (ptrdiff_t) p->pad_left;
+
+  for (size_t c0 = 0; c0 < p->out_w; c0 += POOL_CHUNK)
+    {
+      size_t c1 = p->out_w - c0 < POOL_CHUNK ? p->out_w : c0 + POOL_CHUNK;
+
+      row_argmax (p, plane, oh, c0, c1, best, best_value);
+      for (size_t ow = c0; ow < c1; ow++)
+        if (best[ow - c0] != NO_TAP)
+          dxp[origin + (ptrdiff_t) (ow * p->stride_w) + best[ow - c0]]
+            += dyrow[ow];
+    }
+}
+
+/* Planes [begin, end) of the max backward, each cleared and then summed
+ * into in output order. */
+static void
+max_backward_planes (void *data, size_t begin, size_t end, size_t chunk)
+{
+  const PoolJob *job = data;
+  const GfPool2d *pool = job->pool;
+  size_t in_size = pool->in_h * pool->in_w;
+  size_t out_size = pool->out_h * pool->out_w;
+
+  for (size_t pl = begin; pl < end; pl++)
+    {
+      gf_real *dxp = job->dx + pl * in_size;
+
+      memset (dxp, 0, in_size * sizeof *dxp);
+      for (size_t oh = 0; oh < pool->out_h; oh++)
+        max_row_backward (pool, job->x + pl * in_size,
+                          job->dy + pl * out_size + oh * pool->out_w, oh,
+                          dxp);
+    }
 }
 
 void
 gf_maxpool2d_backward (const GfPool2d *pool, const gf_real *x,
                        const gf_real *dy, gf_real *dx)
 {
-  size_t planes = pool->batch * pool->channels;
-  size_t in_size = pool->in_h * pool->in_w;
-  size_t out_size = pool->out_h * pool->out_w;
+  PoolJob job = { .pool = pool, .x = x, .dy = dy, .dx = dx };
 
-  memset (dx, 0, planes * in_size * sizeof *dx);
-  for (size_t pl = 0; pl < planes; pl++)
-    {
-      const gf_real *plane = x + pl * in_size;
-      const gf_real *dyp = dy + pl * out_size;
-      gf_real *dxp = dx + pl * in_size;
-
-      for (size_t oh = 0; oh < pool->out_h; oh++)
-        for (size_t ow = 0; ow < pool->out_w; ow++)
-          {
-            size_t best;
-
-            if (window_argmax (pool, plane, oh, ow, &best))
-              dxp[best] += dyp[oh * pool->out_w + ow];
-          }
-    }
+  gf_parallel_for (pool->batch * pool->channels, plane_cost (pool),
+                   max_backward_planes, &job);
 }
 
 /* The divisor's share along one axis for a window starting at @start:
@@ -351,12 +459,16 @@ column_count (const GfPool2d *p, size_t ow)
                      p->count_include_pad);
 }
 
-void
-gf_avgpool2d_forward (const GfPool2d *pool, const gf_real *x, gf_real *y)
+/* Planes [begin, end) of the average forward. */
+static void
+avg_forward_planes (void *data, size_t begin, size_t end, size_t chunk)
 {
-  size_t planes = pool->batch * pool->channels;
+  const PoolJob *job = data;
+  const GfPool2d *pool = job->pool;
+  const gf_real *x = job->x;
+  gf_real *y = job->y;
 
-  for (size_t pl = 0; pl < planes; pl++)
+  for (size_t pl = begin; pl < end; pl++)
     {
       const gf_real *plane = x + pl * pool->in_h * pool->in_w;
 
@@ -375,6 +487,15 @@ gf_avgpool2d_forward (const GfPool2d *pool, const gf_real *x, gf_real *y)
             }
         }
     }
+}
+
+void
+gf_avgpool2d_forward (const GfPool2d *pool, const gf_real *x, gf_real *y)
+{
+  PoolJob job = { .pool = pool, .x = x, .y = y };
+
+  gf_parallel_for (pool->batch * pool->channels, plane_cost (pool),
+                   avg_forward_planes, &job);
 }
 
 /* dst[i·stride] += g[i] for i < n. */
@@ -435,32 +556,78 @@ avg_row_backward (const GfPool2d *p, const gf_real *dyrow, size_t oh,
     }
 }
 
-void
-gf_avgpool2d_backward (const GfPool2d *pool, const gf_real *dy, gf_real *dx)
+/* Planes [begin, end) of the average backward, each cleared and then
+ * summed into row by row. */
+static void
+avg_backward_planes (void *data, size_t begin, size_t end, size_t chunk)
 {
-  size_t planes = pool->batch * pool->channels;
+  const PoolJob *job = data;
+  const GfPool2d *pool = job->pool;
   size_t in_size = pool->in_h * pool->in_w;
   size_t out_size = pool->out_h * pool->out_w;
 
-  memset (dx, 0, planes * in_size * sizeof *dx);
-  for (size_t pl = 0; pl < planes; pl++)
-    for (size_t oh = 0; oh < pool->out_h; oh++)
-      avg_row_backward (pool, dy + pl * out_size + oh * pool->out_w, oh,
-                        dx + pl * in_size);
+  for (size_t pl = begin; pl < end; pl++)
+    {
+      gf_real *dxp = job->dx + pl * in_size;
+
+      memset (dxp, 0, in_size * sizeof *dxp);
+      for (size_t oh = 0; oh < pool->out_h; oh++)
+        avg_row_backward (pool, job->dy + pl * out_size + oh * pool->out_w,
+                          oh, dxp);
+    }
+}
+
+void
+gf_avgpool2d_backward (const GfPool2d *pool, const gf_real *dy, gf_real *dx)
+{
+  PoolJob job = { .pool = pool, .dy = dy, .dx = dx };
+
+  gf_parallel_for (pool->batch * pool->channels, plane_cost (pool),
+                   avg_backward_planes, &job);
+}
+
+/* Planes [begin, end) of the global forward: each one mean, summed in
+ * double as batch norm's sums are (S can be large). */
+static void
+global_forward_planes (void *data, size_t begin, size_t end, size_t chunk)
+{
+  const PoolJob *job = data;
+  const size_t spatial = job->spatial;
+
+  for (size_t i = begin; i < end; i++)
+    {
+      const gf_real *row = job->x + i * spatial;
+      double sum = 0.0;
+
+      for (size_t s = 0; s < spatial; s++)
+        sum += row[s];
+      job->y[i] = spatial > 0 ? (gf_real) (sum / (double) spatial) : 0;
+    }
 }
 
 void
 gf_global_avgpool_forward (size_t batch, size_t channels, size_t spatial,
                            const gf_real *x, gf_real *y)
 {
-  for (size_t i = 0; i < batch * channels; i++)
+  PoolJob job = { .spatial = spatial, .x = x, .y = y };
+
+  gf_parallel_for (batch * channels, spatial, global_forward_planes, &job);
+}
+
+/* Planes [begin, end) of the global backward: dy/S everywhere. */
+static void
+global_backward_planes (void *data, size_t begin, size_t end, size_t chunk)
+{
+  const PoolJob *job = data;
+  const size_t spatial = job->spatial;
+
+  for (size_t i = begin; i < end; i++)
     {
-      const gf_real *row = x + i * spatial;
-      double sum = 0.0;   /* in double, as batch norm's sums: S can be large */
+      gf_real g = job->dy[i] / (gf_real) spatial;
+      gf_real *row = job->dx + i * spatial;
 
       for (size_t s = 0; s < spatial; s++)
-        sum += row[s];
-      y[i] = spatial > 0 ? (gf_real) (sum / (double) spatial) : 0;
+        row[s] = g;
     }
 }
 
@@ -468,14 +635,9 @@ void
 gf_global_avgpool_backward (size_t batch, size_t channels, size_t spatial,
                             const gf_real *dy, gf_real *dx)
 {
+  PoolJob job = { .spatial = spatial, .dy = dy, .dx = dx };
+
   if (spatial == 0)
     return;
-  for (size_t i = 0; i < batch * channels; i++)
-    {
-      gf_real g = dy[i] / (gf_real) spatial;
-      gf_real *row = dx + i * spatial;
-
-      for (size_t s = 0; s < spatial; s++)
-        row[s] = g;
-    }
+  gf_parallel_for (batch * channels, spatial, global_backward_planes, &job);
 }

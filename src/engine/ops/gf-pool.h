@@ -30,7 +30,8 @@ typedef struct
 } GfPool2d;
 
 /* Validates (non-zero kernel/stride/dilation, padding smaller than the
- * kernel, a non-empty output) and computes out_h, out_w. */
+ * kernel, a non-empty output, a window spanning at most 2^31 input
+ * values) and computes out_h, out_w. */
 GfStatus gf_pool2d_init (GfPool2d *pool, GfError *error);
 
 /* x (N, C, H, W); y (N, C, OH, OW). */

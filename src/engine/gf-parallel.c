@@ -2,7 +2,7 @@
  *
  * One job at a time: the caller takes the dispatch lock (or, finding it
  * taken, runs inline), publishes the job and a new generation under the
- * pool lock, broadcasts, runs chunk 0 itself and sleeps until the workers
+ * pool lock, broadcasts, runs chunk 0 itself and waits until the workers
  * it counted have finished theirs.  Worker w (1-based) runs chunk w of
  * each generation it sees, or nothing when the job has fewer chunks.
  *
@@ -12,11 +12,22 @@
  * loops come back within one GEMM.  The spin yields the CPU on every turn,
  * so a waiter takes nothing from a thread with work, OpenBLAS' included.
  *
+ * OpenBLAS' threads spin for up to a tenth of a second after each GEMM,
+ * so on few cores the caller, its OpenBLAS threads and the workers are
+ * more threads than CPUs, and the scheduler, which sees no imbalance
+ * between them, may well leave a worker on the caller's CPU: the loop
+ * then runs at one thread's speed.  So on Linux each worker reports the
+ * CPU it runs on, and the caller, finding one on its own, moves that
+ * worker off it (onto a CPU where at most a spinning thread that yields
+ * competes).
+ *
  * The pool is process-wide state, the engine's one exception to "no
  * globals": it holds no data of any graph, and it is safe from any thread.
  * Workers are never joined; their handles stay reachable in static
  * storage (no leak for LeakSanitizer) and the process's exit ends them.
  */
+#define _GNU_SOURCE   /* sched_getcpu, pthread_setaffinity_np, CPU_SET */
+
 #include "gf-parallel.h"
 
 #include <pthread.h>
@@ -30,8 +41,8 @@
 #include "gf-engine.h"
 
 /* The least work (in element operations, a few nanoseconds each) worth a
- * chunk of its own: a hand-off through the pool costs some tens of
- * microseconds on a busy machine. */
+ * chunk of its own: a hand-off costs a few microseconds to a spinning
+ * worker and some tens to a blocked one. */
 #define GF_PARALLEL_GRAIN ((size_t) 1 << 16)
 
 /* How long a waiter spins before it blocks (2 ms: a few GEMMs between two
@@ -39,11 +50,19 @@
 #define GF_PARALLEL_SPIN_NS 2000000
 #define GF_PARALLEL_SPIN_TURNS 64
 
+#ifdef __linux__
+#define GF_PARALLEL_STEER 1
+#else
+#define GF_PARALLEL_STEER 0
+#endif
+
 typedef struct
 {
   size_t index;          /* the chunk this worker runs, 1 … MAX − 1 */
   unsigned long seen;    /* the last generation it looked at */
   pthread_t thread;
+  atomic_int cpu;        /* the CPU it last ran on, −1 when unknown */
+  int avoided;           /* the CPU its affinity leaves out, or −1 */
 } Worker;
 
 typedef struct
@@ -61,6 +80,10 @@ typedef struct
   size_t n, chunks;
   size_t started;
   bool start_failed;         /* pthread_create failed: stop trying */
+#if GF_PARALLEL_STEER
+  bool steer;                /* the process may run on several CPUs */
+  cpu_set_t allowed;         /* ... these */
+#endif
   Worker workers[GF_PARALLEL_MAX_THREADS];
 } Pool;
 
@@ -102,7 +125,7 @@ monotonic_ns (void)
 /* Spins, yielding, until ready (arg) or GF_PARALLEL_SPIN_NS pass; true
  * when ready. */
 static bool
-spin_until (bool (*ready) (const void *arg), const void *arg)
+spin_until (bool (*ready) (void *arg), void *arg)
 {
   long long deadline = 0;
 
@@ -123,16 +146,28 @@ spin_until (bool (*ready) (const void *arg), const void *arg)
     }
 }
 
-static bool
-new_generation (const void *arg)
+static int
+current_cpu (void)
 {
-  const Worker *w = arg;
+#if GF_PARALLEL_STEER
+  return sched_getcpu ();
+#else
+  return -1;
+#endif
+}
 
+/* The worker's spin condition, which also reports where it runs. */
+static bool
+new_generation (void *arg)
+{
+  Worker *w = arg;
+
+  atomic_store (&w->cpu, current_cpu ());
   return atomic_load (&pool.generation) != w->seen;
 }
 
 static bool
-workers_done (const void *arg)
+workers_done (void *arg)
 {
   return atomic_load (&pool.pending) == 0;
 }
@@ -154,6 +189,7 @@ worker_main (void *data)
       while (pool.generation == w->seen)
         pthread_cond_wait (&pool.wake, &pool.lock);
       w->seen = pool.generation;
+      atomic_store (&w->cpu, current_cpu ());
       fn = pool.fn;
       ctx = pool.ctx;
       n = pool.n;
@@ -188,6 +224,34 @@ static void
 pool_init (void)
 {
   pthread_atfork (NULL, NULL, pool_after_fork);
+#if GF_PARALLEL_STEER
+  pool.steer = sched_getaffinity (0, sizeof pool.allowed, &pool.allowed) == 0
+               && CPU_COUNT (&pool.allowed) > 1;
+#endif
+}
+
+/* Moves the job's workers that last ran on the caller's CPU off it (see
+ * the top of this file).  Under the dispatch lock. */
+static void
+pool_steer (size_t chunks)
+{
+#if GF_PARALLEL_STEER
+  int here = pool.steer ? sched_getcpu () : -1;
+
+  if (here < 0 || here >= CPU_SETSIZE || !CPU_ISSET (here, &pool.allowed))
+    return;
+  for (size_t i = 0; i + 1 < chunks; i++)
+    {
+      Worker *w = &pool.workers[i];
+      cpu_set_t others = pool.allowed;
+
+      if (atomic_load (&w->cpu) != here || w->avoided == here)
+        continue;
+      CPU_CLR (here, &others);
+      if (pthread_setaffinity_np (w->thread, sizeof others, &others) == 0)
+        w->avoided = here;
+    }
+#endif
 }
 
 /* Starts workers until @wanted run, under the dispatch lock (so no job is
@@ -209,6 +273,8 @@ pool_start (size_t wanted)
 
       w->index = pool.started + 1;
       w->seen = pool.generation;
+      atomic_store (&w->cpu, -1);
+      w->avoided = -1;
       if (pthread_create (&w->thread, NULL, worker_main, w) != 0)
         {
           pool.start_failed = true;
@@ -240,6 +306,7 @@ pool_run (size_t n, size_t chunks, GfParallelFunc fn, void *ctx)
 {
   size_t begin, end;
 
+  pool_steer (chunks);
   pthread_mutex_lock (&pool.lock);
   pool.fn = fn;
   pool.ctx = ctx;

@@ -4,6 +4,8 @@
 #include <math.h>
 #include <string.h>
 
+#include "gf-engine.h"
+
 #define GRADCHECK_MAX_ELEMENTS 600
 
 static const GfTolerance default_tolerance = {
@@ -132,4 +134,46 @@ gf_real *
 gf_test_new (size_t n)
 {
   return g_new0 (gf_real, MAX (n, 1));
+}
+
+gf_real *
+gf_test_results_add (GfTestResults *r, const char *name, size_t count)
+{
+  g_assert_cmpuint (r->n, <, GF_TEST_MAX_RESULTS);
+  r->name[r->n] = name;
+  r->count[r->n] = count;
+  r->data[r->n] = gf_test_new (count);
+  return r->data[r->n++];
+}
+
+void
+gf_test_results_clear (GfTestResults *r)
+{
+  for (size_t i = 0; i < r->n; i++)
+    g_free (r->data[i]);
+  r->n = 0;
+}
+
+void
+gf_test_check_threads (gconstpointer data, GfTestRunFunc run,
+                       int max_threads)
+{
+  GfTestResults one = { 0 }, many = { 0 };
+
+  gf_engine_set_threads (1);
+  run (data, &one);
+  for (int threads = 2; threads <= max_threads; threads++)
+    {
+      gf_engine_set_threads (threads);
+      run (data, &many);
+      g_assert_cmpuint (many.n, ==, one.n);
+      for (size_t i = 0; i < one.n; i++)
+        if (memcmp (many.data[i], one.data[i],
+                    one.count[i] * sizeof *one.data[i]) != 0)
+          g_test_fail_printf ("%s at %d threads differs from 1 thread",
+                              one.name[i], threads);
+      gf_test_results_clear (&many);
+    }
+  gf_engine_set_threads (0);
+  gf_test_results_clear (&one);
 }

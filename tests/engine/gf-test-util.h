@@ -59,3 +59,28 @@ int gf_test_add_node (GfGraph *graph, const char *name, GfNodeDesc desc,
 
 /* g_new0 of n gf_real, for brevity in tests. */
 gf_real *gf_test_new (size_t n);
+
+/* ---- The same results at any thread count ---- */
+
+#define GF_TEST_MAX_RESULTS 8
+
+/* One run's result buffers, compared one by one. */
+typedef struct
+{
+  size_t n;
+  const char *name[GF_TEST_MAX_RESULTS];
+  gf_real *data[GF_TEST_MAX_RESULTS];
+  size_t count[GF_TEST_MAX_RESULTS];
+} GfTestResults;
+
+typedef void (*GfTestRunFunc) (gconstpointer data, GfTestResults *r);
+
+/* A new zeroed result buffer of @count values named @name. */
+gf_real *gf_test_results_add (GfTestResults *r, const char *name,
+                              size_t count);
+void     gf_test_results_clear (GfTestResults *r);
+
+/* Runs @run with 1 engine thread, then 2 … @max_threads, and fails the
+ * test where a result differs from the 1-thread one in any byte. */
+void     gf_test_check_threads (gconstpointer data, GfTestRunFunc run,
+                                int max_threads);

@@ -45,12 +45,6 @@ static const ThreadCase cases[] = {
   { "groups4-5x3-stride2x1",    6, 48, 21, 17,  8, 5, 3, 2, 1, 1, 1, { 2, 1, 2, 1 },  4 },
 };
 
-/* One run's results: y, and dx, dw, db after backward from dw0 and db0. */
-typedef struct
-{
-  gf_real *y, *dx, *dw, *db;
-} ThreadResults;
-
 typedef struct
 {
   GfConv2d conv;
@@ -119,65 +113,37 @@ scribble (ThreadFixture *f, int byte)
     memset (f->workspace, byte, f->ws_size * sizeof *f->workspace);
 }
 
-/* Forward and backward with @threads in the pool, one in OpenBLAS. */
+/* Forward and backward with the pool at the thread count the check set,
+ * OpenBLAS at one: y, and dx, dw, db after backward from dw0 and db0. */
 static void
-run_at (ThreadFixture *f, int threads, ThreadResults *r)
+run_conv (gconstpointer data, GfTestResults *r)
 {
+  ThreadFixture *f = (ThreadFixture *) data;
   size_t m = f->conv.out_channels;
+  gf_real *y = gf_test_results_add (r, "y", f->y_size);
+  gf_real *dx = gf_test_results_add (r, "dx", f->x_size);
+  gf_real *dw = gf_test_results_add (r, "dw", f->w_size);
+  gf_real *db = gf_test_results_add (r, "db", m);
 
-  r->y = gf_test_new (f->y_size);
-  r->dx = gf_test_new (f->x_size);
-  r->dw = g_memdup2 (f->dw0, f->w_size * sizeof *f->dw0);
-  r->db = g_memdup2 (f->db0, m * sizeof *f->db0);
-  gf_engine_set_threads (threads);
+  memcpy (dw, f->dw0, f->w_size * sizeof *dw);
+  memcpy (db, f->db0, m * sizeof *db);
   openblas_set_num_threads (1);
   scribble (f, 0xA5);
-  gf_conv2d_forward (&f->conv, f->x, f->w, f->b, r->y, f->workspace);
+  gf_conv2d_forward (&f->conv, f->x, f->w, f->b, y, f->workspace);
   scribble (f, 0x5A);
-  gf_conv2d_backward (&f->conv, f->x, f->w, f->dy, r->dx, r->dw, r->db,
+  gf_conv2d_backward (&f->conv, f->x, f->w, f->dy, dx, dw, db,
                       f->workspace);
-  gf_engine_set_threads (0);
-}
-
-static void
-results_clear (ThreadResults *r)
-{
-  g_free (r->y);
-  g_free (r->dx);
-  g_free (r->dw);
-  g_free (r->db);
-}
-
-static void
-assert_identical (const char *what, int threads, const gf_real *got,
-                  const gf_real *want, size_t n)
-{
-  if (memcmp (got, want, n * sizeof *got) != 0)
-    g_test_fail_printf ("%s at %d threads differs from 1 thread", what,
-                        threads);
 }
 
 static void
 test_conv_threads_identical (gconstpointer data)
 {
   ThreadFixture f;
-  ThreadResults one, many;
 
   fixture_init (&f, data);
-  run_at (&f, 1, &one);
-  for (int threads = 2; threads <= MAX_THREADS; threads++)
-    {
-      run_at (&f, threads, &many);
-      assert_identical ("y", threads, many.y, one.y, f.y_size);
-      assert_identical ("dx", threads, many.dx, one.dx, f.x_size);
-      assert_identical ("dw", threads, many.dw, one.dw, f.w_size);
-      assert_identical ("db", threads, many.db, one.db,
-                        f.conv.out_channels);
-      results_clear (&many);
-    }
+  gf_test_check_threads (&f, run_conv, MAX_THREADS);
   /* The loops did split: the pool started a worker per extra thread. */
   g_assert_cmpuint (gf_parallel_workers (), >=, MAX_THREADS - 1);
-  results_clear (&one);
   fixture_clear (&f);
 }
 

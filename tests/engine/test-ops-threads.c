@@ -23,43 +23,12 @@
 
 #define SEED 20240613
 #define MAX_THREADS 3
-#define MAX_RESULTS 8
 /* Inputs are drawn from ±INPUT_RANGE, rounded to multiples of 1/QUANTUM
  * so that ties and exact kinks (0, ±3, a Clip's bounds) occur. */
 #define INPUT_RANGE 4.0
 #define QUANTUM 4.0
 /* One input in SPECIAL_EVERY is replaced by a special value. */
 #define SPECIAL_EVERY 997
-
-/* One run's results, compared buffer by buffer. */
-typedef struct
-{
-  size_t n;
-  const char *name[MAX_RESULTS];
-  gf_real *data[MAX_RESULTS];
-  size_t count[MAX_RESULTS];
-} Results;
-
-typedef void (*RunFunc) (gconstpointer data, Results *r);
-
-/* A new zeroed result buffer of @count values named @name. */
-static gf_real *
-results_add (Results *r, const char *name, size_t count)
-{
-  g_assert_cmpuint (r->n, <, MAX_RESULTS);
-  r->name[r->n] = name;
-  r->count[r->n] = count;
-  r->data[r->n] = gf_test_new (count);
-  return r->data[r->n++];
-}
-
-static void
-results_clear (Results *r)
-{
-  for (size_t i = 0; i < r->n; i++)
-    g_free (r->data[i]);
-  r->n = 0;
-}
 
 /* @n inputs, the same for every run of a case: quantised uniform values
  * with, now and then, a zero, a signed zero, ±3 or a NaN. */
@@ -80,29 +49,12 @@ new_input (GfRng *rng, size_t n, bool specials)
   return x;
 }
 
-/* Runs @run with 1 thread, then 2 and 3, comparing every result; OpenBLAS
- * (which none of these kernels call) follows the same setting. */
+/* Runs @run at 1, 2 and 3 threads; OpenBLAS, which none of these
+ * kernels call, follows the same setting. */
 static void
-check_threads (gconstpointer data, RunFunc run)
+check_threads (gconstpointer data, GfTestRunFunc run)
 {
-  Results one = { 0 }, many = { 0 };
-
-  gf_engine_set_threads (1);
-  run (data, &one);
-  for (int threads = 2; threads <= MAX_THREADS; threads++)
-    {
-      gf_engine_set_threads (threads);
-      run (data, &many);
-      g_assert_cmpuint (many.n, ==, one.n);
-      for (size_t i = 0; i < one.n; i++)
-        if (memcmp (many.data[i], one.data[i],
-                    one.count[i] * sizeof *one.data[i]) != 0)
-          g_test_fail_printf ("%s at %d threads differs from 1 thread",
-                              one.name[i], threads);
-      results_clear (&many);
-    }
-  gf_engine_set_threads (0);
-  results_clear (&one);
+  gf_test_check_threads (data, run, MAX_THREADS);
 }
 
 /* ---- BatchNormalization ------------------------------------------------ */
@@ -123,7 +75,7 @@ static const BnCase bn_cases[] = {
 };
 
 static void
-run_batchnorm (gconstpointer data, Results *r)
+run_batchnorm (gconstpointer data, GfTestResults *r)
 {
   const BnCase *tc = data;
   GfBatchNorm bn = { tc->n, tc->c, tc->s, 1e-5, 0.9 };
@@ -139,18 +91,18 @@ run_batchnorm (gconstpointer data, Results *r)
   bias = new_input (&rng, c, false);
   for (size_t i = 0; i < count; i++)
     x[i] += (gf_real) (i / tc->s % c);   /* a mean per channel */
-  mean = results_add (r, "running_mean", c);
-  var = results_add (r, "running_var", c);
+  mean = gf_test_results_add (r, "running_mean", c);
+  var = gf_test_results_add (r, "running_var", c);
   for (size_t i = 0; i < c; i++)
     var[i] = 1;
-  y = results_add (r, "y", count);
-  save_mean = results_add (r, "save_mean", c);
-  save_invstd = results_add (r, "save_invstd", c);
+  y = gf_test_results_add (r, "y", count);
+  save_mean = gf_test_results_add (r, "save_mean", c);
+  save_invstd = gf_test_results_add (r, "save_invstd", c);
   gf_batchnorm_forward_train (&bn, x, scale, bias, mean, var, y, save_mean,
                               save_invstd);
-  dx = results_add (r, "dx", count);
-  dscale = results_add (r, "dscale", c);
-  dbias = results_add (r, "dbias", c);
+  dx = gf_test_results_add (r, "dx", count);
+  dscale = gf_test_results_add (r, "dscale", c);
+  dbias = gf_test_results_add (r, "dbias", c);
   gf_batchnorm_backward_train (&bn, x, scale, save_mean, save_invstd, dy,
                                dx, dscale, dbias);
   /* Inference with the updated running statistics, its gradients added
@@ -198,7 +150,7 @@ typedef struct
 } ActRun;
 
 static void
-run_activation (gconstpointer data, Results *r)
+run_activation (gconstpointer data, GfTestResults *r)
 {
   const ActRun *run = data;
   GfRng rng;
@@ -208,8 +160,8 @@ run_activation (gconstpointer data, Results *r)
   gf_rng_seed (&rng, SEED);
   x = new_input (&rng, run->n, true);
   dy = new_input (&rng, run->n, true);
-  y = results_add (r, "y", run->n);
-  dx = results_add (r, "dx", run->n);
+  y = gf_test_results_add (r, "y", run->n);
+  dx = gf_test_results_add (r, "dx", run->n);
   gf_activation_forward (&run->kind->act, run->n, x, y);
   gf_activation_backward (&run->kind->act, run->n, x, y, dy, dx);
 }
@@ -270,7 +222,7 @@ static PoolCase pool_variants[] = {
 };
 
 static void
-run_pool (gconstpointer data, Results *r)
+run_pool (gconstpointer data, GfTestResults *r)
 {
   const PoolCase *tc = data;
   GfPool2d pool = tc->pool;
@@ -286,8 +238,8 @@ run_pool (gconstpointer data, Results *r)
   gf_rng_seed (&rng, SEED);
   x = new_input (&rng, in, tc->kind == POOL_MAX);
   dy = new_input (&rng, out, false);
-  y = results_add (r, "y", out);
-  dx = results_add (r, "dx", in);
+  y = gf_test_results_add (r, "y", out);
+  dx = gf_test_results_add (r, "dx", in);
   if (tc->kind == POOL_MAX)
     {
       gf_maxpool2d_forward (&pool, x, y);
@@ -361,7 +313,7 @@ typedef struct
 } BinaryRun;
 
 static void
-run_binary (gconstpointer data, Results *r)
+run_binary (gconstpointer data, GfTestResults *r)
 {
   const BinaryRun *run = data;
   const BinaryCase *tc = run->shapes;
@@ -376,9 +328,9 @@ run_binary (gconstpointer data, Results *r)
   a = new_input (&rng, bc.a_count, true);
   b = new_input (&rng, bc.b_count, true);
   dy = new_input (&rng, bc.y_count, false);
-  y = results_add (r, "y", bc.y_count);
-  da = results_add (r, "da", bc.a_count);
-  db = results_add (r, "db", bc.b_count);
+  y = gf_test_results_add (r, "y", bc.y_count);
+  da = gf_test_results_add (r, "da", bc.a_count);
+  db = gf_test_results_add (r, "db", bc.b_count);
   if (run->mul)
     {
       gf_mul_forward (&bc, a, b, y);
@@ -403,7 +355,7 @@ test_binary_threads (gconstpointer data)
  * then twice from Add, each staged and added in (4 × 5·97·103 = 199820
  * values per addition). */
 static void
-run_staged (gconstpointer data, Results *r)
+run_staged (gconstpointer data, GfTestResults *r)
 {
   size_t dims[] = { 4, 5, 97, 103 }, count = 4 * 5 * 97 * 103;
   GfGraph *graph = gf_graph_new ();
@@ -435,7 +387,7 @@ run_staged (gconstpointer data, Results *r)
   g_assert_cmpint (gf_graph_forward (graph, dims[0], GF_GRAPH_TRAIN, NULL),
                    ==, GF_OK);
   g_assert_cmpint (gf_graph_backward (graph, dims[0], dout, NULL), ==, GF_OK);
-  memcpy (results_add (r, "dx", count), gf_graph_tensor_grad (graph, x),
+  memcpy (gf_test_results_add (r, "dx", count), gf_graph_tensor_grad (graph, x),
           count * sizeof (gf_real));
   gf_graph_free (graph);
 }

@@ -151,8 +151,9 @@ typedef gboolean (*ProbeWork) (gpointer user_data, GError **error);
 
 /* Seconds per call of @work, or a negative number with @error set.  One
  * call warms up (the arena's pages are first touched) and one more
- * decides how many calls fill PROBE_SAMPLE_SECONDS; the median of
- * PROBE_REPEATS such samples is kept. */
+ * decides how many calls fill PROBE_SAMPLE_SECONDS (and, when one call
+ * does, is the first sample); the median of PROBE_REPEATS samples is
+ * kept. */
 static double
 time_work (ProbeWork work, gpointer user_data, GError **error)
 {
@@ -169,7 +170,10 @@ time_work (ProbeWork work, gpointer user_data, GError **error)
   calls = once >= PROBE_SAMPLE_SECONDS ? 1
     : (guint) MIN (PROBE_SAMPLE_MAX_CALLS,
                    ceil (PROBE_SAMPLE_SECONDS / MAX (once, 1e-7)));
-  for (guint r = 0; r < PROBE_REPEATS; r++)
+  /* A pass long enough to be a sample alone is one: a full backbone's
+   * training pass is the probe's dearest part. */
+  times[0] = once;
+  for (guint r = calls == 1 ? 1 : 0; r < PROBE_REPEATS; r++)
     {
       start = g_get_monotonic_time ();
       for (guint i = 0; i < calls; i++)

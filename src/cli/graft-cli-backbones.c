@@ -2,7 +2,8 @@
  * by id, with what their files say about them. */
 #define G_LOG_DOMAIN "graft-cli"
 
-#include "gf-onnx.h"
+#include <string.h>
+
 #include "graft-backbones.h"
 #include "graft-cli-private.h"
 
@@ -20,27 +21,28 @@ static void
 describe (JsonBuilder *b, const char *id)
 {
   g_autofree char *path = graft_backbones_resolve (id, NULL);
-  GfModel *model = NULL;
+  g_autoptr (GraftBackbone) backbone = path != NULL
+    ? graft_backbone_load (path, NULL, NULL) : NULL;
 
   json_builder_begin_object (b);
   add_member (b, "id", id);
   add_member (b, "path", path);
-  if (path != NULL && gf_onnx_load (path, NULL, &model, NULL) == GF_OK)
+  if (backbone != NULL)
     {
       const char *keys[] = { "graft.data", "graft.test_accuracy",
                              "graft.data_licence" };
-      add_member (b, "name", model->name);
-      add_member (b, "source", model->source);
+      guint height, width;
+      graft_backbone_get_input_size (backbone, NULL, &height, &width);
+      add_member (b, "name", graft_backbone_get_name (backbone));
+      add_member (b, "source", graft_backbone_get_source (backbone));
       json_builder_set_member_name (b, "input_size");
       json_builder_begin_array (b);
-      json_builder_add_int_value (b, (gint64) model->preprocess.height);
-      json_builder_add_int_value (b, (gint64) model->preprocess.width);
+      json_builder_add_int_value (b, height);
+      json_builder_add_int_value (b, width);
       json_builder_end_array (b);
       for (gsize i = 0; i < G_N_ELEMENTS (keys); i++)
         add_member (b, keys[i] + strlen ("graft."),
-                    gf_metadata_lookup (model->metadata, model->n_metadata,
-                                        keys[i]));
-      gf_model_free (model);
+                    graft_backbone_get_metadata (backbone, keys[i]));
     }
   json_builder_end_object (b);
 }

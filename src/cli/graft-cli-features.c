@@ -17,7 +17,8 @@
 
 typedef struct
 {
-  GfModel *model;
+  GraftBackbone *backbone;
+  GfModel *model;           /* the backbone's, planned to end at the cut */
   int cut;
   size_t batch;
   size_t dim;            /* channels of the cut: the vector length */
@@ -32,10 +33,14 @@ typedef struct
 static gboolean
 prepare (Extraction *x, GError **error)
 {
-  GfGraph *graph = x->model->graph;
+  GfGraph *graph;
   GfError gf_error = { 0 };
   size_t dims[GF_MAX_DIMS];
   GfStatus status;
+
+  x->model = graft_backbone_get_model (x->backbone);
+  x->cut = graft_backbone_get_cut_tensor (x->backbone);
+  graph = x->model->graph;
 
   gf_graph_tensor_shape (graph, x->cut, dims);
   x->dim = dims[1];
@@ -212,7 +217,7 @@ write_outputs (Extraction *x, GraftScan *scan, const char *backbone,
 static void
 extraction_clear (Extraction *x)
 {
-  g_clear_pointer (&x->model, gf_model_free);
+  g_clear_object (&x->backbone);
   g_clear_pointer (&x->rows, g_array_unref);
   g_clear_pointer (&x->paths, g_ptr_array_unref);
   g_clear_pointer (&x->labels, g_array_unref);
@@ -241,8 +246,8 @@ run (const char *backbone, char **data, const char *out, const char *cut,
     g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND,
                  "no usable pictures in %s", data[0]);
   else if (scan != NULL
-           && (x.model = graft_cli_load_model (backbone, error)) != NULL
-           && (x.cut = graft_cli_find_cut (x.model, cut, error)) >= 0
+           && (x.backbone = graft_cli_load_backbone (backbone, cut,
+                                                     error)) != NULL
            && prepare (&x, error) && extract (&x, scan, error))
     ok = write_outputs (&x, scan, backbone, out, error);
   if (scan != NULL)

@@ -2,7 +2,6 @@
  * backbone, as JSON. */
 #define G_LOG_DOMAIN "graft-cli"
 
-#include "gf-blocks.h"
 #include "graft-cli-private.h"
 #include "graft-run-files.h"
 
@@ -176,31 +175,22 @@ graft_cli_inspect (int argc, char **argv)
   };
   g_autoptr (GError) error = NULL;
   g_autoptr (JsonNode) root = NULL;
-  GfModel *model;
-  GfBlock *blocks = NULL;
-  size_t n_blocks = 0;
-  GfError gf_error = { 0 };
-  int cut;
+  g_autoptr (GraftBackbone) backbone = NULL;
+  const GfBlock *blocks;
+  gsize n_blocks;
 
   if (!graft_cli_parse ("inspect", "MODEL", "Describe a backbone as JSON.",
                         entries, &argc, &argv))
     return GRAFT_CLI_USAGE;
   if (argc != 2)
     return graft_cli_fail (GRAFT_CLI_USAGE, "inspect: give one MODEL");
-  model = graft_cli_load_model (argv[1], &error);
-  if (model == NULL)
+  backbone = graft_cli_load_backbone (argv[1], cut_name, &error);
+  if (backbone == NULL)
     return graft_cli_fail (GRAFT_CLI_FAILED, "%s", error->message);
-  cut = graft_cli_find_cut (model, cut_name, &error);
-  if (cut >= 0 && gf_find_blocks (model->graph, model->input, cut, &blocks,
-                                  &n_blocks, &gf_error) != GF_OK)
-    g_set_error_literal (&error, G_IO_ERROR, G_IO_ERROR_FAILED,
-                         gf_error.message);
-  if (error == NULL)
-    {
-      root = describe (model, cut, blocks, n_blocks);
-      graft_cli_print_json (root);
-    }
-  free (blocks);
-  gf_model_free (model);
-  return error ? graft_cli_fail (GRAFT_CLI_FAILED, "%s", error->message) : 0;
+  blocks = graft_backbone_get_gf_blocks (backbone, &n_blocks);
+  root = describe (graft_backbone_get_model (backbone),
+                   graft_backbone_get_cut_tensor (backbone), blocks,
+                   n_blocks);
+  graft_cli_print_json (root);
+  return 0;
 }

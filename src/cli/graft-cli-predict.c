@@ -15,10 +15,9 @@
 
 #include "gf-engine.h"
 #include "graft-cli-private.h"
-#include "graft-image.h"
+#include "graft-error.h"
 
 #define DEFAULT_TOP 5
-#define PREDICT_BATCH 16
 #define LABELS_KEY "graft.labels"
 #define PREDICT_HELP \
   "Print one JSON line per picture, in the order given:\n" \
@@ -27,112 +26,29 @@
   "A picture that cannot be read is reported on stderr, the others are\n" \
   "still printed, and the exit code is then 1."
 
-typedef struct
+/* A model Graft trained names its classes; a backbone's own classifier
+ * (numbered classes) is not what predict is for. */
+static GraftBackbone *
+open_model (const char *path, GError **error)
 {
-  GfModel *model;
-  char **labels;          /* NULL-terminated */
-  guint n_labels;
-  gboolean sigmoid;       /* one output: the probability of labels[1] */
-  guint top;
-  size_t image_count;     /* floats per picture at the input */
-  GPtrArray *batch;       /* paths of the pictures in the input tensor */
-} Predictor;
+  g_autoptr (GraftBackbone) model = graft_backbone_load (path, NULL, error);
 
-static void
-predictor_clear (Predictor *p)
-{
-  g_clear_pointer (&p->model, gf_model_free);
-  g_clear_pointer (&p->labels, g_strfreev);
-  g_clear_pointer (&p->batch, g_ptr_array_unref);
-}
-
-/* graft.labels: a JSON array of at least two strings. */
-static char **
-parse_labels (const char *text, GError **error)
-{
-  g_autoptr (JsonParser) parser = json_parser_new ();
-  g_autoptr (GStrvBuilder) labels = g_strv_builder_new ();
-  JsonNode *root = json_parser_load_from_data (parser, text, -1, NULL)
-    ? json_parser_get_root (parser) : NULL;
-  JsonArray *array = root != NULL && JSON_NODE_HOLDS_ARRAY (root)
-    ? json_node_get_array (root) : NULL;
-
-  if (array == NULL || json_array_get_length (array) < 2)
+  if (model == NULL)
+    return NULL;
+  if (graft_backbone_get_metadata (model, LABELS_KEY) == NULL)
     {
-      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
-                           LABELS_KEY " is not a JSON array of class "
-                           "names");
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+                   "%s: no " LABELS_KEY " in its metadata: not a model "
+                   "Graft trained (see graft-cli export --format "
+                   "model-onnx)", path);
       return NULL;
     }
-  for (guint i = 0; i < json_array_get_length (array); i++)
-    {
-      JsonNode *node = json_array_get_element (array, i);
-      if (json_node_get_value_type (node) != G_TYPE_STRING)
-        {
-          g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
-                               LABELS_KEY " holds something other than "
-                               "names");
-          return NULL;
-        }
-      g_strv_builder_add (labels, json_node_get_string (node));
-    }
-  return g_strv_builder_end (labels);
-}
-
-/* The labels, and whether the output is one probability per label or a
- * single sigmoid for two. */
-static gboolean
-read_labels (Predictor *p, GError **error)
-{
-  const GfModel *m = p->model;
-  const char *text = gf_metadata_lookup (m->metadata, m->n_metadata,
-                                         LABELS_KEY);
-  size_t outputs = gf_graph_tensor_count (m->graph, m->output);
-
-  if (text == NULL)
-    {
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
-                   "no " LABELS_KEY " in its metadata: not a model Graft "
-                   "trained (see graft-cli export --format model-onnx)");
-      return FALSE;
-    }
-  if ((p->labels = parse_labels (text, error)) == NULL)
-    return FALSE;
-  p->n_labels = g_strv_length (p->labels);
-  p->sigmoid = outputs == 1 && p->n_labels == 2;
-  if (!p->sigmoid && outputs != p->n_labels)
-    {
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
-                   "%zu outputs but %u labels", outputs, p->n_labels);
-      return FALSE;
-    }
-  return TRUE;
-}
-
-static gboolean
-open_model (Predictor *p, const char *path, GError **error)
-{
-  GfError gf_error = { 0 };
-  GfStatus status;
-
-  p->model = graft_cli_load_model (path, error);
-  if (p->model == NULL)
-    return FALSE;
-  if (!read_labels (p, error))
+  if (graft_backbone_get_labels (model, NULL, error) == NULL)
     {
       g_prefix_error (error, "%s: ", path);
-      return FALSE;
+      return NULL;
     }
-  status = gf_graph_plan (p->model->graph, PREDICT_BATCH, GF_GRAPH_INFER,
-                          &gf_error);
-  if (status != GF_OK)
-    {
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "%s: %s", path,
-                   gf_error.message);
-      return FALSE;
-    }
-  p->image_count = gf_graph_tensor_count (p->model->graph, p->model->input);
-  return TRUE;
+  return g_steal_pointer (&model);
 }
 
 /* JSON-quoted and escaped; a path that is not UTF-8 is shown as
@@ -150,101 +66,55 @@ append_json_string (GString *line, const char *text)
   g_string_append (line, quoted);
 }
 
-/* Labels by falling probability; equal ones keep the labels' order. */
-static guint *
-rank (const Predictor *p, const double *probs)
-{
-  guint *order = g_new (guint, p->n_labels);
-
-  for (guint i = 0; i < p->n_labels; i++)
-    {
-      guint j = i;
-      for (; j > 0 && probs[order[j - 1]] < probs[i]; j--)
-        order[j] = order[j - 1];
-      order[j] = i;
-    }
-  return order;
-}
-
-/* One picture's line from its row of the output, @out. */
+/* One picture's line. */
 static void
-print_prediction (const Predictor *p, const char *path, const gf_real *out)
+print_prediction (const char *path, GArray *top)
 {
-  g_autofree double *probs = g_new (double, p->n_labels);
-  g_autofree guint *order = NULL;
   g_autoptr (GString) line = g_string_new ("{\"path\": ");
   char number[G_ASCII_DTOSTR_BUF_SIZE];
 
-  for (guint c = 0; c < p->n_labels; c++)
-    probs[c] = p->sigmoid ? (c == 1 ? out[0] : 1.0 - out[0]) : out[c];
-  order = rank (p, probs);
   append_json_string (line, path);
   g_string_append (line, ", \"top\": [");
-  for (guint i = 0; i < MIN (p->top, p->n_labels); i++)
+  for (guint i = 0; i < top->len; i++)
     {
+      const GraftPrediction *p = &g_array_index (top, GraftPrediction, i);
       g_string_append (line, i > 0 ? ", {\"label\": " : "{\"label\": ");
-      append_json_string (line, p->labels[order[i]]);
-      g_ascii_formatd (number, sizeof number, "%.6g", probs[order[i]]);
+      append_json_string (line, p->label);
+      g_ascii_formatd (number, sizeof number, "%.6g", p->probability);
       g_string_append_printf (line, ", \"p\": %s}", number);
     }
   g_string_append (line, "]}\n");
   fputs (line->str, stdout);
-}
-
-/* Runs the pictures gathered in the input tensor and prints them. */
-static gboolean
-flush_batch (Predictor *p, GError **error)
-{
-  GfGraph *graph = p->model->graph;
-  GfError gf_error = { 0 };
-  size_t outputs = p->sigmoid ? 1 : p->n_labels;
-  const gf_real *out;
-
-  if (p->batch->len == 0)
-    return TRUE;
-  if (gf_graph_forward (graph, p->batch->len, GF_GRAPH_INFER, &gf_error)
-      != GF_OK)
-    {
-      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_FAILED,
-                           gf_error.message);
-      return FALSE;
-    }
-  out = gf_graph_tensor_data (graph, p->model->output);
-  for (guint i = 0; i < p->batch->len; i++)
-    print_prediction (p, p->batch->pdata[i], out + i * outputs);
   fflush (stdout);
-  g_ptr_array_set_size (p->batch, 0);
-  return TRUE;
 }
 
 /* Predicts every picture; FALSE when one could not be read (and says
  * why) or the model failed (then @error is set). */
 static gboolean
-predict_all (Predictor *p, char **images, GError **error)
+predict_all (GraftBackbone *model, guint k, char **images, GError **error)
 {
-  gf_real *input = gf_graph_tensor_data (p->model->graph, p->model->input);
   gboolean all_read = TRUE;
 
-  G_STATIC_ASSERT (sizeof (gf_real) == sizeof (float));
   for (guint i = 0; images[i] != NULL; i++)
     {
       g_autoptr (GError) local = NULL;
-      g_autoptr (GdkPixbuf) pixbuf
-        = graft_image_load (images[i], GRAFT_DEFAULT_MAX_PIXELS, &local);
-      if (pixbuf == NULL)
+      g_autoptr (GArray) top = graft_backbone_predict (model, images[i], k,
+                                                       &local);
+      if (top != NULL)
+        print_prediction (images[i], top);
+      else if (local->domain == GRAFT_DATA_ERROR)
         {
           graft_cli_fail (GRAFT_CLI_FAILED, "%s: %s", images[i],
                           local->message);
           all_read = FALSE;
-          continue;
         }
-      graft_image_to_tensor (pixbuf, &p->model->preprocess,
-                             input + p->batch->len * p->image_count);
-      g_ptr_array_add (p->batch, images[i]);
-      if (p->batch->len == PREDICT_BATCH && !flush_batch (p, error))
-        return FALSE;
+      else
+        {
+          g_propagate_error (error, g_steal_pointer (&local));
+          return FALSE;
+        }
     }
-  return flush_batch (p, error) && all_read;
+  return all_read;
 }
 
 /* RUN_DIR/model.onnx, which a run writes when it finishes. */
@@ -281,7 +151,7 @@ graft_cli_predict (int argc, char **argv)
       "Threads for the maths (default: all cores)", "N" },
     { NULL }
   };
-  Predictor p = { 0 };
+  g_autoptr (GraftBackbone) backbone = NULL;
   g_autoptr (GError) error = NULL;
   gboolean ok;
 
@@ -298,11 +168,8 @@ graft_cli_predict (int argc, char **argv)
                            "least 1 and --threads positive");
   gf_engine_set_threads (threads);
   path = model != NULL ? g_strdup (model) : run_model (run_dir, &error);
-  p.top = (guint) top;
-  p.batch = g_ptr_array_new ();
-  ok = path != NULL && open_model (&p, path, &error)
-    && predict_all (&p, argv + 1, &error);
-  predictor_clear (&p);
+  ok = path != NULL && (backbone = open_model (path, &error)) != NULL
+    && predict_all (backbone, (guint) top, argv + 1, &error);
   if (error != NULL)
     return graft_cli_fail (GRAFT_CLI_FAILED, "%s", error->message);
   return ok ? 0 : GRAFT_CLI_FAILED;

@@ -3,7 +3,7 @@
 
 #include <json-glib/json-glib.h>
 
-#include "gf-model.h"
+#include "graft-backbone-private.h"
 #include "graft-run-config.h"
 
 G_BEGIN_DECLS
@@ -37,11 +37,10 @@ GraftRunConfig *graft_cli_train_parse (int argc, char **argv,
                                        const GraftRunMode *force_mode,
                                        char **out, char **resume);
 
-GfModel *graft_cli_load_model (const char *spec, GError **error);
-
-/* The cut: @name when given (a 4-D tensor of the graph), else the
- * bottleneck. */
-int graft_cli_find_cut (GfModel *model, const char *name, GError **error);
+/* The backbone @spec (a path or a bundled id) cut at @cut (NULL: the
+ * bottleneck), through the training layer's one loader. */
+GraftBackbone *graft_cli_load_backbone (const char *spec, const char *cut,
+                                        GError **error);
 
 void graft_cli_print_json (JsonNode *root);
 

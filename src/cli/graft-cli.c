@@ -7,11 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "gf-blocks.h"
-#include "gf-onnx.h"
-#include "graft-backbones.h"
 #include "graft-cli-private.h"
-#include "graft-error.h"
 #include "graft-json.h"
 
 #define PROGRESS_BAR_WIDTH 30
@@ -77,51 +73,16 @@ graft_cli_parse (const char *command, const char *parameters,
   return TRUE;
 }
 
-GfModel *
-graft_cli_load_model (const char *spec, GError **error)
+GraftBackbone *
+graft_cli_load_backbone (const char *spec, const char *cut, GError **error)
 {
-  GfModel *model = NULL;
-  GfError gf_error = { 0 };
-  g_autofree char *path = graft_backbones_resolve (spec, error);
-  GfStatus status;
+  g_autoptr (GraftBackbone) backbone = graft_backbone_load (spec, NULL,
+                                                            error);
 
-  if (path == NULL)
+  if (backbone == NULL
+      || (cut != NULL && !graft_backbone_set_cut (backbone, cut, error)))
     return NULL;
-  status = gf_onnx_load (path, NULL, &model, &gf_error);
-  if (status != GF_OK)
-    {
-      graft_engine_error (error, status, &gf_error);
-      g_prefix_error (error, "%s: ", spec);
-      return NULL;
-    }
-  return model;
-}
-
-int
-graft_cli_find_cut (GfModel *model, const char *name, GError **error)
-{
-  GfError gf_error = { 0 };
-  GfStatus status;
-  size_t dims[GF_MAX_DIMS];
-  int cut;
-
-  if (name == NULL)
-    {
-      status = gf_find_bottleneck (model->graph, model->input, model->output,
-                                   &cut, &gf_error);
-      return status == GF_OK ? cut
-        : (graft_engine_error (error, status, &gf_error), -1);
-    }
-  cut = gf_graph_find_tensor (model->graph, name);
-  if (cut < 0 || gf_graph_tensor_kind (model->graph, cut)
-      != GF_TENSOR_ACTIVATION
-      || gf_graph_tensor_shape (model->graph, cut, dims) != 4)
-    {
-      g_set_error (error, GRAFT_ENGINE_ERROR, GF_ERR_INVALID,
-                   "--cut %s: not a 4-D feature map of the model", name);
-      return -1;
-    }
-  return cut;
+  return g_steal_pointer (&backbone);
 }
 
 void

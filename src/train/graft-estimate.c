@@ -16,11 +16,9 @@
 #include <math.h>
 #include <string.h>
 
-#include "gf-blocks.h"
 #include "gf-engine.h"
-#include "gf-onnx.h"
 #include "gf-optim.h"
-#include "graft-backbones.h"
+#include "graft-backbone-private.h"
 #include "graft-error.h"
 #include "graft-head.h"
 #include "graft-run-data.h"
@@ -446,37 +444,19 @@ probe_decode (GraftProbe *p, GraftRunData *data, GError **error)
 
 /* ---- The probe --------------------------------------------------------------- */
 
-/* As the trainer loads it: a path, or a bundled backbone's id. */
-static gboolean
-load_backbone (const GraftRunConfig *c, GfModel **model, int *cut,
-               GError **error)
+/* As the trainer loads it: a path, or a bundled backbone's id, cut
+ * where the configuration says. */
+static GraftBackbone *
+load_backbone (const GraftRunConfig *c, GError **error)
 {
-  g_autofree char *path = graft_backbones_resolve (c->backbone, error);
-  GfError gf_error = { 0 };
-  GfStatus status;
+  g_autoptr (GraftBackbone) backbone = graft_backbone_load (c->backbone, NULL,
+                                                            error);
 
-  if (path == NULL)
-    return FALSE;
-  status = gf_onnx_load (path, NULL, model, &gf_error);
-  if (status != GF_OK)
-    {
-      engine_failed (error, status, &gf_error);
-      g_prefix_error (error, "%s: ", c->backbone);
-      return FALSE;
-    }
-  if (c->cut == NULL)
-    {
-      status = gf_find_bottleneck ((*model)->graph, (*model)->input,
-                                   (*model)->output, cut, &gf_error);
-      return status == GF_OK || engine_failed (error, status, &gf_error);
-    }
-  if ((*cut = gf_graph_find_tensor ((*model)->graph, c->cut)) < 0)
-    {
-      g_set_error (error, GRAFT_ENGINE_ERROR, GF_ERR_INVALID,
-                   "the backbone has no tensor named '%s' to cut at", c->cut);
-      return FALSE;
-    }
-  return TRUE;
+  if (backbone == NULL
+      || (c->cut != NULL && !graft_backbone_set_cut (backbone, c->cut,
+                                                     error)))
+    return NULL;
+  return g_steal_pointer (&backbone);
 }
 
 static gboolean
@@ -499,10 +479,11 @@ graft_probe_new (const GraftRunConfig *config, GError **error)
 {
   g_autoptr (GraftProbe) p = g_new0 (GraftProbe, 1);
   g_autoptr (GraftRunData) data = NULL;
+  g_autoptr (GraftBackbone) backbone = NULL;
   GfModel *model = NULL;
-  size_t dims[GF_MAX_DIMS];
+  guint channels = 0;
   gboolean ok;
-  int cut;
+  int cut = -1;
 
   g_return_val_if_fail (config != NULL, NULL);
 
@@ -511,18 +492,19 @@ graft_probe_new (const GraftRunConfig *config, GError **error)
   gf_engine_set_threads ((int) config->threads);
   p->threads = (guint) gf_engine_get_threads ();
   p->batch = MIN (config->batch, PROBE_MAX_BATCH);
-  ok = load_backbone (config, &model, &cut, error)
-    && probe_data (p, config, model, &data, error);
+  ok = (backbone = load_backbone (config, error)) != NULL;
   if (ok)
     {
-      gf_graph_tensor_shape (model->graph, cut, dims);
-      p->cut_channels = dims[1];
+      model = graft_backbone_get_model (backbone);
+      cut = graft_backbone_get_cut_tensor (backbone);
+      graft_backbone_get_cut_shape (backbone, &channels, NULL, NULL);
+      p->cut_channels = channels;
     }
+  ok = ok && probe_data (p, config, model, &data, error);
   ok = ok && probe_backbone (p, model, cut, config->bn_frozen_all, error)
     && probe_head (p, config, graft_run_data_n_classes (data), error)
     && probe_optimizer (p, config, error)
     && probe_decode (p, data, error);
-  gf_model_free (model);
   return ok ? g_steal_pointer (&p) : NULL;
 }
 

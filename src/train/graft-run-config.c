@@ -58,7 +58,7 @@ enum
 {
   MIN_OPEN = 1 << 0,    /* the minimum itself is out of range */
   MAX_OPEN = 1 << 1,    /* the maximum itself is out of range */
-  NULLABLE = 1 << 2,    /* a string that may be NULL */
+  NULLABLE = 1 << 2,    /* a string or list that may be NULL */
 };
 
 typedef struct
@@ -83,6 +83,7 @@ static const Field fields[] = {
   FIELD (backbone, KIND_STRING, 0, 0, 0),
   FIELD (cut, KIND_STRING, 0, 0, NULLABLE),
   FIELD (data, KIND_STRV, 0, 0, 0),
+  FIELD (labels, KIND_STRV, 0, 0, NULLABLE),
   FIELD (val_fraction, KIND_DOUBLE, 0, 1, MIN_OPEN | MAX_OPEN),
   FIELD (split_seed, KIND_UINT64, 0, GRAFT_MAX_SEED, 0),
   FIELD (seed, KIND_UINT64, 0, GRAFT_MAX_SEED, 0),
@@ -196,6 +197,7 @@ graft_run_config_copy (const GraftRunConfig *config)
   copy->backbone = g_strdup (config->backbone);
   copy->cut = g_strdup (config->cut);
   copy->data = g_strdupv (config->data);
+  copy->labels = g_strdupv (config->labels);
   return copy;
 }
 
@@ -207,6 +209,7 @@ graft_run_config_free (GraftRunConfig *config)
   g_free (config->backbone);
   g_free (config->cut);
   g_strfreev (config->data);
+  g_strfreev (config->labels);
   g_free (config);
 }
 
@@ -334,6 +337,8 @@ check_field (const GraftRunConfig *config, const Field *f, GError **error)
       return TRUE;
     case KIND_STRV:
       list = MEMBER (char **, config, f);
+      if (f->flags & NULLABLE)
+        return TRUE;   /* labels: check_labels () */
       if (list == NULL || list[0] == NULL
           || g_strv_contains ((const char *const *) list, ""))
         return fail (error, GRAFT_RUN_CONFIG_ERROR_INVALID,
@@ -370,6 +375,37 @@ check_mode (const GraftRunConfig *config, GError **error)
   return TRUE;
 }
 
+/* The app's class names: one per data folder, each a distinct name a
+ * person can read (they end up in head.json and model.onnx). */
+static gboolean
+check_labels (const GraftRunConfig *config, GError **error)
+{
+  char **labels = config->labels;
+  guint n = labels != NULL ? g_strv_length (labels) : 0;
+
+  if (labels == NULL)
+    return TRUE;
+  if (n != g_strv_length (config->data))
+    return fail (error, GRAFT_RUN_CONFIG_ERROR_INVALID,
+                 "labels: must give one name per data folder (%u folders, "
+                 "%u given)", g_strv_length (config->data), n);
+  for (guint i = 0; i < n; i++)
+    {
+      g_autofree char *name = g_strdup (labels[i]);
+      if (!g_utf8_validate (labels[i], -1, NULL))
+        return fail (error, GRAFT_RUN_CONFIG_ERROR_INVALID,
+                     "labels: name %u is not valid UTF-8", i + 1);
+      if (g_strstrip (name)[0] == '\0')
+        return fail (error, GRAFT_RUN_CONFIG_ERROR_INVALID,
+                     "labels: name %u is empty", i + 1);
+      for (guint j = 0; j < i; j++)
+        if (g_str_equal (labels[i], labels[j]))
+          return fail (error, GRAFT_RUN_CONFIG_ERROR_INVALID,
+                       "labels: '%s' is given twice", labels[i]);
+    }
+  return TRUE;
+}
+
 gboolean
 graft_run_config_validate (const GraftRunConfig *config, GError **error)
 {
@@ -378,7 +414,7 @@ graft_run_config_validate (const GraftRunConfig *config, GError **error)
   for (gsize i = 0; i < G_N_ELEMENTS (fields); i++)
     if (!check_field (config, &fields[i], error))
       return FALSE;
-  return check_mode (config, error);
+  return check_labels (config, error) && check_mode (config, error);
 }
 
 gboolean
@@ -505,8 +541,13 @@ add_value (JsonBuilder *b, const GraftRunConfig *config, const Field *f)
       json_builder_add_string_value (b, MEMBER (char *, config, f));
       break;
     case KIND_STRV:
-      json_builder_begin_array (b);
       list = MEMBER (char **, config, f);
+      if (list == NULL && f->flags & NULLABLE)
+        {
+          json_builder_add_null_value (b);
+          break;
+        }
+      json_builder_begin_array (b);
       for (guint i = 0; list != NULL && list[i] != NULL; i++)
         json_builder_add_string_value (b, list[i]);
       json_builder_end_array (b);
@@ -595,6 +636,11 @@ read_member (GraftRunConfig *config, const Field *f, JsonNode *node,
                   ? NULL : json_node_get_string (node));
       return TRUE;
     case KIND_STRV:
+      if (JSON_NODE_HOLDS_NULL (node) && f->flags & NULLABLE)
+        {
+          g_clear_pointer (&MEMBER (char **, config, f), g_strfreev);
+          return TRUE;
+        }
       return read_strv (config, f, node, error);
     case KIND_BOOLEAN:
       if (!holds (node, G_TYPE_BOOLEAN))

@@ -69,6 +69,8 @@ typedef struct
   char *backbone;          /* ONNX path or bundled id; required */
   char *cut;               /* tensor to cut at; NULL = the bottleneck */
   char **data;             /* class folders; at least one */
+  char **labels;           /* NULL, or one class name per data folder (each
+                            * folder then one class): set by the app */
   double val_fraction;     /* (0, 1), 0.2 */
   guint64 split_seed;      /* [0, GRAFT_MAX_SEED], 0 */
   guint64 seed;            /* [0, GRAFT_MAX_SEED], 0: init, shuffles, dropout */

@@ -40,10 +40,35 @@ graft_run_data_free (GraftRunData *data)
   g_free (data);
 }
 
+/* With the app's labels each data folder is one class (the scan keeps
+ * several folders as given), named as the user named it. */
+static const char *
+class_name (const GraftRunConfig *config, const GraftClass *klass)
+{
+  for (guint i = 0; config->labels != NULL && config->data[i] != NULL; i++)
+    if (g_str_equal (config->data[i], klass->path))
+      return config->labels[i];
+  return klass->name;
+}
+
+static gboolean
+check_one_class_a_folder (const GraftRunConfig *config, GraftScan *scan,
+                          GError **error)
+{
+  guint n = g_strv_length (config->data);
+
+  if (config->labels == NULL || scan->classes->len == n)
+    return TRUE;
+  g_set_error (error, GRAFT_DATA_ERROR, GRAFT_DATA_ERROR_NO_CLASSES,
+               "labels: %u names for %u classes; with names, each data "
+               "folder must be one class", n, scan->classes->len);
+  return FALSE;
+}
+
 /* Classes without a usable picture are left out: a head cannot learn
  * them, and a user is told by the scan report. */
 static void
-index_samples (GraftRunData *data)
+index_samples (GraftRunData *data, const GraftRunConfig *config)
 {
   GraftScan *scan = data->scan;
   g_autofree int *label_of = g_new (int, scan->classes->len + 1);
@@ -54,7 +79,7 @@ index_samples (GraftRunData *data)
       GraftClass *klass = scan->classes->pdata[c];
       label_of[c] = klass->count > 0 ? (int) n_labels++ : -1;
       if (klass->count > 0)
-        g_ptr_array_add (data->names, g_strdup (klass->name));
+        g_ptr_array_add (data->names, g_strdup (class_name (config, klass)));
     }
   g_ptr_array_add (data->names, NULL);
   for (guint i = 0; i < scan->samples->len; i++)
@@ -116,9 +141,10 @@ graft_run_data_load (const GraftRunConfig *config, const GfPreprocess *pre,
   data->train = g_array_new (FALSE, FALSE, sizeof (guint));
   data->val = g_array_new (FALSE, FALSE, sizeof (guint));
   data->names = g_ptr_array_new_with_free_func (g_free);
-  if (data->scan == NULL)
+  if (data->scan == NULL
+      || !check_one_class_a_folder (config, data->scan, error))
     return NULL;
-  index_samples (data);
+  index_samples (data, config);
   if (data->names->len - 1 < 2)
     {
       g_set_error (error, GRAFT_DATA_ERROR, GRAFT_DATA_ERROR_NO_CLASSES,

@@ -1,5 +1,11 @@
 /* graft-run.c: the run object — a worker thread, and its events brought
- * back to the owner's main context as signals. */
+ * back to the owner's main context as signals.
+ *
+ * The worker appends events to a queue under a lock and attaches an idle
+ * to the owner's context only when none is pending; the idle drains the
+ * queue.  However fast the worker, the main loop runs one dispatch per
+ * turn, and a dispatch emits "updated" once after everything it
+ * delivered, so a plot redraws once per turn rather than once per step. */
 #define G_LOG_DOMAIN "graft-run"
 
 #include "graft-run.h"
@@ -19,17 +25,42 @@ struct _GraftRun
   GraftRunState state;
   double progress, eta;
   char *message;
+  GError *error;
   GMainContext *owner;      /* where signals are emitted */
   GraftControl control;
+  GCancellable *cancellable;
+  gulong cancelled_id;
   gboolean started;
+
+  GMutex lock;              /* guards the two that follow */
+  GQueue queue;             /* GraftEvent *, from the worker */
+  gboolean dispatch_pending;
+
+  /* What has been delivered, on the owner's side. */
+  GArray *steps;
+  GPtrArray *epochs, *stages, *notices;
 };
 
 G_DEFINE_FINAL_TYPE (GraftRun, graft_run, G_TYPE_OBJECT)
 
+G_DEFINE_ENUM_TYPE (GraftRunState, graft_run_state,
+  G_DEFINE_ENUM_VALUE (GRAFT_RUN_STATE_READY, "ready"),
+  G_DEFINE_ENUM_VALUE (GRAFT_RUN_STATE_RUNNING, "running"),
+  G_DEFINE_ENUM_VALUE (GRAFT_RUN_STATE_PAUSED, "paused"),
+  G_DEFINE_ENUM_VALUE (GRAFT_RUN_STATE_FINISHED, "finished"),
+  G_DEFINE_ENUM_VALUE (GRAFT_RUN_STATE_STOPPED, "stopped"),
+  G_DEFINE_ENUM_VALUE (GRAFT_RUN_STATE_FAILED, "failed"))
+
+G_DEFINE_ENUM_TYPE (GraftRunNoticeKind, graft_run_notice_kind,
+  G_DEFINE_ENUM_VALUE (GRAFT_RUN_NOTICE_BEST_EPOCH, "best-epoch"),
+  G_DEFINE_ENUM_VALUE (GRAFT_RUN_NOTICE_EARLY_STOP, "early-stop"),
+  G_DEFINE_ENUM_VALUE (GRAFT_RUN_NOTICE_NAN_STOP, "nan-stop"))
+
 enum { PROP_0, PROP_STATE, PROP_PROGRESS, PROP_ETA, N_PROPS };
 enum
 {
-  STARTED, STEP, EPOCH, STAGE, CHECKPOINT, FINISHED, FAILED, N_SIGNALS
+  STARTED, STEP, EPOCH, STAGE, CHECKPOINT, NOTICE, FINISHED, FAILED, UPDATED,
+  N_SIGNALS
 };
 
 static GParamSpec *properties[N_PROPS];
@@ -60,6 +91,25 @@ graft_epoch_report_free (GraftEpochReport *report)
 }
 
 static void
+stage_event_free (gpointer data)
+{
+  GraftStageEvent *stage = data;
+
+  g_free (stage->block);
+  g_free (stage->reason);
+  g_free (stage);
+}
+
+static void
+notice_free (gpointer data)
+{
+  GraftRunNotice *notice = data;
+
+  g_free (notice->message);
+  g_free (notice);
+}
+
+static void
 set_state (GraftRun *self, GraftRunState state)
 {
   if (self->state == state)
@@ -68,31 +118,17 @@ set_state (GraftRun *self, GraftRunState state)
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_STATE]);
 }
 
-/* ---- Events from the worker ---------------------------------------------- */
-
-typedef struct
-{
-  GraftRun *run;
-  GraftEvent *event;
-} Delivery;
+/* ---- Events, delivered on the owner's context ----------------------------- */
 
 static void
-delivery_free (gpointer data)
-{
-  Delivery *d = data;
-
-  g_object_unref (d->run);
-  graft_event_free (d->event);
-  g_free (d);
-}
-
-static void
-emit_end (GraftRun *self, GraftEvent *e)
+deliver_end (GraftRun *self, GraftEvent *e)
 {
   if (e->kind == GRAFT_EVENT_FAILED)
     {
       g_free (self->message);
       self->message = g_strdup (e->message);
+      g_clear_error (&self->error);
+      self->error = g_steal_pointer (&e->error);
       set_state (self, GRAFT_RUN_STATE_FAILED);
       g_signal_emit (self, signals[FAILED], 0, e->message);
       return;
@@ -107,28 +143,59 @@ emit_end (GraftRun *self, GraftEvent *e)
   g_signal_emit (self, signals[FINISHED], 0);
 }
 
-static gboolean
-deliver (gpointer data)
+static void
+deliver_step (GraftRun *self, GraftEvent *e)
 {
-  Delivery *d = data;
-  GraftRun *self = d->run;
-  GraftEvent *e = d->event;
+  GraftStepPoint point = { e->step, e->epoch, e->loss, e->lr, e->seconds };
 
+  g_array_append_val (self->steps, point);
+  g_signal_emit (self, signals[STEP], 0, e->step, e->epoch, e->loss, e->lr);
+}
+
+/* The history keeps the report and the stage; the signals lend them. */
+static void
+deliver_history (GraftRun *self, GraftEvent *e)
+{
+  if (e->kind == GRAFT_EVENT_EPOCH)
+    {
+      GraftEpochReport *report = g_steal_pointer (&e->report);
+      g_ptr_array_add (self->epochs, report);
+      g_signal_emit (self, signals[EPOCH], 0, report);
+    }
+  else if (e->kind == GRAFT_EVENT_STAGE)
+    {
+      GraftStageEvent *stage = g_new (GraftStageEvent, 1);
+      *stage = (GraftStageEvent) { e->epoch, e->step, g_strdup (e->block),
+                                   g_strdup (e->reason) };
+      g_ptr_array_add (self->stages, stage);
+      g_signal_emit (self, signals[STAGE], 0, e->epoch, e->step, e->block,
+                     e->reason);
+    }
+  else
+    {
+      GraftRunNotice *notice = g_new (GraftRunNotice, 1);
+      *notice = (GraftRunNotice) { e->notice, e->epoch, e->step,
+                                   g_strdup (e->message) };
+      g_ptr_array_add (self->notices, notice);
+      g_signal_emit (self, signals[NOTICE], 0, e->notice, e->message);
+    }
+}
+
+static void
+deliver (GraftRun *self, GraftEvent *e)
+{
   switch (e->kind)
     {
     case GRAFT_EVENT_STARTED:
       g_signal_emit (self, signals[STARTED], 0);
       break;
     case GRAFT_EVENT_STEP:
-      g_signal_emit (self, signals[STEP], 0, e->step, e->epoch, e->loss,
-                     e->lr);
+      deliver_step (self, e);
       break;
     case GRAFT_EVENT_EPOCH:
-      g_signal_emit (self, signals[EPOCH], 0, e->report);
-      break;
     case GRAFT_EVENT_STAGE:
-      g_signal_emit (self, signals[STAGE], 0, e->epoch, e->step, e->block,
-                     e->reason);
+    case GRAFT_EVENT_NOTICE:
+      deliver_history (self, e);
       break;
     case GRAFT_EVENT_CHECKPOINT:
       g_signal_emit (self, signals[CHECKPOINT], 0, e->epoch, e->path);
@@ -143,22 +210,54 @@ deliver (gpointer data)
     case GRAFT_EVENT_STOPPED:
     case GRAFT_EVENT_FAILED:
     default:
-      emit_end (self, e);
+      deliver_end (self, e);
       break;
     }
+}
+
+/* Everything queued, in order, then "updated" once. */
+static gboolean
+dispatch (gpointer data)
+{
+  GraftRun *self = data;
+  GQueue events;
+  GraftEvent *e;
+
+  g_mutex_lock (&self->lock);
+  events = self->queue;
+  g_queue_init (&self->queue);
+  self->dispatch_pending = FALSE;
+  g_mutex_unlock (&self->lock);
+  while ((e = g_queue_pop_head (&events)) != NULL)
+    {
+      deliver (self, e);
+      graft_event_free (e);
+    }
+  g_signal_emit (self, signals[UPDATED], 0);
   return G_SOURCE_REMOVE;
 }
 
+/* On the worker. */
 static void
 sink (GraftEvent *event, gpointer user_data)
 {
   GraftRun *self = user_data;
-  Delivery *d = g_new (Delivery, 1);
+  gboolean schedule;
 
-  d->run = g_object_ref (self);
-  d->event = event;
-  g_main_context_invoke_full (self->owner, G_PRIORITY_DEFAULT, deliver, d,
-                              delivery_free);
+  g_mutex_lock (&self->lock);
+  g_queue_push_tail (&self->queue, event);
+  schedule = !self->dispatch_pending;
+  self->dispatch_pending = TRUE;
+  g_mutex_unlock (&self->lock);
+  if (schedule)
+    {
+      g_autoptr (GSource) idle = g_idle_source_new ();
+      g_source_set_priority (idle, G_PRIORITY_DEFAULT_IDLE);
+      g_source_set_callback (idle, dispatch, g_object_ref (self),
+                             g_object_unref);
+      g_source_set_static_name (idle, "[graft] run events");
+      g_source_attach (idle, self->owner);
+    }
 }
 
 static gpointer
@@ -173,10 +272,20 @@ work (gpointer data)
       GraftEvent *e = g_new0 (GraftEvent, 1);
       e->kind = GRAFT_EVENT_FAILED;
       e->message = g_strdup (error->message);
+      e->error = g_steal_pointer (&error);
       sink (e, self);
     }
   g_object_unref (self);
   return NULL;
+}
+
+/* From whichever thread cancelled. */
+static void
+on_cancelled (GCancellable *cancellable, gpointer data)
+{
+  GraftRun *self = data;
+
+  graft_control_set (&self->control, FALSE, TRUE);
 }
 
 /* ---- Public ------------------------------------------------------------- */
@@ -242,7 +351,13 @@ void
 graft_run_stop (GraftRun *self)
 {
   g_return_if_fail (GRAFT_IS_RUN (self));
-  graft_control_set (&self->control, FALSE, TRUE);
+  g_cancellable_cancel (self->cancellable);
+}
+
+GCancellable *
+graft_run_get_cancellable (GraftRun *self)
+{
+  return self->cancellable;
 }
 
 GraftRunState
@@ -281,6 +396,36 @@ graft_run_get_message (GraftRun *self)
   return self->message;
 }
 
+const GError *
+graft_run_get_error (GraftRun *self)
+{
+  return self->error;
+}
+
+const GArray *
+graft_run_get_steps (GraftRun *self)
+{
+  return self->steps;
+}
+
+GPtrArray *
+graft_run_get_epochs (GraftRun *self)
+{
+  return self->epochs;
+}
+
+GPtrArray *
+graft_run_get_stages (GraftRun *self)
+{
+  return self->stages;
+}
+
+GPtrArray *
+graft_run_get_notices (GraftRun *self)
+{
+  return self->notices;
+}
+
 /* ---- GObject -------------------------------------------------------------- */
 
 static void
@@ -288,6 +433,10 @@ graft_run_dispose (GObject *object)
 {
   GraftRun *self = GRAFT_RUN (object);
 
+  if (self->cancelled_id != 0)
+    g_cancellable_disconnect (self->cancellable, self->cancelled_id);
+  self->cancelled_id = 0;
+  g_clear_object (&self->cancellable);
   g_clear_pointer (&self->owner, g_main_context_unref);
   G_OBJECT_CLASS (graft_run_parent_class)->dispose (object);
 }
@@ -300,6 +449,13 @@ graft_run_finalize (GObject *object)
   graft_run_config_free (self->config);
   g_free (self->run_dir);
   g_free (self->message);
+  g_clear_error (&self->error);
+  g_queue_clear_full (&self->queue, (GDestroyNotify) graft_event_free);
+  g_mutex_clear (&self->lock);
+  g_array_unref (self->steps);
+  g_ptr_array_unref (self->epochs);
+  g_ptr_array_unref (self->stages);
+  g_ptr_array_unref (self->notices);
   graft_control_clear (&self->control);
   G_OBJECT_CLASS (graft_run_parent_class)->finalize (object);
 }
@@ -312,7 +468,7 @@ graft_run_get_property (GObject *object, guint prop_id, GValue *value,
 
   switch (prop_id)
     {
-    case PROP_STATE: g_value_set_int (value, self->state); break;
+    case PROP_STATE: g_value_set_enum (value, self->state); break;
     case PROP_PROGRESS: g_value_set_double (value, self->progress); break;
     case PROP_ETA: g_value_set_double (value, self->eta); break;
     default: G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -330,8 +486,9 @@ graft_run_class_init (GraftRunClass *klass)
   object_class->finalize = graft_run_finalize;
   object_class->get_property = graft_run_get_property;
 
-  properties[PROP_STATE] = g_param_spec_int ("state", NULL, NULL, 0,
-                                             GRAFT_RUN_STATE_FAILED, 0, flags);
+  properties[PROP_STATE] = g_param_spec_enum ("state", NULL, NULL,
+                                              GRAFT_TYPE_RUN_STATE,
+                                              GRAFT_RUN_STATE_READY, flags);
   properties[PROP_PROGRESS] = g_param_spec_double ("progress", NULL, NULL,
                                                    0, 1, 0, flags);
   properties[PROP_ETA] = g_param_spec_double ("eta", NULL, NULL, -1,
@@ -356,6 +513,14 @@ graft_run_class_init (GraftRunClass *klass)
                                       G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
                                       G_TYPE_NONE, 2, G_TYPE_UINT,
                                       G_TYPE_STRING);
+  signals[NOTICE] = g_signal_new ("notice", G_TYPE_FROM_CLASS (klass),
+                                  G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+                                  G_TYPE_NONE, 2, GRAFT_TYPE_RUN_NOTICE_KIND,
+                                  G_TYPE_STRING);
+  /* After each batch of the signals above: redraw from the history. */
+  signals[UPDATED] = g_signal_new ("updated", G_TYPE_FROM_CLASS (klass),
+                                   G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+                                   G_TYPE_NONE, 0);
   signals[FINISHED] = g_signal_new ("finished", G_TYPE_FROM_CLASS (klass),
                                     G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
                                     G_TYPE_NONE, 0);
@@ -369,4 +534,15 @@ graft_run_init (GraftRun *self)
 {
   self->eta = -1;
   graft_control_init (&self->control);
+  g_mutex_init (&self->lock);
+  g_queue_init (&self->queue);
+  self->steps = g_array_new (FALSE, FALSE, sizeof (GraftStepPoint));
+  self->epochs = g_ptr_array_new_with_free_func
+    ((GDestroyNotify) graft_epoch_report_free);
+  self->stages = g_ptr_array_new_with_free_func (stage_event_free);
+  self->notices = g_ptr_array_new_with_free_func (notice_free);
+  self->cancellable = g_cancellable_new ();
+  self->cancelled_id = g_cancellable_connect (self->cancellable,
+                                              G_CALLBACK (on_cancelled),
+                                              self, NULL);
 }

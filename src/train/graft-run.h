@@ -3,10 +3,17 @@
  *
  * Start it and it trains on a worker thread, emitting its signals on the
  * main context of the thread that called graft_run_start(): "started",
- * "step", "epoch", "stage", "checkpoint", then "finished" or "failed".
+ * "step", "epoch", "stage", "checkpoint", "notice", then "finished" or
+ * "failed".  The worker queues its events under a lock and keeps at most
+ * one idle pending on that context: the idle emits everything queued, in
+ * order, then "updated" once, so a fast run cannot flood the main loop.
+ * The run keeps every step, epoch, stage and notice it has reported, so
+ * that a view can redraw from them at any time.
+ *
  * Pause, unpause and stop act within a fraction of a second, also in the
- * middle of a long epoch.  A run whose process was killed resumes from its
- * last checkpoint with graft_run_open().
+ * middle of a long epoch; cancelling graft_run_get_cancellable() from any
+ * thread is a stop.  A run whose process was killed resumes from its last
+ * checkpoint with graft_run_open().
  */
 #pragma once
 
@@ -28,6 +35,44 @@ typedef enum
   GRAFT_RUN_STATE_STOPPED,
   GRAFT_RUN_STATE_FAILED,
 } GraftRunState;
+
+#define GRAFT_TYPE_RUN_STATE (graft_run_state_get_type ())
+GType graft_run_state_get_type (void);
+
+/* What the event log tells besides stages: a new best epoch, training
+ * ended early (patience, or a progressive run's plateau), or ended on a
+ * NaN or infinite loss (then "failed" follows). */
+typedef enum
+{
+  GRAFT_RUN_NOTICE_BEST_EPOCH,
+  GRAFT_RUN_NOTICE_EARLY_STOP,
+  GRAFT_RUN_NOTICE_NAN_STOP,
+} GraftRunNoticeKind;
+
+#define GRAFT_TYPE_RUN_NOTICE_KIND (graft_run_notice_kind_get_type ())
+GType graft_run_notice_kind_get_type (void);
+
+/* One training step, as the "step" signal carries it; @seconds since the
+ * worker started. */
+typedef struct
+{
+  guint step, epoch;
+  double loss, lr, seconds;
+} GraftStepPoint;
+
+/* A stage of unfreezing, as the "stage" signal carries it. */
+typedef struct
+{
+  guint epoch, step;
+  char *block, *reason;
+} GraftStageEvent;
+
+typedef struct
+{
+  GraftRunNoticeKind kind;
+  guint epoch, step;
+  char *message;
+} GraftRunNotice;
 
 /* One epoch's results, as the "epoch" signal carries them. */
 typedef struct
@@ -60,6 +105,9 @@ void           graft_run_pause     (GraftRun *run);
 void           graft_run_unpause   (GraftRun *run);
 void           graft_run_stop      (GraftRun *run);
 
+/* Cancelling it stops the run, as graft_run_stop() does. */
+GCancellable  *graft_run_get_cancellable (GraftRun *run);
+
 GraftRunState  graft_run_get_state    (GraftRun *run);
 /* 0..1 over the whole run, and seconds left (negative while unknown). */
 double         graft_run_get_progress (GraftRun *run);
@@ -68,5 +116,13 @@ const char    *graft_run_get_dir      (GraftRun *run);
 const GraftRunConfig *graft_run_get_config (GraftRun *run);
 /* Why the run failed, once it has. */
 const char    *graft_run_get_message  (GraftRun *run);
+const GError  *graft_run_get_error    (GraftRun *run);
+
+/* Everything reported so far, on the owner's side, oldest first; owned by
+ * the run and grown as events arrive. */
+const GArray  *graft_run_get_steps    (GraftRun *run);   /* GraftStepPoint */
+GPtrArray     *graft_run_get_epochs   (GraftRun *run);   /* GraftEpochReport * */
+GPtrArray     *graft_run_get_stages   (GraftRun *run);   /* GraftStageEvent * */
+GPtrArray     *graft_run_get_notices  (GraftRun *run);   /* GraftRunNotice * */
 
 G_END_DECLS

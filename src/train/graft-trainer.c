@@ -16,12 +16,11 @@
 #include <math.h>
 #include <string.h>
 
-#include "gf-blocks.h"
 #include "gf-engine.h"
 #include "gf-onnx.h"
 #include "gf-optim.h"
 #include "ops/gf-loss.h"
-#include "graft-backbones.h"
+#include "graft-backbone-private.h"
 #include "graft-error.h"
 #include "graft-feature-cache.h"
 #include "graft-image.h"
@@ -44,12 +43,13 @@ typedef struct
   GraftRunData *data;
   GraftHeadLayout head;
 
-  char *backbone_path;     /* the file config->backbone names */
+  GraftBackbone *backbone; /* loaded for this run alone: */
+  GfModel *model;          /* its weights are the master copy */
+  const char *backbone_path;     /* the file config->backbone names */
   char *backbone_sha256;
   GraftFeatureCache *features;   /* pooled vectors on disk; may be NULL */
-  GfModel *model;          /* the backbone: its weights are the master copy */
   int cut;
-  GfBlock *blocks;
+  const GfBlock *blocks;
   size_t n_blocks;
 
   /* The current stage. */
@@ -93,6 +93,7 @@ graft_event_free (GraftEvent *event)
   g_free (event->reason);
   g_free (event->path);
   g_free (event->message);
+  g_clear_error (&event->error);
   g_free (event);
 }
 
@@ -149,6 +150,35 @@ graft_control_wait (GraftControl *control)
   return stopped;
 }
 
+/* What the event log shows besides stages. */
+static void
+emit_notice (Trainer *t, GraftRunNoticeKind kind, const char *message)
+{
+  GraftEvent *e = event_new (GRAFT_EVENT_NOTICE);
+
+  e->notice = kind;
+  e->epoch = t->epoch;
+  e->step = t->step;
+  e->message = g_strdup (message);
+  emit (t, e);
+}
+
+/* A loss that is NaN or infinite ends the run: said in the log as such,
+ * then as the run's failure. */
+static gboolean G_GNUC_PRINTF (3, 4)
+fail_numeric (Trainer *t, GError **error, const char *format, ...)
+{
+  g_autofree char *message = NULL;
+  va_list args;
+
+  va_start (args, format);
+  message = g_strdup_vprintf (format, args);
+  va_end (args);
+  emit_notice (t, GRAFT_RUN_NOTICE_NAN_STOP, message);
+  g_set_error_literal (error, GRAFT_ENGINE_ERROR, GF_ERR_NUMERIC, message);
+  return FALSE;
+}
+
 /* The engine calls this between nodes: a pass pauses or stops at once. */
 static bool
 interrupt_hook (void *user_data)
@@ -182,42 +212,22 @@ fail_engine (GError **error, GfStatus status, const GfError *gf_error)
 static gboolean
 load_backbone (Trainer *t, GError **error)
 {
-  GfError gf_error = { 0 };
-  GfStatus status;
+  const char *cut = t->config->cut;
 
-  t->backbone_path = graft_backbones_resolve (t->config->backbone, error);
-  if (t->backbone_path == NULL)
+  t->backbone = graft_backbone_load (t->config->backbone, NULL, error);
+  if (t->backbone == NULL
+      || (cut != NULL && !graft_backbone_set_cut (t->backbone, cut, error)))
     return FALSE;
+  t->backbone_path = graft_backbone_get_path (t->backbone);
+  t->model = graft_backbone_get_model (t->backbone);
+  t->cut = graft_backbone_get_cut_tensor (t->backbone);
+  t->blocks = graft_backbone_get_gf_blocks (t->backbone, &t->n_blocks);
   t->backbone_sha256 = graft_file_sha256 (t->backbone_path, NULL, error);
-  if (t->backbone_sha256 == NULL)
-    return FALSE;
   /* Without a usable cache folder a run recomputes: slower, not wrong. */
   t->features = graft_feature_cache_new (NULL,
                                          GRAFT_FEATURE_CACHE_DEFAULT_BYTES,
                                          NULL);
-  status = gf_onnx_load (t->backbone_path, NULL, &t->model, &gf_error);
-  if (status != GF_OK)
-    {
-      fail_engine (error, status, &gf_error);
-      g_prefix_error (error, "%s: ", t->config->backbone);
-      return FALSE;
-    }
-  if (t->config->cut != NULL)
-    t->cut = gf_graph_find_tensor (t->model->graph, t->config->cut);
-  else if ((status = gf_find_bottleneck (t->model->graph, t->model->input,
-                                         t->model->output, &t->cut,
-                                         &gf_error)) != GF_OK)
-    return fail_engine (error, status, &gf_error);
-  if (t->cut < 0)
-    {
-      g_set_error (error, GRAFT_ENGINE_ERROR, GF_ERR_INVALID,
-                   "the backbone has no tensor named '%s' to cut at",
-                   t->config->cut);
-      return FALSE;
-    }
-  status = gf_find_blocks (t->model->graph, t->model->input, t->cut,
-                           &t->blocks, &t->n_blocks, &gf_error);
-  return status == GF_OK || fail_engine (error, status, &gf_error);
+  return t->backbone_sha256 != NULL;
 }
 
 static size_t
@@ -690,13 +700,10 @@ train_step (Trainer *t, const guint *samples, guint n, guint view,
     return fail_engine (error, status, &gf_error);
   *loss = batch_loss (t, labels, n, probs, dlogits);
   if (!isfinite (*loss))
-    {
-      g_set_error (error, GRAFT_ENGINE_ERROR, GF_ERR_NUMERIC,
-                   "the loss became %s at step %u; try a lower learning "
-                   "rate (the last good checkpoint is kept)",
-                   isnan (*loss) ? "NaN" : "infinite", t->step);
-      return FALSE;
-    }
+    return fail_numeric (t, error, "the loss became %s at step %u; try a "
+                         "lower learning rate (the last good checkpoint is "
+                         "kept)", isnan (*loss) ? "NaN" : "infinite",
+                         t->step);
   gf_graph_zero_grad (t->part);
   status = gf_graph_backward (t->part, n, dlogits, &gf_error);
   if (status != GF_OK)
@@ -711,6 +718,7 @@ train_step (Trainer *t, const guint *samples, guint n, guint view,
     e->epoch = t->epoch + 1;
     e->loss = *loss;
     e->lr = lr;
+    e->seconds = (g_get_monotonic_time () - t->started_us) / 1e6;
     emit (t, e);
   }
   t->step++;
@@ -813,13 +821,11 @@ validate (Trainer *t, GraftEpochReport *r, GError **error)
   /* Finite logits always give a finite loss: these weights are broken,
    * and must not replace the last good checkpoint. */
   if (n > 0 && !isfinite (r->val_loss))
-    {
-      g_set_error (error, GRAFT_ENGINE_ERROR, GF_ERR_NUMERIC,
-                   "the validation loss became %s in epoch %u; try a lower "
-                   "learning rate (the last good checkpoint is kept)",
-                   isnan (r->val_loss) ? "NaN" : "infinite", t->epoch + 1);
-      return FALSE;
-    }
+    return fail_numeric (t, error, "the validation loss became %s in epoch "
+                         "%u; try a lower learning rate (the last good "
+                         "checkpoint is kept)",
+                         isnan (r->val_loss) ? "NaN" : "infinite",
+                         t->epoch + 1);
   return TRUE;
 }
 
@@ -995,6 +1001,13 @@ record_epoch (Trainer *t, GraftEpochReport *r, Outcome *o, GError **error)
   e->report = graft_epoch_report_copy (r);
   e->epoch = r->epoch;
   emit (t, e);
+  if (o->best_epoch == r->epoch)
+    {
+      g_autofree char *best = g_strdup_printf ("epoch %u: best validation "
+                                               "loss so far, %.4g", r->epoch,
+                                               r->val_loss);
+      emit_notice (t, GRAFT_RUN_NOTICE_BEST_EPOCH, best);
+    }
 }
 
 /* Files after an epoch: run.json first, then the checkpoint, so a crash
@@ -1058,6 +1071,7 @@ run_epochs (Trainer *t, guint last_epoch, gboolean early_stop, Outcome *o,
         {
           o->stop_reason = g_strdup_printf ("no better validation loss for "
                                             "%u epochs", o->since_best);
+          emit_notice (t, GRAFT_RUN_NOTICE_EARLY_STOP, o->stop_reason);
           return TRUE;
         }
     }
@@ -1117,6 +1131,7 @@ run_progressive (Trainer *t, Outcome *o, GError **error)
                                             "(less than %.1f %% better over "
                                             "a stage)",
                                             100 * c->plateau_tolerance);
+          emit_notice (t, GRAFT_RUN_NOTICE_EARLY_STOP, o->stop_reason);
           break;
         }
       t->stage_before = o->best_epoch ? o->best_loss : INFINITY;
@@ -1235,17 +1250,15 @@ static gboolean
 restore_best_stage (Trainer *t, GraftSafetensors *st, GError **error)
 {
   size_t frozen = (size_t) get_meta (st, "frozen_blocks");
-  GfError gf_error = { 0 };
-  GfModel *original = NULL;
-  GfStatus status;
+  g_autoptr (GraftBackbone) original = NULL;
 
   if (frozen == t->n_frozen)
     return TRUE;
-  status = gf_onnx_load (t->backbone_path, NULL, &original, &gf_error);
-  if (status != GF_OK)
-    return fail_engine (error, status, &gf_error);
-  gf_graph_copy_params (t->model->graph, original->graph);
-  gf_model_free (original);
+  original = graft_backbone_load (t->backbone_path, NULL, error);
+  if (original == NULL)
+    return FALSE;
+  gf_graph_copy_params (t->model->graph,
+                        graft_backbone_get_model (original)->graph);
   /* Without a part, enter_stage () keeps the master copy as it is. */
   g_clear_pointer (&t->part, gf_graph_free);
   return enter_stage (t, MIN (frozen, t->n_blocks), 1, error);
@@ -1411,11 +1424,9 @@ static void
 trainer_clear (Trainer *t)
 {
   clear_stage (t);
-  g_clear_pointer (&t->model, gf_model_free);
-  g_clear_pointer (&t->backbone_path, g_free);
+  g_clear_object (&t->backbone);
   g_clear_pointer (&t->backbone_sha256, g_free);
   g_clear_pointer (&t->features, graft_feature_cache_free);
-  g_clear_pointer (&t->blocks, free);
   g_clear_pointer (&t->data, graft_run_data_free);
   g_clear_pointer (&t->history, graft_run_history_free);
 }

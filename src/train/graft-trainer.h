@@ -18,6 +18,7 @@ typedef enum
   GRAFT_EVENT_STAGE,
   GRAFT_EVENT_CHECKPOINT,
   GRAFT_EVENT_PROGRESS,
+  GRAFT_EVENT_NOTICE,
   GRAFT_EVENT_FINISHED,
   GRAFT_EVENT_STOPPED,
   GRAFT_EVENT_FAILED,
@@ -27,11 +28,13 @@ typedef struct
 {
   GraftEventKind kind;
   guint step, epoch;
-  double loss, lr;
+  double loss, lr, seconds;   /* STEP */
   GraftEpochReport *report;   /* EPOCH */
   char *block, *reason;       /* STAGE */
   char *path;                 /* CHECKPOINT */
-  char *message;              /* FAILED */
+  GraftRunNoticeKind notice;  /* NOTICE, with message */
+  char *message;              /* FAILED, NOTICE */
+  GError *error;              /* FAILED */
   double progress, eta;       /* PROGRESS */
 } GraftEvent;
 

@@ -285,6 +285,110 @@ test_features (void)
   }
 }
 
+static char *
+source_path (const char *first, ...)
+{
+  g_autofree char *tail = NULL;
+  va_list args;
+
+  va_start (args, first);
+  tail = g_build_filename_valist (first, &args);
+  va_end (args);
+  return g_build_filename (g_getenv ("GRAFT_SOURCE_ROOT"), tail, NULL);
+}
+
+/* A cut that is not a 4-D feature map (a Flatten's output, the logits,
+ * the image itself) is refused with one line by every command that cuts:
+ * train once took a Flatten's (N, 3136) as a map and pooled past it. */
+static void
+test_cut_refused (void)
+{
+  g_autofree char *backbone = source_path ("data", "backbones",
+                                           "fashion-resnet.onnx", NULL);
+  g_autofree char *data = source_path ("data", "samples", "fashion", NULL);
+  g_autofree char *dir = g_dir_make_tmp ("graft-cut-XXXXXX", NULL);
+  g_autofree char *run_dir = g_build_filename (dir, "run", NULL);
+  g_autofree char *npy = g_build_filename (dir, "f.npy", NULL);
+  const char *tensors[] = { "flatten", "fc", "image" };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (tensors); i++)
+    {
+      const char *t = tensors[i];
+      g_autofree char *want = g_strdup_printf ("%s: not a 4-D feature map",
+                                               t);
+      g_auto (GraftCliRun) train = graft_test_cli
+        ("train", "--backbone", backbone, "--data", data, "--out", run_dir,
+         "--cut", t, "--epochs", "1", NULL);
+      g_auto (GraftCliRun) estimate = graft_test_cli
+        ("train", "--estimate", "--backbone", backbone, "--data", data,
+         "--out", run_dir, "--cut", t, NULL);
+      g_auto (GraftCliRun) features = graft_test_cli
+        ("features", "--backbone", backbone, "--data", data, "--out", npy,
+         "--cut", t, NULL);
+      g_auto (GraftCliRun) inspect = graft_test_cli ("inspect", backbone,
+                                                     "--cut", t, NULL);
+      graft_test_assert_one_line_failure (&train, 1, want);
+      graft_test_assert_one_line_failure (&estimate, 1, want);
+      graft_test_assert_one_line_failure (&features, 1, want);
+      graft_test_assert_one_line_failure (&inspect, 1, want);
+    }
+  g_assert_false (g_file_test (npy, G_FILE_TEST_EXISTS));
+  {
+    const char *argv[] = { "rm", "-rf", dir, NULL };
+    g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_SEARCH_PATH, NULL,
+                  NULL, NULL, NULL, NULL, NULL);
+  }
+}
+
+/* Class names given beside the folders (as the app passes the user's
+ * renamed classes) are the names in head.json and in predictions. */
+static void
+test_train_labels (void)
+{
+  g_autofree char *bag = source_path ("data", "samples", "fashion", "bag",
+                                      NULL);
+  g_autofree char *sandal = source_path ("data", "samples", "fashion",
+                                         "sandal", NULL);
+  g_autofree char *picture = g_build_filename (bag, "0001.png", NULL);
+  g_autofree char *dir = g_dir_make_tmp ("graft-labels-XXXXXX", NULL);
+  g_autofree char *head = g_build_filename (dir, "head.json", NULL);
+  g_autoptr (JsonParser) parser = json_parser_new ();
+  JsonArray *labels;
+
+  {
+    g_auto (GraftCliRun) run = graft_test_cli
+      ("train", "--backbone", "fashion-cnn", "--data", bag, "--data", sandal,
+       "--labels", "Sac à main", "--labels", "Sandale", "--epochs", "1",
+       "--out", dir, NULL);
+    g_assert_cmpint (run.status, ==, 0);
+  }
+  g_assert_true (json_parser_load_from_file (parser, head, NULL));
+  labels = json_object_get_array_member
+    (json_node_get_object (json_parser_get_root (parser)), "labels");
+  g_assert_cmpuint (json_array_get_length (labels), ==, 2);
+  g_assert_cmpstr (json_array_get_string_element (labels, 0), ==,
+                   "Sac à main");
+  g_assert_cmpstr (json_array_get_string_element (labels, 1), ==, "Sandale");
+  {
+    g_auto (GraftCliRun) run = graft_test_cli ("predict", "--run", dir,
+                                               picture, NULL);
+    g_assert_cmpint (run.status, ==, 0);
+    g_assert_nonnull (strstr (run.out, "\"Sac à main\""));
+    g_assert_nonnull (strstr (run.out, "\"Sandale\""));
+  }
+  {
+    g_auto (GraftCliRun) run = graft_test_cli
+      ("train", "--backbone", "fashion-cnn", "--data", bag, "--data", sandal,
+       "--labels", "Sandale", "--labels", "Sandale", "--out", dir, NULL);
+    graft_test_assert_one_line_failure (&run, 1, "'Sandale' is given twice");
+  }
+  {
+    const char *argv[] = { "rm", "-rf", dir, NULL };
+    g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_SEARCH_PATH, NULL,
+                  NULL, NULL, NULL, NULL, NULL);
+  }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -295,5 +399,7 @@ main (int argc, char **argv)
   g_test_add_func ("/cli/inspect/torchvision-mobilenet-v2",
                    test_inspect_mobilenet_v2);
   g_test_add_func ("/cli/features", test_features);
+  g_test_add_func ("/cli/cut-refused", test_cut_refused);
+  g_test_add_func ("/cli/train/labels", test_train_labels);
   return g_test_run ();
 }

@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 #include <time.h>
 
+#include "graft-error.h"
 #include "graft-run.h"
 #include "graft-safetensors.h"
 #include "train-test-pictures.h"
@@ -532,6 +533,84 @@ test_nan_fails (void)
   assert_finite_tensors (st);
 }
 
+typedef struct
+{
+  GMainLoop *loop;
+  GraftRunNoticeKind kind;
+  char *notice;            /* the last notice's message */
+  char *failure;
+} NanWatch;
+
+static void
+on_nan_notice (GraftRun *run, GraftRunNoticeKind kind, const char *message,
+               NanWatch *w)
+{
+  w->kind = kind;
+  g_free (w->notice);
+  w->notice = g_strdup (message);
+}
+
+static void
+on_nan_failed (GraftRun *run, const char *message, NanWatch *w)
+{
+  w->failure = g_strdup (message);
+  g_main_loop_quit (w->loop);
+}
+
+static void
+on_nan_finished (GraftRun *run, NanWatch *w)
+{
+  g_main_loop_quit (w->loop);
+}
+
+/* The same divergence through GraftRun: the event log's last notice is a
+ * NaN stop with the failure's own words, and the failure keeps its
+ * GError (the engine's numeric error). */
+static void
+test_nan_notice (void)
+{
+  g_autofree char *dir = g_build_filename (scratch, "nan-notice", NULL);
+  g_autoptr (GraftRunConfig) config = graft_run_config_new
+    (GRAFT_RUN_MODE_EXTRACT);
+  const char *options[][2] = { { "optimizer", "sgd" }, { "lr", "10" },
+                               { "weight-decay", "1" },
+                               { "warmup-epochs", "3" }, { "batch", "8" },
+                               { "epochs", "30" } };
+  NanWatch w = { g_main_loop_new (NULL, FALSE) };
+  g_autoptr (GraftRun) run = NULL;
+  const GPtrArray *notices;
+
+  config->backbone = g_strdup (backbone);
+  config->data = g_new0 (char *, 2);
+  config->data[0] = g_strdup (small_data);
+  for (gsize i = 0; i < G_N_ELEMENTS (options); i++)
+    {
+      g_autoptr (GError) error = NULL;
+      graft_run_config_set_option (config, options[i][0], options[i][1],
+                                   &error);
+      g_assert_no_error (error);
+    }
+  run = graft_run_new (config, dir);
+  g_signal_connect (run, "notice", G_CALLBACK (on_nan_notice), &w);
+  g_signal_connect (run, "failed", G_CALLBACK (on_nan_failed), &w);
+  g_signal_connect (run, "finished", G_CALLBACK (on_nan_finished), &w);
+  graft_run_start (run);
+  g_main_loop_run (w.loop);
+  g_assert_nonnull (w.failure);
+  g_assert_cmpint (w.kind, ==, GRAFT_RUN_NOTICE_NAN_STOP);
+  g_assert_cmpstr (w.notice, ==, w.failure);
+  g_assert_error ((GError *) graft_run_get_error (run), GRAFT_ENGINE_ERROR,
+                  GF_ERR_NUMERIC);
+  notices = graft_run_get_notices (run);
+  g_assert_cmpint (((GraftRunNotice *) notices->pdata[notices->len - 1])
+                   ->kind, ==, GRAFT_RUN_NOTICE_NAN_STOP);
+  g_assert_cmpint (((GraftRunNotice *) notices->pdata[0])->kind, ==,
+                   GRAFT_RUN_NOTICE_BEST_EPOCH);
+  g_main_loop_unref (w.loop);
+  g_free (w.notice);
+  g_free (w.failure);
+}
+
 /* ---- Pause, resume and stop in-process -------------------------------------- */
 
 /* The worker counts as computing while the process uses more than this
@@ -768,6 +847,7 @@ main (int argc, char **argv)
   g_test_add_func ("/train/robust/progressive-resume",
                    test_progressive_resume);
   g_test_add_func ("/train/robust/nan-fails", test_nan_fails);
+  g_test_add_func ("/train/robust/nan-notice", test_nan_notice);
   g_test_add_func ("/train/robust/pause-stop-latency",
                    test_pause_stop_latency);
   status = g_test_run ();

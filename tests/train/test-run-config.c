@@ -104,6 +104,15 @@ test_copy (void)
   g_assert_true (copy->cut != config->cut);
   copy->data[1][1] = 'x';
   g_assert_false (graft_run_config_equal (config, copy));
+  g_clear_pointer (&copy, graft_run_config_free);
+  config->labels = g_strsplit ("Cat,Dog", ",", -1);
+  copy = graft_run_config_copy (config);
+  g_assert_true (copy->labels != config->labels);
+  g_assert_true (graft_run_config_equal (config, copy));
+  copy->labels[1][0] = 'F';
+  g_assert_false (graft_run_config_equal (config, copy));
+  g_clear_pointer (&copy->labels, g_strfreev);
+  g_assert_false (graft_run_config_equal (config, copy));
   boxed = g_boxed_copy (GRAFT_TYPE_RUN_CONFIG, config);
   g_assert_true (graft_run_config_equal (config, boxed));
   g_boxed_free (GRAFT_TYPE_RUN_CONFIG, boxed);
@@ -116,6 +125,7 @@ new_unusual (void)
   GraftRunConfig *c = new_valid (GRAFT_RUN_MODE_PROGRESSIVE);
 
   c->cut = g_strdup ("layer4/out");
+  c->labels = g_strsplit ("Katze,Hund \xf0\x9f\x90\x95", ",", -1);
   c->val_fraction = 0.3;
   c->split_seed = GRAFT_MAX_SEED;
   c->seed = 1234567890123;
@@ -173,7 +183,8 @@ test_json_round_trip (void)
   g_assert_true (strstr (text, "\"schedule\":\"step\"") != NULL);
   g_assert_true (strstr (text, "\"split_seed\":9007199254740991") != NULL);
   g_assert_cmpuint (json_object_get_size (json_node_get_object (node)), ==,
-                    31);
+                    32);
+  g_assert_nonnull (strstr (text, "\"labels\":[\"Katze\",\"Hund"));
   reparsed = parse (text);
   back = graft_run_config_from_json (reparsed, &error);
   g_assert_no_error (error);
@@ -194,6 +205,9 @@ test_json_null_cut (void)
   back = graft_run_config_from_json (node, &error);
   g_assert_no_error (error);
   g_assert_null (back->cut);
+  g_assert_true (json_object_get_null_member (json_node_get_object (node),
+                                              "labels"));
+  g_assert_null (back->labels);
   g_assert_true (graft_run_config_equal (config, back));
 }
 
@@ -293,6 +307,12 @@ SPOIL (backbone_empty, c->backbone[0] = '\0')
 SPOIL (cut_empty, c->cut = g_strdup (""))
 SPOIL (data_null, g_clear_pointer (&c->data, g_strfreev))
 SPOIL (data_empty_entry, c->data[1][0] = '\0')
+SPOIL (labels_short, c->labels = g_strsplit ("Cat", ",", -1))
+SPOIL (labels_long, c->labels = g_strsplit ("Cat,Dog,Fox", ",", -1))
+SPOIL (labels_empty, c->labels = g_strsplit ("Cat,", ",", -1))
+SPOIL (labels_blank, c->labels = g_strsplit (" \t,Dog", ",", -1))
+SPOIL (labels_twice, c->labels = g_strsplit ("Dog,Dog", ",", -1))
+SPOIL (labels_utf8, c->labels = g_strsplit ("Cat,D\xffg", ",", -1))
 SPOIL (val_zero, c->val_fraction = 0)
 SPOIL (val_one, c->val_fraction = 1)
 SPOIL (val_nan, c->val_fraction = NAN)
@@ -342,6 +362,14 @@ static const Invalid invalid[] = {
   INVALID (data_null, "data: must list at least one folder, none empty"),
   INVALID (data_empty_entry,
            "data: must list at least one folder, none empty"),
+  INVALID (labels_short, "labels: must give one name per data folder "
+           "(2 folders, 1 given)"),
+  INVALID (labels_long, "labels: must give one name per data folder "
+           "(2 folders, 3 given)"),
+  INVALID (labels_empty, "labels: name 2 is empty"),
+  INVALID (labels_blank, "labels: name 1 is empty"),
+  INVALID (labels_twice, "labels: 'Dog' is given twice"),
+  INVALID (labels_utf8, "labels: name 2 is not valid UTF-8"),
   INVALID (val_zero, "val_fraction: must be greater than 0 and less than 1 "
            "(got 0)"),
   INVALID (val_one, "val_fraction: must be greater than 0 and less than 1 "

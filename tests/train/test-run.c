@@ -98,6 +98,9 @@ typedef struct
   gboolean progress_fell;
   GMainLoop *loop;
   JsonNode *run_json, *head_json;
+  guint updates;             /* "updated" signals: dispatches */
+  guint notice_signals;
+  GPtrArray *notices;        /* GraftRunNotice *, as the run kept them */
 } Trained;
 
 static char *work_dir, *data_dir;
@@ -331,6 +334,88 @@ on_failed (GraftRun *run, const char *message, Trained *t)
   g_main_loop_quit (t->loop);
 }
 
+static void
+on_updated (GraftRun *run, Trained *t)
+{
+  t->updates++;
+}
+
+static void
+on_notice (GraftRun *run, GraftRunNoticeKind kind, const char *message,
+           Trained *t)
+{
+  t->notice_signals++;
+}
+
+static void
+notice_free (gpointer data)
+{
+  GraftRunNotice *n = data;
+
+  g_free (n->message);
+  g_free (n);
+}
+
+/* The run's own history against the signals it emitted: the same steps,
+ * epochs and stages, in the same order. */
+static void
+check_history_kept (GraftRun *run, Trained *t)
+{
+  const GArray *steps = graft_run_get_steps (run);
+  guint n_steps = 0, n_epochs = 0, n_stages = 0;
+
+  for (guint i = 0; i < t->events->len; i++)
+    {
+      const Event *e = &g_array_index (t->events, Event, i);
+      if (e->kind == EV_STEP)
+        {
+          const GraftStepPoint *p = &g_array_index (steps, GraftStepPoint,
+                                                    n_steps++);
+          g_assert_cmpuint (p->step, ==, e->step);
+          g_assert_cmpuint (p->epoch, ==, e->epoch);
+          g_assert_cmpfloat (p->loss, ==, e->loss);
+          g_assert_cmpfloat (p->lr, ==, e->lr);
+          g_assert_cmpfloat (p->seconds, >=, 0);
+        }
+      else if (e->kind == EV_EPOCH)
+        g_assert_cmpuint (((GraftEpochReport *) graft_run_get_epochs
+                           (run)->pdata[n_epochs++])->epoch, ==,
+                          e->report->epoch);
+      else if (e->kind == EV_STAGE)
+        g_assert_cmpstr (((GraftStageEvent *) graft_run_get_stages
+                          (run)->pdata[n_stages++])->block, ==, e->text);
+    }
+  g_assert_cmpuint (steps->len, ==, n_steps);
+  g_assert_cmpuint (graft_run_get_epochs (run)->len, ==, n_epochs);
+  g_assert_cmpuint (graft_run_get_stages (run)->len, ==, n_stages);
+  g_assert_cmpuint (graft_run_get_notices (run)->len, ==, t->notice_signals);
+  g_assert_cmpuint (t->updates, >=, 1);
+}
+
+static char *
+state_nick (GraftRun *run)
+{
+  g_autoptr (GEnumClass) klass = g_type_class_ref (GRAFT_TYPE_RUN_STATE);
+  GraftRunState state;
+
+  g_object_get (run, "state", &state, NULL);
+  return g_strdup (g_enum_get_value (klass, state)->value_nick);
+}
+
+static void
+keep_notices (GraftRun *run, Trained *t)
+{
+  GPtrArray *notices = graft_run_get_notices (run);
+
+  t->notices = g_ptr_array_new_with_free_func (notice_free);
+  for (guint i = 0; i < notices->len; i++)
+    {
+      GraftRunNotice *n = g_memdup2 (notices->pdata[i], sizeof *n);
+      n->message = g_strdup (n->message);
+      g_ptr_array_add (t->notices, n);
+    }
+}
+
 static gboolean
 on_timeout (gpointer data)
 {
@@ -388,6 +473,8 @@ train (Trained *t)
   g_signal_connect (run, "notify::progress", G_CALLBACK (on_progress), t);
   g_signal_connect (run, "finished", G_CALLBACK (on_end), t);
   g_signal_connect (run, "failed", G_CALLBACK (on_failed), t);
+  g_signal_connect (run, "updated", G_CALLBACK (on_updated), t);
+  g_signal_connect (run, "notice", G_CALLBACK (on_notice), t);
   graft_run_start (run);
   g_main_loop_run (t->loop);
   g_source_remove (timeout);
@@ -397,6 +484,13 @@ train (Trained *t)
     ;
   g_signal_handlers_disconnect_by_data (run, t);
   g_assert_cmpint (graft_run_get_state (run), ==, GRAFT_RUN_STATE_FINISHED);
+  {
+    g_autofree char *nick = state_nick (run);
+    g_assert_cmpstr (nick, ==, "finished");
+  }
+  g_assert_null (graft_run_get_error (run));
+  check_history_kept (run, t);
+  keep_notices (run, t);
 }
 
 static Trained *
@@ -430,6 +524,7 @@ trained_free (Trained *t)
   g_free (t->dir);
   graft_run_config_free (t->config);
   g_array_unref (t->events);
+  g_clear_pointer (&t->notices, g_ptr_array_unref);
   json_node_unref (t->run_json);
   json_node_unref (t->head_json);
   g_free (t);
@@ -966,6 +1061,44 @@ check_final (Trained *t)
   g_assert_cmpfloat (number (final, "wall_seconds"), >, 0);
   g_assert_true (t->c->mode != GRAFT_RUN_MODE_PROGRESSIVE
                  || json_object_get_string_member (final, "stop_reason"));
+}
+
+/* The event log's notices: each new best epoch (the last one the best
+ * epoch of run.json), and an early stop exactly when run.json says
+ * training ended on patience or a plateau, with the same reason. */
+static void
+test_notices (gconstpointer data)
+{
+  Trained *t = get_trained (data);
+  JsonObject *final = json_object_get_object_member
+    (json_node_get_object (t->run_json), "final");
+  const char *reason = json_object_get_string_member_with_default
+    (final, "stop_reason", NULL);
+  gboolean early = reason != NULL && (g_str_has_prefix (reason, "no better")
+                                      || strstr (reason, "plateau"));
+  guint last_best = 0, n_early = 0;
+
+  for (guint i = 0; i < t->notices->len; i++)
+    {
+      GraftRunNotice *n = t->notices->pdata[i];
+      g_test_message ("notice %d at epoch %u: %s", n->kind, n->epoch,
+                      n->message);
+      g_assert_cmpint (n->kind, !=, GRAFT_RUN_NOTICE_NAN_STOP);
+      if (n->kind == GRAFT_RUN_NOTICE_BEST_EPOCH)
+        {
+          g_autofree char *prefix = g_strdup_printf ("epoch %u: ", n->epoch);
+          g_assert_true (g_str_has_prefix (n->message, prefix));
+          g_assert_cmpuint (n->epoch, >, last_best);
+          last_best = n->epoch;
+        }
+      else if (n->kind == GRAFT_RUN_NOTICE_EARLY_STOP)
+        {
+          g_assert_cmpstr (n->message, ==, reason);
+          n_early++;
+        }
+    }
+  g_assert_cmpuint (last_best, ==, best_epoch (t));
+  g_assert_cmpuint (n_early, ==, early ? 1 : 0);
 }
 
 static void
@@ -1692,6 +1825,165 @@ test_cli_export_failures (void)
   g_assert_false (g_file_test (out, G_FILE_TEST_EXISTS));
 }
 
+/* ---- The run object ------------------------------------------------------ */
+
+#define SLOW_DISPATCH_US 20000   /* a main loop busy drawing */
+
+typedef struct
+{
+  GMainLoop *loop;
+  guint steps, updates;
+  GPtrArray *states;         /* nicks, as "notify::state" told them */
+  gboolean cancel_when_paused;
+} Watch;
+
+static void
+on_watch_step (GraftRun *run, guint step, guint epoch, double loss,
+               double lr, Watch *w)
+{
+  w->steps++;
+}
+
+static void
+on_watch_updated (GraftRun *run, Watch *w)
+{
+  w->updates++;
+  g_usleep (SLOW_DISPATCH_US);
+}
+
+static void
+on_watch_end (GraftRun *run, Watch *w)
+{
+  g_main_loop_quit (w->loop);
+}
+
+static void
+on_watch_failed (GraftRun *run, const char *message, Watch *w)
+{
+  g_main_loop_quit (w->loop);
+}
+
+static gpointer
+cancel_from_thread (gpointer data)
+{
+  g_usleep (G_USEC_PER_SEC / 10);
+  g_cancellable_cancel (data);
+  return NULL;
+}
+
+static void
+on_watch_state (GraftRun *run, GParamSpec *pspec, Watch *w)
+{
+  g_ptr_array_add (w->states, state_nick (run));
+  if (w->cancel_when_paused
+      && graft_run_get_state (run) == GRAFT_RUN_STATE_PAUSED)
+    g_thread_unref (g_thread_new ("cancel", cancel_from_thread,
+                                  graft_run_get_cancellable (run)));
+}
+
+static void
+on_watch_started (GraftRun *run, Watch *w)
+{
+  if (w->cancel_when_paused)
+    graft_run_pause (run);
+}
+
+/* Runs @config in a main loop, watching it. */
+static GraftRun *
+watch_run (GraftRunConfig *config, const char *name, Watch *w)
+{
+  g_autofree char *dir = g_build_filename (work_dir, name, NULL);
+  GraftRun *run = graft_run_new (config, dir);
+  guint timeout = g_timeout_add_seconds (RUN_TIMEOUT_S, on_timeout, NULL);
+
+  w->loop = g_main_loop_new (NULL, FALSE);
+  w->states = g_ptr_array_new_with_free_func (g_free);
+  g_signal_connect (run, "step", G_CALLBACK (on_watch_step), w);
+  g_signal_connect (run, "updated", G_CALLBACK (on_watch_updated), w);
+  g_signal_connect (run, "started", G_CALLBACK (on_watch_started), w);
+  g_signal_connect (run, "notify::state", G_CALLBACK (on_watch_state), w);
+  g_signal_connect (run, "finished", G_CALLBACK (on_watch_end), w);
+  g_signal_connect (run, "failed", G_CALLBACK (on_watch_failed), w);
+  graft_run_start (run);
+  g_main_loop_run (w->loop);
+  g_source_remove (timeout);
+  g_main_loop_unref (w->loop);
+  g_signal_handlers_disconnect_by_data (run, w);
+  return run;
+}
+
+static GraftRunConfig *
+many_steps_config (void)
+{
+  GraftRunConfig *config = case_config (&cases[0]);
+
+  config->batch = 1;
+  config->epochs = 4;
+  return config;
+}
+
+/* A worker making steps faster than a busy main loop turns: the events
+ * queue up and each dispatch delivers many of them, in order. */
+static void
+test_coalesced (void)
+{
+  g_autoptr (GraftRunConfig) config = many_steps_config ();
+  Watch w = { 0 };
+  g_autoptr (GraftRun) run = watch_run (config, "coalesced", &w);
+  const GArray *steps = graft_run_get_steps (run);
+
+  g_test_message ("%u steps in %u dispatches", w.steps, w.updates);
+  g_assert_cmpint (graft_run_get_state (run), ==, GRAFT_RUN_STATE_FINISHED);
+  g_assert_cmpuint (steps->len, ==, w.steps);
+  for (guint i = 1; i < steps->len; i++)
+    g_assert_cmpuint (g_array_index (steps, GraftStepPoint, i).step, ==,
+                      g_array_index (steps, GraftStepPoint, i - 1).step + 1);
+  g_assert_cmpuint (w.steps, >=, 80);
+  g_assert_cmpuint (w.updates * 4, <=, w.steps);
+  g_ptr_array_unref (w.states);
+}
+
+/* Paused, then cancelled from another thread: the pause wakes up, the run
+ * stops, and "state" told each change. */
+static void
+test_cancellable (void)
+{
+  g_autoptr (GraftRunConfig) config = many_steps_config ();
+  Watch w = { .cancel_when_paused = TRUE };
+  g_autoptr (GraftRun) run = NULL;
+
+  config->epochs = 1000;
+  run = watch_run (config, "cancelled", &w);
+  g_assert_cmpint (graft_run_get_state (run), ==, GRAFT_RUN_STATE_STOPPED);
+  g_assert_true (g_cancellable_is_cancelled
+                 (graft_run_get_cancellable (run)));
+  g_assert_cmpuint (w.states->len, ==, 3);
+  g_assert_cmpstr (w.states->pdata[0], ==, "running");
+  g_assert_cmpstr (w.states->pdata[1], ==, "paused");
+  g_assert_cmpstr (w.states->pdata[2], ==, "stopped");
+  g_ptr_array_unref (w.states);
+}
+
+/* A failure keeps its GError, not only its message. */
+static void
+test_failure_error (void)
+{
+  g_autoptr (GraftRunConfig) config = case_config (&cases[0]);
+  Watch w = { 0 };
+  g_autoptr (GraftRun) run = NULL;
+  const GError *error;
+
+  g_free (config->backbone);
+  config->backbone = g_strdup ("no-such-backbone");
+  run = watch_run (config, "failing", &w);
+  error = graft_run_get_error (run);
+  g_assert_cmpint (graft_run_get_state (run), ==, GRAFT_RUN_STATE_FAILED);
+  g_assert_error ((GError *) error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND);
+  g_assert_cmpstr (error->message, ==, graft_run_get_message (run));
+  g_assert_cmpstr (w.states->pdata[w.states->len - 1], ==, "failed");
+  g_ptr_array_unref (w.states);
+}
+
 /* ---- main ---------------------------------------------------------------- */
 
 static void
@@ -1703,6 +1995,7 @@ add_case_tests (const Case *c)
     GTestDataFunc func;
   } tests[] = {
     { "events", test_events },
+    { "notices", test_notices },
     { "run-json", test_run_json },
     { "head-json", test_head_json },
     { "predict", test_predict_validation },
@@ -1729,6 +2022,9 @@ main (int argc, char **argv)
   make_data_set ();
   for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
     add_case_tests (&cases[i]);
+  g_test_add_func ("/train/run/object/coalesced", test_coalesced);
+  g_test_add_func ("/train/run/object/cancellable", test_cancellable);
+  g_test_add_func ("/train/run/object/failure-error", test_failure_error);
   g_test_add_func ("/train/cli/predict/unreadable",
                    test_cli_predict_unreadable);
   g_test_add_func ("/train/cli/predict/model", test_cli_predict_model);

@@ -1,5 +1,5 @@
 /* graft-scan-async.c: graft_scan_folders on a GTask thread, its progress
- * carried to the caller's main context.
+ * carried to the caller's main context by a GraftProgressRelay.
  *
  * The worker stores the latest progress under a lock and schedules at most
  * one idle on the caller's context; the idle reports whatever is latest by
@@ -14,83 +14,46 @@
 
 #include "graft-scan.h"
 
+#include "graft-progress-relay.h"
+
+typedef struct
+{
+  GraftScanPhase phase;
+  guint done, total;
+} ScanReport;
+
 typedef struct
 {
   char **folders;
   GraftScanOptions options;
-  GMainContext *context;
-  GraftScanProgressFunc progress;
-  gpointer progress_data;
-  GDestroyNotify progress_data_free;
-
-  GMutex lock;              /* guards what follows */
-  GraftScanPhase phase;
-  guint done, total;
-  gboolean pending;         /* an idle is scheduled */
-  gboolean finished;        /* the result was collected */
+  gboolean reports;            /* a progress function was given */
 } ScanJob;
 
 static void
-scan_job_clear (gpointer data)
+scan_job_free (gpointer data)
 {
   ScanJob *job = data;
 
   g_strfreev (job->folders);
-  g_main_context_unref (job->context);
-  if (job->progress_data_free != NULL)
-    job->progress_data_free (job->progress_data);
-  g_mutex_clear (&job->lock);
+  g_free (job);
 }
 
+/* On the caller's context. */
 static void
-release_job (gpointer data)
+deliver (gconstpointer report, GCallback progress, gpointer data)
 {
-  g_rc_box_release_full (data, scan_job_clear);
-}
+  const ScanReport *r = report;
 
-static gboolean
-report_progress (gpointer data)
-{
-  ScanJob *job = data;
-  GraftScanPhase phase;
-  guint done, total;
-  gboolean finished;
-
-  g_mutex_lock (&job->lock);
-  job->pending = FALSE;
-  phase = job->phase;
-  done = job->done;
-  total = job->total;
-  finished = job->finished;
-  g_mutex_unlock (&job->lock);
-  if (!finished)
-    job->progress (phase, done, total, job->progress_data);
-  return G_SOURCE_REMOVE;
+  ((GraftScanProgressFunc) progress) (r->phase, r->done, r->total, data);
 }
 
 /* On the worker thread. */
 static void
-store_progress (GraftScanPhase phase, guint done, guint total, gpointer data)
+post_progress (GraftScanPhase phase, guint done, guint total, gpointer relay)
 {
-  ScanJob *job = data;
-  gboolean schedule;
+  ScanReport report = { phase, done, total };
 
-  g_mutex_lock (&job->lock);
-  job->phase = phase;
-  job->done = done;
-  job->total = total;
-  schedule = !job->pending;
-  job->pending = TRUE;
-  g_mutex_unlock (&job->lock);
-  if (schedule)
-    {
-      g_autoptr (GSource) idle = g_idle_source_new ();
-      g_source_set_priority (idle, G_PRIORITY_DEFAULT);
-      g_source_set_callback (idle, report_progress,
-                             g_rc_box_acquire (job), release_job);
-      g_source_set_static_name (idle, "[graft] scan progress");
-      g_source_attach (idle, job->context);
-    }
+  graft_progress_relay_post (relay, &report);
 }
 
 static void
@@ -103,8 +66,9 @@ scan_thread (GTask *task, gpointer source, gpointer data,
 
   scan = graft_scan_folders ((const char *const *) job->folders,
                              &job->options,
-                             job->progress != NULL ? store_progress : NULL,
-                             job, cancellable, &error);
+                             job->reports ? post_progress : NULL,
+                             graft_progress_relay_get (task), cancellable,
+                             &error);
   if (scan == NULL)
     g_task_return_error (task, error);
   else
@@ -122,40 +86,26 @@ graft_scan_folders_async (const char *const *folders,
 {
   g_autoptr (GTask) task = g_task_new (NULL, cancellable, callback,
                                        user_data);
-  ScanJob *job = g_rc_box_new0 (ScanJob);
+  ScanJob *job = g_new0 (ScanJob, 1);
 
   job->folders = g_strdupv ((char **) folders);
   if (options != NULL)
     job->options = *options;
   else
     graft_scan_options_init (&job->options);
-  job->context = g_main_context_ref_thread_default ();
-  job->progress = progress;
-  job->progress_data = progress_data;
-  job->progress_data_free = progress_data_free;
-  g_mutex_init (&job->lock);
+  job->reports = progress != NULL;
+  graft_progress_relay_attach (task, sizeof (ScanReport), deliver,
+                               G_CALLBACK (progress), progress_data,
+                               progress_data_free, "[graft] scan progress");
   g_task_set_source_tag (task, graft_scan_folders_async);
-  g_task_set_task_data (task, job, release_job);
+  g_task_set_task_data (task, job, scan_job_free);
   g_task_run_in_thread (task, scan_thread);
 }
 
-/* Frees the progress data here, on the caller's thread, rather than with
- * the task, whose last reference may be dropped by the worker. */
 GraftScan *
 graft_scan_folders_finish (GAsyncResult *result, GError **error)
 {
-  ScanJob *job;
-  GDestroyNotify free_data;
-  gpointer data;
-
   g_return_val_if_fail (g_task_is_valid (result, NULL), NULL);
-  job = g_task_get_task_data (G_TASK (result));
-  g_mutex_lock (&job->lock);
-  job->finished = TRUE;
-  free_data = g_steal_pointer (&job->progress_data_free);
-  data = g_steal_pointer (&job->progress_data);
-  g_mutex_unlock (&job->lock);
-  if (free_data != NULL)
-    free_data (data);
-  return g_task_propagate_pointer (G_TASK (result), error);
+
+  return graft_progress_relay_finish (G_TASK (result), error);
 }

@@ -3,9 +3,9 @@
  * preprocessing, predictions, and a copy written elsewhere.
  *
  * Loading runs on the caller's thread (graft_backbone_load) or on a GTask
- * thread whose progress is carried to the caller's main context as
- * graft-scan-async.c carries a scan's: the latest report under a lock, at
- * most one idle pending. */
+ * thread whose progress a GraftProgressRelay carries to the caller's main
+ * context, as it carries a scan's: the latest report under a lock, at
+ * most one idle pending, nothing after the result is collected. */
 #define G_LOG_DOMAIN "graft-backbone"
 
 #include "graft-backbone-private.h"
@@ -19,6 +19,7 @@
 #include "graft-backbones.h"
 #include "graft-error.h"
 #include "graft-image.h"
+#include "graft-progress-relay.h"
 
 #define LABELS_KEY "graft.labels"
 
@@ -235,90 +236,36 @@ graft_backbone_load (const char *spec, GCancellable *cancellable,
 
 typedef struct
 {
-  char *spec;
-  GMainContext *context;
-  GraftBackboneProgressFunc progress;
-  gpointer progress_data;
-  GDestroyNotify progress_data_free;
-
-  GMutex lock;              /* guards what follows */
   double fraction;
-  const char *what;         /* a static string */
-  gboolean pending;         /* an idle is scheduled */
-  gboolean finished;        /* the result was collected */
-} LoadJob;
+  const char *what;            /* a static string */
+} LoadReport;
 
+/* On the caller's context. */
 static void
-load_job_clear (gpointer data)
+deliver (gconstpointer report, GCallback progress, gpointer data)
 {
-  LoadJob *job = data;
+  const LoadReport *r = report;
 
-  g_free (job->spec);
-  g_main_context_unref (job->context);
-  if (job->progress_data_free != NULL)
-    job->progress_data_free (job->progress_data);
-  g_mutex_clear (&job->lock);
+  ((GraftBackboneProgressFunc) progress) (r->fraction, r->what, data);
 }
 
+/* On the worker. */
 static void
-release_job (gpointer data)
+post_progress (double fraction, const char *what, gpointer relay)
 {
-  g_rc_box_release_full (data, load_job_clear);
+  LoadReport report = { fraction, what };
+
+  graft_progress_relay_post (relay, &report);
 }
 
-static gboolean
-relay_progress (gpointer data)
-{
-  LoadJob *job = data;
-  const char *what;
-  double fraction;
-  gboolean finished;
-
-  g_mutex_lock (&job->lock);
-  job->pending = FALSE;
-  fraction = job->fraction;
-  what = job->what;
-  finished = job->finished;
-  g_mutex_unlock (&job->lock);
-  if (!finished)
-    job->progress (fraction, what, job->progress_data);
-  return G_SOURCE_REMOVE;
-}
-
-/* On the worker: keeps the latest, and schedules an idle unless one is
- * already waiting (it will report the latest). */
+/* @spec is the task's data. */
 static void
-store_progress (double fraction, const char *what, gpointer data)
-{
-  LoadJob *job = data;
-  gboolean schedule;
-
-  if (job->progress == NULL)
-    return;
-  g_mutex_lock (&job->lock);
-  job->fraction = fraction;
-  job->what = what;
-  schedule = !job->pending;
-  job->pending = TRUE;
-  g_mutex_unlock (&job->lock);
-  if (schedule)
-    {
-      g_autoptr (GSource) idle = g_idle_source_new ();
-      g_source_set_priority (idle, G_PRIORITY_DEFAULT);
-      g_source_set_callback (idle, relay_progress, g_rc_box_acquire (job),
-                             release_job);
-      g_source_set_static_name (idle, "[graft] backbone progress");
-      g_source_attach (idle, job->context);
-    }
-}
-
-static void
-load_thread (GTask *task, gpointer source, gpointer data,
+load_thread (GTask *task, gpointer source, gpointer spec,
              GCancellable *cancellable)
 {
-  LoadJob *job = data;
   GError *error = NULL;
-  GraftBackbone *self = load (job->spec, store_progress, job, cancellable,
+  GraftBackbone *self = load (spec, post_progress,
+                              graft_progress_relay_get (task), cancellable,
                               &error);
 
   if (self == NULL)
@@ -337,38 +284,22 @@ graft_backbone_load_async (const char *spec,
 {
   g_autoptr (GTask) task = g_task_new (NULL, cancellable, callback,
                                        user_data);
-  LoadJob *job = g_rc_box_new0 (LoadJob);
 
-  job->spec = g_strdup (spec);
-  job->context = g_main_context_ref_thread_default ();
-  job->progress = progress;
-  job->progress_data = progress_data;
-  job->progress_data_free = progress_data_free;
-  g_mutex_init (&job->lock);
+  graft_progress_relay_attach (task, sizeof (LoadReport), deliver,
+                               G_CALLBACK (progress), progress_data,
+                               progress_data_free,
+                               "[graft] backbone progress");
   g_task_set_source_tag (task, graft_backbone_load_async);
-  g_task_set_task_data (task, job, release_job);
+  g_task_set_task_data (task, g_strdup (spec), g_free);
   g_task_run_in_thread (task, load_thread);
 }
 
-/* Frees the progress data here, on the caller's thread, not with the
- * task, whose last reference the worker may drop. */
 GraftBackbone *
 graft_backbone_load_finish (GAsyncResult *result, GError **error)
 {
-  LoadJob *job;
-  GDestroyNotify free_data;
-  gpointer data;
-
   g_return_val_if_fail (g_task_is_valid (result, NULL), NULL);
-  job = g_task_get_task_data (G_TASK (result));
-  g_mutex_lock (&job->lock);
-  job->finished = TRUE;
-  free_data = g_steal_pointer (&job->progress_data_free);
-  data = g_steal_pointer (&job->progress_data);
-  g_mutex_unlock (&job->lock);
-  if (free_data != NULL)
-    free_data (data);
-  return g_task_propagate_pointer (G_TASK (result), error);
+
+  return graft_progress_relay_finish (G_TASK (result), error);
 }
 
 /* ---- What it is --------------------------------------------------------- */
@@ -529,9 +460,10 @@ graft_preprocessing_preset (GraftPreprocessing *pre,
 
 /* ---- A copy elsewhere --------------------------------------------------- */
 
-/* The model's metadata with @pre's graft.* keys, and its name and source
- * kept as keys: the copy's producer is Graft, and its graph name may not
- * survive. */
+/* The model's metadata with @pre's graft.* keys (none when @pre is NULL:
+ * a defaulted preprocessing stays a default the user is asked to check),
+ * and its name and source kept as keys: the copy's producer is Graft, and
+ * its graph name may not survive. */
 static GfStatus
 copy_metadata (const GfModel *m, const GfPreprocess *pre,
                GfMetadataEntry **meta, size_t *n, GfError *gf_error)
@@ -548,7 +480,7 @@ copy_metadata (const GfModel *m, const GfPreprocess *pre,
   if (status == GF_OK && m->source != NULL
       && gf_metadata_lookup (*meta, *n, "graft.source") == NULL)
     status = gf_metadata_set (meta, n, "graft.source", m->source, gf_error);
-  if (status == GF_OK)
+  if (status == GF_OK && pre != NULL)
     status = gf_preprocess_to_metadata (pre, &keys, &n_keys, gf_error);
   for (size_t i = 0; i < n_keys && status == GF_OK; i++)
     status = gf_metadata_set (meta, n, keys[i].key, keys[i].value,
@@ -579,7 +511,8 @@ graft_backbone_save_copy (GraftBackbone *self, const GraftPreprocessing *pre,
   gf.height = m->preprocess.height;
   gf.width = m->preprocess.width;
   gf.channels = m->preprocess.channels;
-  status = copy_metadata (m, &gf, &meta, &n_meta, &gf_error);
+  status = copy_metadata (m, pre != NULL || m->preprocess_from_file
+                          ? &gf : NULL, &meta, &n_meta, &gf_error);
   if (status == GF_OK)
     {
       GfOnnxExport what = { m->input, m->output, m->name, meta, n_meta };

@@ -330,6 +330,31 @@ test_save_copy (void)
   g_assert_true (g_rmdir (dir) == 0);
 }
 
+/* A model whose preprocessing Graft assumed keeps it assumed in a copy:
+ * the app goes on asking the user to check it after a restart. */
+static void
+test_save_copy_defaulted (void)
+{
+  g_autofree char *fixture = source_path ("tests", "data", "onnx",
+                                          "torch-opset11.onnx", NULL);
+  g_autoptr (GraftBackbone) backbone = load_ok (fixture);
+  g_autofree char *dir = g_dir_make_tmp ("graft-backbone-XXXXXX", NULL);
+  g_autofree char *copy_path = g_build_filename (dir, "copy.onnx", NULL);
+  g_autoptr (GraftBackbone) copy = NULL;
+  g_autoptr (GError) error = NULL;
+  GraftPreprocessing pre;
+
+  graft_backbone_get_preprocessing (backbone, &pre);
+  g_assert_false (pre.from_file);
+  g_assert_true (graft_backbone_save_copy (backbone, NULL, copy_path,
+                                           &error));
+  g_assert_no_error (error);
+  copy = load_ok (copy_path);
+  graft_backbone_get_preprocessing (copy, &pre);
+  g_assert_false (pre.from_file);
+  g_assert_true (g_remove (copy_path) == 0 && g_rmdir (dir) == 0);
+}
+
 /* ---- Broken files -------------------------------------------------------- */
 
 static void
@@ -384,6 +409,8 @@ main (int argc, char **argv)
   g_test_add_func ("/train/backbone/cut", test_cut);
   g_test_add_func ("/train/backbone/predict", test_predict);
   g_test_add_func ("/train/backbone/save-copy", test_save_copy);
+  g_test_add_func ("/train/backbone/save-copy-defaulted",
+                   test_save_copy_defaulted);
   g_test_add_func ("/train/backbone/broken", test_broken);
   return g_test_run ();
 }

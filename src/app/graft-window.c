@@ -1,0 +1,445 @@
+/* graft-window.c: the main window — the stages, toasts, the win.*
+ * actions with one function deciding which are enabled, and the window's
+ * size and the user's last choices kept in GSettings. */
+#define G_LOG_DOMAIN "graft-window"
+
+#include "graft-window.h"
+
+#include <glib/gi18n.h>
+
+#include "graft-backbone-page.h"
+#include "graft-data-page.h"
+#include "graft-train-page.h"
+
+/* The generated resource bundle (resources/graft.gresource.xml). */
+GResource *graft_get_resource (void);
+
+struct _GraftWindow
+{
+  AdwApplicationWindow parent_instance;
+
+  GraftProject *project;
+  GSettings *settings;
+  GraftRun *run;            /* the run whose state we follow */
+
+  AdwViewStack *stack;
+  AdwToastOverlay *toast_overlay;
+  GraftDataPage *data_page;
+  GraftBackbonePage *backbone_page;
+  GraftTrainPage *train_page;
+};
+
+G_DEFINE_FINAL_TYPE (GraftWindow, graft_window, ADW_TYPE_APPLICATION_WINDOW)
+
+/* ---- Toasts ------------------------------------------------------------------ */
+
+/* How long a toast stays, in seconds: long enough to read a sentence. */
+#define GRAFT_TOAST_SECONDS 6
+
+void
+graft_toast (GtkWidget *widget, const char *format, ...)
+{
+  GtkRoot *root = widget != NULL ? gtk_widget_get_root (widget) : NULL;
+  g_autofree char *message = NULL, *escaped = NULL;
+  AdwToast *toast;
+  va_list args;
+
+  va_start (args, format);
+  message = g_strdup_vprintf (format, args);
+  va_end (args);
+  g_message ("%s", message);
+  if (!GRAFT_IS_WINDOW (root))
+    return;
+  /* AdwToast 1.2 reads its title as markup: a file named "R&D" must
+   * not break it. */
+  escaped = g_markup_escape_text (message, -1);
+  toast = adw_toast_new (escaped);
+  adw_toast_set_timeout (toast, GRAFT_TOAST_SECONDS);
+  adw_toast_overlay_add_toast (GRAFT_WINDOW (root)->toast_overlay, toast);
+}
+
+/* ---- Pages and files ---------------------------------------------------------- */
+
+void
+graft_window_show_page (GraftWindow *self, const char *name)
+{
+  g_return_if_fail (GRAFT_IS_WINDOW (self));
+  adw_view_stack_set_visible_child_name (self->stack, name);
+}
+
+const char *
+graft_window_get_page (GraftWindow *self)
+{
+  return adw_view_stack_get_visible_child_name (self->stack);
+}
+
+GtkWidget *
+graft_window_get_page_widget (GraftWindow *self, const char *name)
+{
+  return adw_view_stack_get_child_by_name (self->stack, name);
+}
+
+GraftProject *
+graft_window_get_project (GraftWindow *self)
+{
+  return self->project;
+}
+
+/* By name alone, without touching the disk on the main thread: an
+ * ".onnx" file is a model, anything else is taken as a folder, and the
+ * scan says so when it is not one. */
+void
+graft_window_open_files (GraftWindow *self, GFile **files, int n_files)
+{
+  g_autoptr (GPtrArray) folders = g_ptr_array_new ();
+
+  g_return_if_fail (GRAFT_IS_WINDOW (self));
+  for (int i = 0; i < n_files; i++)
+    {
+      g_autofree char *name = g_file_get_basename (files[i]);
+
+      if (name != NULL && g_str_has_suffix (name, ".onnx"))
+        {
+          graft_backbone_page_import (self->backbone_page, files[i]);
+          graft_window_show_page (self, "backbone");
+        }
+      else
+        g_ptr_array_add (folders, files[i]);
+    }
+  if (folders->len == 0)
+    return;
+  graft_project_open_folders (self->project, (GFile **) folders->pdata,
+                              folders->len);
+  graft_window_show_page (self, "data");
+}
+
+char *
+graft_window_get_samples_dir (void)
+{
+  const char *env = g_getenv ("GRAFT_SAMPLES_DIR");
+  g_autofree char *installed = g_build_filename (GRAFT_SAMPLES_DIR,
+                                                 "fashion", NULL);
+
+  if (env != NULL && *env != '\0')
+    return g_strdup (env);
+  if (g_file_test (installed, G_FILE_TEST_IS_DIR))
+    return g_steal_pointer (&installed);
+  return g_build_filename (GRAFT_SOURCE_SAMPLES_DIR, "fashion", NULL);
+}
+
+void
+graft_window_open_sample_data (GraftWindow *self)
+{
+  g_autofree char *dir = graft_window_get_samples_dir ();
+  g_autoptr (GFile) file = g_file_new_for_path (dir);
+
+  graft_window_open_files (self, &file, 1);
+}
+
+/* ---- Actions ------------------------------------------------------------------ */
+
+static void
+update_actions (GraftWindow *self)
+{
+  GraftRunState state = self->run != NULL ? graft_run_get_state (self->run)
+    : GRAFT_RUN_STATE_READY;
+  gboolean active = state == GRAFT_RUN_STATE_RUNNING
+    || state == GRAFT_RUN_STATE_PAUSED;
+  gboolean ready = graft_project_get_scan (self->project) != NULL
+    && graft_project_get_backbone (self->project) != NULL
+    && g_list_model_get_n_items (graft_project_get_classes (self->project)) >= 2;
+
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.start-run",
+                                 ready && !active);
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.pause-run", active);
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.stop-run", active);
+}
+
+static void
+add_folders_action (GtkWidget *widget, const char *name, GVariant *param)
+{
+  GraftWindow *self = GRAFT_WINDOW (widget);
+
+  graft_window_show_page (self, "data");
+  graft_data_page_choose_folders (self->data_page);
+}
+
+static void
+sample_data_action (GtkWidget *widget, const char *name, GVariant *param)
+{
+  graft_window_open_sample_data (GRAFT_WINDOW (widget));
+}
+
+static void
+import_backbone_action (GtkWidget *widget, const char *name,
+                        GVariant *param)
+{
+  GraftWindow *self = GRAFT_WINDOW (widget);
+
+  graft_window_show_page (self, "backbone");
+  graft_backbone_page_choose_import (self->backbone_page);
+}
+
+static void
+show_page_action (GtkWidget *widget, const char *name, GVariant *param)
+{
+  graft_window_show_page (GRAFT_WINDOW (widget),
+                          g_variant_get_string (param, NULL));
+}
+
+static void
+start_run_action (GtkWidget *widget, const char *name, GVariant *param)
+{
+  GraftWindow *self = GRAFT_WINDOW (widget);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GraftRunConfig) config
+    = graft_train_page_build_config (self->train_page, &error);
+
+  if (config == NULL
+      || graft_project_start_run (self->project, config, &error) == NULL)
+    {
+      graft_toast (widget, "%s", error->message);
+      return;
+    }
+  graft_window_show_page (self, "train");
+}
+
+static void
+pause_run_action (GtkWidget *widget, const char *name, GVariant *param)
+{
+  GraftWindow *self = GRAFT_WINDOW (widget);
+
+  if (self->run == NULL)
+    return;
+  if (graft_run_get_state (self->run) == GRAFT_RUN_STATE_PAUSED)
+    graft_run_unpause (self->run);
+  else
+    graft_run_pause (self->run);
+}
+
+static void
+stop_run_action (GtkWidget *widget, const char *name, GVariant *param)
+{
+  GraftWindow *self = GRAFT_WINDOW (widget);
+
+  if (self->run != NULL)
+    graft_run_stop (self->run);
+}
+
+/* ---- Following the project ------------------------------------------------------ */
+
+static void
+on_run_state (GraftRun *run, GParamSpec *pspec, GraftWindow *self)
+{
+  update_actions (self);
+  switch (graft_run_get_state (run))
+    {
+    case GRAFT_RUN_STATE_FINISHED:
+      graft_toast (GTK_WIDGET (self), _("Training finished"));
+      break;
+    case GRAFT_RUN_STATE_FAILED:
+      graft_toast (GTK_WIDGET (self), _("Training failed: %s"),
+                   graft_run_get_message (run));
+      break;
+    case GRAFT_RUN_STATE_STOPPED:
+      graft_toast (GTK_WIDGET (self), _("Training stopped"));
+      break;
+    case GRAFT_RUN_STATE_READY:
+    case GRAFT_RUN_STATE_RUNNING:
+    case GRAFT_RUN_STATE_PAUSED:
+    default:
+      break;
+    }
+}
+
+static void
+on_project_run (GraftProject *project, GParamSpec *pspec, GraftWindow *self)
+{
+  if (self->run != NULL)
+    g_signal_handlers_disconnect_by_data (self->run, self);
+  g_set_object (&self->run, graft_project_get_run (project));
+  if (self->run != NULL)
+    g_signal_connect_object (self->run, "notify::state",
+                             G_CALLBACK (on_run_state), self, 0);
+  update_actions (self);
+}
+
+static void
+on_scan_failed (GraftProject *project, const char *message,
+                GraftWindow *self)
+{
+  graft_toast (GTK_WIDGET (self), "%s", message);
+}
+
+static void
+on_project_changed (GraftProject *project, GParamSpec *pspec,
+                    GraftWindow *self)
+{
+  update_actions (self);
+}
+
+static void
+follow_project (GraftWindow *self)
+{
+  g_signal_connect_object (self->project, "notify::run",
+                           G_CALLBACK (on_project_run), self, 0);
+  g_signal_connect_object (self->project, "scan-failed",
+                           G_CALLBACK (on_scan_failed), self, 0);
+  g_signal_connect_object (self->project, "notify::scan",
+                           G_CALLBACK (on_project_changed), self, 0);
+  g_signal_connect_object (self->project, "notify::backbone",
+                           G_CALLBACK (on_project_changed), self, 0);
+  g_signal_connect_object (graft_project_get_classes (self->project),
+                           "items-changed", G_CALLBACK (update_actions),
+                           self, G_CONNECT_SWAPPED);
+}
+
+/* ---- Settings ------------------------------------------------------------------ */
+
+static void
+restore_settings (GraftWindow *self)
+{
+  g_auto (GStrv) folders = NULL;
+
+  if (self->settings == NULL)
+    return;
+  gtk_window_set_default_size (GTK_WINDOW (self),
+                               g_settings_get_int (self->settings,
+                                                   "window-width"),
+                               g_settings_get_int (self->settings,
+                                                   "window-height"));
+  if (g_settings_get_boolean (self->settings, "window-maximized"))
+    gtk_window_maximize (GTK_WINDOW (self));
+  g_settings_bind (self->settings, "val-fraction", self->project,
+                   "val-fraction", G_SETTINGS_BIND_DEFAULT);
+  g_settings_bind (self->settings, "mode", self->project, "mode",
+                   G_SETTINGS_BIND_DEFAULT);
+  graft_backbone_page_select (self->backbone_page,
+                              g_settings_get_string (self->settings,
+                                                     "backbone"));
+}
+
+static void
+save_settings (GraftWindow *self)
+{
+  int width, height;
+  GraftBackbone *backbone = graft_project_get_backbone (self->project);
+
+  if (self->settings == NULL)
+    return;
+  gtk_window_get_default_size (GTK_WINDOW (self), &width, &height);
+  g_settings_set_int (self->settings, "window-width", width);
+  g_settings_set_int (self->settings, "window-height", height);
+  g_settings_set_boolean (self->settings, "window-maximized",
+                          gtk_window_is_maximized (GTK_WINDOW (self)));
+  if (backbone != NULL)
+    g_settings_set_string (self->settings, "backbone",
+                           graft_backbone_get_spec (backbone));
+  g_settings_set_strv (self->settings, "last-folders",
+                       graft_project_get_folders (self->project));
+}
+
+static gboolean
+graft_window_close_request (GtkWindow *window)
+{
+  GraftWindow *self = GRAFT_WINDOW (window);
+
+  save_settings (self);
+  /* A run still training is stopped: its last finished epoch is kept in
+   * its folder, and the run can be resumed from there. */
+  if (self->run != NULL)
+    graft_run_stop (self->run);
+  return GTK_WINDOW_CLASS (graft_window_parent_class)->close_request (window);
+}
+
+/* ---- GObject ----------------------------------------------------------------------- */
+
+GraftWindow *
+graft_window_new (GraftApplication *app)
+{
+  GraftWindow *self = g_object_new (GRAFT_TYPE_WINDOW, "application", app,
+                                    NULL);
+  GSettings *settings = app != NULL
+    ? graft_application_get_settings (app) : NULL;
+
+  /* "application" is set after construction: settings come here. */
+  if (settings != NULL)
+    self->settings = g_object_ref (settings);
+  restore_settings (self);
+  return self;
+}
+
+static void
+graft_window_dispose (GObject *object)
+{
+  GraftWindow *self = GRAFT_WINDOW (object);
+
+  if (self->run != NULL)
+    g_signal_handlers_disconnect_by_data (self->run, self);
+  g_clear_object (&self->run);
+  gtk_widget_dispose_template (GTK_WIDGET (self), GRAFT_TYPE_WINDOW);
+  g_clear_object (&self->settings);
+  g_clear_object (&self->project);
+  G_OBJECT_CLASS (graft_window_parent_class)->dispose (object);
+}
+
+static void
+install_actions (GtkWidgetClass *widget_class)
+{
+  gtk_widget_class_install_action (widget_class, "win.add-folders", NULL,
+                                   add_folders_action);
+  gtk_widget_class_install_action (widget_class, "win.sample-data", NULL,
+                                   sample_data_action);
+  gtk_widget_class_install_action (widget_class, "win.import-backbone",
+                                   NULL, import_backbone_action);
+  gtk_widget_class_install_action (widget_class, "win.show-page", "s",
+                                   show_page_action);
+  gtk_widget_class_install_action (widget_class, "win.start-run", NULL,
+                                   start_run_action);
+  gtk_widget_class_install_action (widget_class, "win.pause-run", NULL,
+                                   pause_run_action);
+  gtk_widget_class_install_action (widget_class, "win.stop-run", NULL,
+                                   stop_run_action);
+}
+
+static void
+graft_window_class_init (GraftWindowClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  GtkWidgetClass *widget_class = GTK_WIDGET_CLASS (klass);
+  GtkWindowClass *window_class = GTK_WINDOW_CLASS (klass);
+
+  object_class->dispose = graft_window_dispose;
+  window_class->close_request = graft_window_close_request;
+
+  /* Referencing the bundle links it in, and with it its registration. */
+  (void) graft_get_resource ();
+  g_type_ensure (GRAFT_TYPE_DATA_PAGE);
+  g_type_ensure (GRAFT_TYPE_BACKBONE_PAGE);
+  g_type_ensure (GRAFT_TYPE_TRAIN_PAGE);
+  gtk_widget_class_set_template_from_resource (widget_class,
+                                               "/io/github/graft/Graft/"
+                                               "graft-window.ui");
+  gtk_widget_class_bind_template_child (widget_class, GraftWindow, stack);
+  gtk_widget_class_bind_template_child (widget_class, GraftWindow,
+                                        toast_overlay);
+  gtk_widget_class_bind_template_child (widget_class, GraftWindow,
+                                        data_page);
+  gtk_widget_class_bind_template_child (widget_class, GraftWindow,
+                                        backbone_page);
+  gtk_widget_class_bind_template_child (widget_class, GraftWindow,
+                                        train_page);
+  install_actions (widget_class);
+}
+
+static void
+graft_window_init (GraftWindow *self)
+{
+  gtk_widget_init_template (GTK_WIDGET (self));
+  self->project = graft_project_new ();
+  graft_data_page_set_project (self->data_page, self->project);
+  graft_backbone_page_set_project (self->backbone_page, self->project);
+  graft_train_page_set_project (self->train_page, self->project);
+  follow_project (self);
+  update_actions (self);
+}

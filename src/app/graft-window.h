@@ -1,0 +1,39 @@
+/* graft-window.h: the main window — a header bar with the stages Data ·
+ * Backbone · Train, a toast overlay for errors and notices, and the
+ * win.* actions.  It owns the GraftProject the pages show. */
+#pragma once
+
+#include <adwaita.h>
+
+#include "graft-application.h"
+#include "graft-project.h"
+
+G_BEGIN_DECLS
+
+#define GRAFT_TYPE_WINDOW (graft_window_get_type ())
+G_DECLARE_FINAL_TYPE (GraftWindow, graft_window, GRAFT, WINDOW,
+                      AdwApplicationWindow)
+
+/* @app may be NULL (tests): then nothing is remembered. */
+GraftWindow  *graft_window_new         (GraftApplication *app);
+GraftProject *graft_window_get_project (GraftWindow *self);
+/* Folders become the data, ONNX files are imported as backbones. */
+void          graft_window_open_files  (GraftWindow *self, GFile **files,
+                                        int n_files);
+/* "data", "backbone" or "train". */
+void          graft_window_show_page   (GraftWindow *self, const char *name);
+const char   *graft_window_get_page    (GraftWindow *self);
+GtkWidget    *graft_window_get_page_widget (GraftWindow *self,
+                                            const char *name);
+void          graft_window_open_sample_data (GraftWindow *self);
+
+/* Shows a toast in the window @widget is in (a notice, or an error's one
+ * line); does nothing for a widget outside a GraftWindow. */
+void graft_toast (GtkWidget *widget, const char *format, ...)
+  G_GNUC_PRINTF (2, 3);
+
+/* Where the sample data is: the installed copy, else the source tree's
+ * (a build run from its tree), or $GRAFT_SAMPLES_DIR when set. */
+char *graft_window_get_samples_dir (void);
+
+G_END_DECLS

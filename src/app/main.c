@@ -1,0 +1,19 @@
+/* main.c: graft, the desktop app. */
+#include <glib/gi18n.h>
+#include <locale.h>
+
+#include "graft-application.h"
+
+int
+main (int argc, char **argv)
+{
+  g_autoptr (GraftApplication) app = NULL;
+
+  setlocale (LC_ALL, "");
+  bindtextdomain (GETTEXT_PACKAGE, GRAFT_LOCALEDIR);
+  bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
+  textdomain (GETTEXT_PACKAGE);
+
+  app = graft_application_new ();
+  return g_application_run (G_APPLICATION (app), argc, argv);
+}

@@ -19,6 +19,7 @@
 #include "graft-train-page.h"
 
 #include <glib/gi18n.h>
+#include <string.h>
 #include <math.h>
 
 #include "graft-estimate.h"
@@ -765,7 +766,14 @@ take_epochs_and_stages (GraftTrainPage *self)
   for (; self->seen_stages < stages->len; self->seen_stages++)
     {
       const GraftStageEvent *s = stages->pdata[self->seen_stages];
-      graft_loss_plot_add_marker (self->plot, s->step, s->block);
+      /* "block 4 · residual · 3 conv": the marker says "block 4", as the
+       * Backbone page's strip does; the log keeps the whole name. */
+      g_autofree char *label = g_strdup (s->block);
+      char *rest = strstr (label, " · ");
+
+      if (rest != NULL)
+        *rest = '\0';
+      graft_loss_plot_add_marker (self->plot, s->step, label);
     }
 }
 

@@ -59,7 +59,10 @@ static void
 clear_blocks (GraftBackbone *self)
 {
   for (gsize i = 0; self->blocks != NULL && i < self->n_blocks; i++)
-    g_free (self->blocks[i].name);
+    {
+      g_free (self->blocks[i].name);
+      g_free (self->blocks[i].first_node);
+    }
   g_clear_pointer (&self->blocks, g_free);
   g_clear_pointer (&self->gf_blocks, free);
   self->n_blocks = 0;
@@ -101,7 +104,9 @@ use_cut (GraftBackbone *self, int cut, GError **error)
   for (gsize i = 0; i < n; i++)
     {
       GraftBackboneBlock *b = &self->blocks[i];
-      b->name = g_strdup (gf_graph_node_name (graph, blocks[i].first_node));
+      b->name = g_strdup_printf ("block %" G_GSIZE_FORMAT, i + 1);
+      b->first_node = g_strdup (gf_graph_node_name (graph,
+                                                    blocks[i].first_node));
       b->kind = gf_block_kind_to_string (blocks[i].kind);
       b->n_params = blocks[i].n_parameters;
       map_shape (graph, blocks[i].output, &b->channels, &b->height,

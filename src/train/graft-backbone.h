@@ -28,7 +28,8 @@ typedef enum
 /* One block up to the cut, in graph order (the unit of freezing). */
 typedef struct
 {
-  char *name;        /* the block's first node's name, e.g. "layer3.0" */
+  char *name;        /* "block 3": the name stage events give it too */
+  char *first_node;  /* its first node in the file, e.g. "layer3.0.conv1" */
   const char *kind;  /* "plain", "residual", "inverted-residual", ... */
   guint64 n_params;  /* weights in the block */
   guint channels, height, width;   /* the block's output map */

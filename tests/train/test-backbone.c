@@ -47,7 +47,9 @@ check_blocks (GraftBackbone *backbone)
   for (guint i = 0; i < n; i++)
     {
       const GraftBackboneBlock *b = graft_backbone_get_block (backbone, i);
-      g_assert_nonnull (b->name);
+      g_autofree char *name = g_strdup_printf ("block %u", i + 1);
+      g_assert_cmpstr (b->name, ==, name);
+      g_assert_nonnull (b->first_node);
       g_assert_nonnull (b->kind);
       g_assert_cmpuint (b->channels, >, 0);
       g_assert_cmpuint (b->height, >, 0);

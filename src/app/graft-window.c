@@ -296,10 +296,27 @@ follow_project (GraftWindow *self)
 
 /* ---- Settings ------------------------------------------------------------------ */
 
+/* The data opened last is opened again: the scan says so with a toast
+ * when a folder has gone since. */
+static void
+reopen_last_folders (GraftWindow *self)
+{
+  g_auto (GStrv) folders = g_settings_get_strv (self->settings,
+                                                "last-folders");
+  g_autoptr (GPtrArray) files = g_ptr_array_new_with_free_func
+    (g_object_unref);
+
+  for (guint i = 0; folders[i] != NULL; i++)
+    g_ptr_array_add (files, g_file_new_for_path (folders[i]));
+  if (files->len > 0)
+    graft_project_open_folders (self->project, (GFile **) files->pdata,
+                                files->len);
+}
+
 static void
 restore_settings (GraftWindow *self)
 {
-  g_auto (GStrv) folders = NULL;
+  g_autofree char *backbone = NULL;
 
   if (self->settings == NULL)
     return;
@@ -314,9 +331,9 @@ restore_settings (GraftWindow *self)
                    "val-fraction", G_SETTINGS_BIND_DEFAULT);
   g_settings_bind (self->settings, "mode", self->project, "mode",
                    G_SETTINGS_BIND_DEFAULT);
-  graft_backbone_page_select (self->backbone_page,
-                              g_settings_get_string (self->settings,
-                                                     "backbone"));
+  backbone = g_settings_get_string (self->settings, "backbone");
+  graft_backbone_page_select (self->backbone_page, backbone);
+  reopen_last_folders (self);
 }
 
 static void

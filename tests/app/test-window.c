@@ -203,6 +203,11 @@ test_settings (void)
   gtk_window_get_default_size (GTK_WINDOW (window), &width, &height);
   g_assert_cmpint (width, ==, 900);
   g_assert_cmpint (height, ==, 640);
+  /* The data opened last is back, scanned again. */
+  graft_test_wait_for (scan_done, graft_window_get_project (window), 60000,
+                       "the last folders' scan");
+  g_assert_cmpuint (graft_project_get_n_pictures
+                    (graft_window_get_project (window)), ==, 300);
   gtk_window_destroy (GTK_WINDOW (window));
 }
 

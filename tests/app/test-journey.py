@@ -38,12 +38,12 @@ def main():
         app.find(contains="300 pictures", timeout=TIMEOUT_SCAN)
         tap(1, True, "the sample data scanned: 300 pictures")
 
-        app.show_page("Backbone")
+        app.press_button("Next: Backbone")
         app.press_button("Fashion CNN (Graft)", role="list item")
         app.find(contains="Bottleneck")
         tap(2, True, "a bundled backbone chosen")
 
-        app.show_page("Train")
+        app.press_button("Next: Train")
         app.press_button("Progressive unfreezing")
         tap(3, True, "progressive unfreezing chosen")
 

@@ -156,14 +156,18 @@ class_row_build_top (GraftDataClassRow *self)
   GtkWidget *top = gtk_box_new (GTK_ORIENTATION_HORIZONTAL, ROW_MARGIN);
   GtkEventController *focus = gtk_event_controller_focus_new ();
   const char *path = graft_class_item_get_path (self->item);
+  g_autofree char *folder = g_filename_display_basename (path);
+  /* Translators: the accessible name of a class's name field; %s is
+   * the class's folder. */
+  g_autofree char *label = g_strdup_printf (_("Name of the class in folder "
+                                              "%s"), folder);
 
   self->entry = gtk_entry_new ();
   gtk_editable_set_width_chars (GTK_EDITABLE (self->entry), NAME_WIDTH_CHARS);
   gtk_widget_set_valign (self->entry, GTK_ALIGN_CENTER);
   gtk_widget_set_tooltip_text (self->entry, path);
   gtk_accessible_update_property (GTK_ACCESSIBLE (self->entry),
-                                  GTK_ACCESSIBLE_PROPERTY_LABEL,
-                                  _("Class name"), -1);
+                                  GTK_ACCESSIBLE_PROPERTY_LABEL, label, -1);
   g_signal_connect_object (focus, "leave",
                            G_CALLBACK (class_row_on_focus_leave), self,
                            G_CONNECT_SWAPPED);

@@ -36,6 +36,24 @@ G_DEFINE_FINAL_TYPE (GraftWindow, graft_window, ADW_TYPE_APPLICATION_WINDOW)
 /* How long a toast stays, in seconds: long enough to read a sentence. */
 #define GRAFT_TOAST_SECONDS 6
 
+/* libadwaita 1.2's toast has an icon-only close button without an
+ * accessible name; a screen reader would say "button" and nothing more.
+ * Names every such button under @widget. */
+static void
+name_toast_buttons (GtkWidget *widget, gboolean in_toast)
+{
+  in_toast = in_toast || g_strcmp0 (G_OBJECT_TYPE_NAME (widget),
+                                    "AdwToastWidget") == 0;
+  if (in_toast && GTK_IS_BUTTON (widget)
+      && gtk_button_get_label (GTK_BUTTON (widget)) == NULL)
+    gtk_accessible_update_property (GTK_ACCESSIBLE (widget),
+                                    GTK_ACCESSIBLE_PROPERTY_LABEL,
+                                    _("Dismiss"), -1);
+  for (GtkWidget *child = gtk_widget_get_first_child (widget); child != NULL;
+       child = gtk_widget_get_next_sibling (child))
+    name_toast_buttons (child, in_toast);
+}
+
 void
 graft_toast (GtkWidget *widget, const char *format, ...)
 {
@@ -56,6 +74,7 @@ graft_toast (GtkWidget *widget, const char *format, ...)
   toast = adw_toast_new (escaped);
   adw_toast_set_timeout (toast, GRAFT_TOAST_SECONDS);
   adw_toast_overlay_add_toast (GRAFT_WINDOW (root)->toast_overlay, toast);
+  name_toast_buttons (GTK_WIDGET (GRAFT_WINDOW (root)->toast_overlay), FALSE);
 }
 
 /* ---- Pages and files ---------------------------------------------------------- */

@@ -19,6 +19,14 @@ from gi.repository import Atspi  # noqa: E402
 
 POLL = 0.1
 
+# What a person operates, by the roles GTK 4.8 gives it (a GtkSwitch is a
+# "check box", a GtkScale a "slider", a GtkEntry "text").
+CONTROL_ROLES = {
+    "push button", "toggle button", "check box", "radio button",
+    "spin button", "text", "combo box", "slider", "page tab", "menu item",
+    "progress bar",
+}
+
 
 def wait_for(predicate, timeout, what):
     """predicate() until it returns something true; fails after timeout s."""
@@ -145,6 +153,19 @@ class App:
         obj = wait_for(ready, timeout, f"an enabled {role} {name!r}")
         self.press(obj)
         return obj
+
+    def unnamed_controls(self):
+        """Controls a person operates that a screen reader could not name:
+        no accessible name, or only the widget's class name."""
+        bad = []
+        for obj in walk(self.root):
+            if obj.get_role_name() not in CONTROL_ROLES:
+                continue
+            label = obj.get_name() or ""
+            if not label.strip() or label.startswith(("Gtk", "Adw")):
+                bad.append(f"{obj.get_role_name()} {label!r} in "
+                           f"{obj.get_parent().get_name()!r}")
+        return bad
 
     def dump(self, obj=None, depth=0):
         """The showing tree as text, for finding names while writing tests."""

@@ -32,7 +32,7 @@ def main():
     data_home = tempfile.mkdtemp(prefix="graft-journey-")
     env = graft_atspi.app_env(build, data_home)
     app = graft_atspi.App([os.path.join(build, "src", "app", "graft")], env)
-    print("1..6")
+    print("1..7")
     try:
         app.press_button("Try the Sample Data")
         app.find(contains="300 pictures", timeout=TIMEOUT_SCAN)
@@ -54,6 +54,10 @@ def main():
         done = app.find(contains="finished", timeout=TIMEOUT_RUN)
         tap(5, True, f"the window says: {graft_atspi.text_of(done)!r}")
         tap(6, app.proc.poll() is None, "graft still running")
+        unnamed = app.unnamed_controls()
+        for control in unnamed:
+            print(f"# no accessible name: {control}")
+        tap(7, not unnamed, "every control on every page has a name")
     except TimeoutError as error:
         print(app.dump(), file=sys.stderr)
         print(f"not ok {error}", flush=True)

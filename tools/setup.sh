@@ -10,9 +10,14 @@ GRAFT_PACKAGES=(
   libglib2.0-dev                     # everything above the engine, tests
   libgdk-pixbuf-2.0-dev              # decoding pictures
   libjson-glib-dev                   # run.json, graft-cli's JSON
+  libgtk-4-dev libadwaita-1-dev      # the desktop app
+  gettext desktop-file-utils         # translations; validating the desktop file
+  adwaita-icon-theme                 # the app's symbolic icons
   locales                            # tests: a decimal-comma locale
   python3-torch python3-torchvision  # tests: torchvision's real backbones
   xvfb xauth                         # GUI tests on a headless machine
+  dbus dbus-x11 at-spi2-core python3-pyatspi  # tests: driving the app through accessibility
+  imagemagick                        # tools/screenshots: capturing the screen
   python3-onnx                       # tests: onnx.checker on exported files
 )
 

@@ -6,8 +6,8 @@ window says the run finished.  Every control pressed is found by its
 role and its visible (or accessible) name, so an unnamed control fails
 the test.
 
-Run under xvfb-run and dbus-run-session, without GTK_A11Y=none:
-  test-journey.py BUILD_DIR
+Run under xvfb-run, without GTK_A11Y=none, through test-journey.sh
+(a session bus of its own):  test-journey.sh BUILD_DIR
 """
 
 import os
@@ -20,9 +20,17 @@ import graft_atspi  # noqa: E402
 TIMEOUT_SCAN = 120
 TIMEOUT_RUN = 600
 
+# TAP goes where test-journey.sh says, away from what the bus prints.
+TAP = os.fdopen(int(os.environ["GRAFT_TAP_FD"]), "w") \
+    if "GRAFT_TAP_FD" in os.environ else sys.stdout
+
+
+def say(line):
+    print(line, file=TAP, flush=True)
+
 
 def tap(n, ok, what):
-    print(f"{'ok' if ok else 'not ok'} {n} {what}", flush=True)
+    say(f"{'ok' if ok else 'not ok'} {n} {what}")
     if not ok:
         sys.exit(1)
 
@@ -32,7 +40,7 @@ def main():
     data_home = tempfile.mkdtemp(prefix="graft-journey-")
     env = graft_atspi.app_env(build, data_home)
     app = graft_atspi.App([os.path.join(build, "src", "app", "graft")], env)
-    print("1..7")
+    say("1..7")
     try:
         app.press_button("Try the Sample Data")
         app.find(contains="300 pictures", timeout=TIMEOUT_SCAN)
@@ -56,11 +64,11 @@ def main():
         tap(6, app.proc.poll() is None, "graft still running")
         unnamed = app.unnamed_controls()
         for control in unnamed:
-            print(f"# no accessible name: {control}")
+            say(f"# no accessible name: {control}")
         tap(7, not unnamed, "every control on every page has a name")
     except TimeoutError as error:
         print(app.dump(), file=sys.stderr)
-        print(f"not ok {error}", flush=True)
+        say(f"not ok {error}")
         sys.exit(1)
     finally:
         app.close()

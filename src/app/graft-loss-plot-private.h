@@ -39,8 +39,8 @@ gboolean  graft_loss_plot_get_smoothed   (GraftLossPlot  *self,
                                           gsize           index,
                                           double         *y);
 /* Where the point (x, y) of a series is drawn, for the widget's current
- * size; FALSE when nothing is plotted or y cannot be drawn (≤ 0 on a log
- * axis). */
+ * size; FALSE when nothing is plotted or the point cannot be drawn (x or
+ * y ≤ 0 on a log axis). */
 gboolean  graft_loss_plot_data_to_widget (GraftLossPlot  *self,
                                           guint           series,
                                           double          x,

@@ -6,8 +6,11 @@
  * highest point that falls in it, which traces the same pixels as the full
  * polyline.  The columns are kept between frames and only the points that
  * arrived since are added to them; they are rebuilt when the x range, the
- * width or the loss axis' scale changes.  The x range is widened to whole
+ * width or an axis' scale changes.  The x range is widened to whole
  * ticks, so during a run it changes only now and then.
+ *
+ * Either axis may be logarithmic: positions are then computed in decades
+ * ("drawing units", log10 of the value), and values ≤ 0 are not drawn.
  *
  * The layout (margins, ticks, legend, marker labels) is measured with
  * Pango and cached until the data or the size changes.  The legend and the
@@ -96,8 +99,8 @@ typedef struct
 {
   Column *columns;
   guint n_columns;
-  double x_lo, x_hi;
-  gboolean log_y;
+  double x_lo, x_hi;            /* in drawing units */
+  gboolean log_x, log_y;
   gsize n_binned;               /* points already in the columns */
 } Decimation;
 
@@ -112,7 +115,7 @@ typedef struct
   GArray *smoothed;             /* double, steps series only */
   double ema, weight_power;     /* the running average, and w^n */
   double x_min, x_max, y_min, y_max;
-  double y_min_positive;        /* for a log axis */
+  double x_min_positive, y_min_positive;   /* for log axes */
   gboolean sorted;              /* x never went back */
   Decimation raw, smooth;
 } Series;
@@ -139,8 +142,9 @@ typedef struct
 {
   int width, height;
   Box area;                     /* the plotting area */
-  gboolean has_loss, has_acc, log_y;
+  gboolean has_loss, has_acc, log_x, log_y;
   GraftPlotTicks x_ticks, loss_ticks, acc_ticks;   /* acc in percent */
+  double x_lo, x_hi;            /* in drawing units: log10 on a log axis */
   double loss_lo, loss_hi;      /* in drawing units: log10 on a log axis */
   GArray *legend;               /* Box per series */
   GArray *markers;              /* MarkerSlot per marker */
@@ -161,6 +165,7 @@ struct _GraftLossPlot
   GArray *markers;              /* Marker */
   double smoothing;
   gboolean log_scale;
+  gboolean log_x;
   char *x_label;
   guint next_palette;
 
@@ -181,6 +186,7 @@ enum
   PROP_0,
   PROP_SMOOTHING,
   PROP_LOG_SCALE,
+  PROP_LOG_X,
   PROP_X_LABEL,
   N_PROPS
 };
@@ -401,6 +407,8 @@ series_push (Series *s,
   g_array_append_val (s->y, y);
   s->x_min = MIN (s->x_min, x);
   s->x_max = MAX (s->x_max, x);
+  if (x > 0)
+    s->x_min_positive = MIN (s->x_min_positive, x);
   s->y_min = MIN (s->y_min, y);
   s->y_max = MAX (s->y_max, y);
   if (y > 0)
@@ -614,7 +622,7 @@ layout_ranges (GraftLossPlot *self,
 
       if (s->x->len == 0)
         continue;
-      x_range[0] = MIN (x_range[0], s->x_min);
+      x_range[0] = MIN (x_range[0], l->log_x ? s->x_min_positive : s->x_min);
       x_range[1] = MAX (x_range[1], s->x_max);
       if (lowest > s->y_max)
         continue;               /* nothing positive for a log axis */
@@ -626,6 +634,8 @@ layout_ranges (GraftLossPlot *self,
     {
       double x = g_array_index (self->markers, Marker, i).x;
 
+      if (l->log_x && x <= 0)
+        continue;
       x_range[0] = MIN (x_range[0], x);
       x_range[1] = MAX (x_range[1], x);
     }
@@ -719,11 +729,21 @@ layout_legend (GraftLossPlot *self,
   return y + row_height;
 }
 
+/* x in drawing units: -inf for x ≤ 0 on a log axis. */
+static double
+x_units (const Layout *l,
+         double        x)
+{
+  if (!l->log_x)
+    return x;
+  return x > 0 ? log10 (x) : -INFINITY;
+}
+
 static double
 x_to_widget (const Layout *l,
              double        x)
 {
-  return l->area.x + (x - l->x_ticks.lo) / (l->x_ticks.hi - l->x_ticks.lo)
+  return l->area.x + (x_units (l, x) - l->x_lo) / (l->x_hi - l->x_lo)
                      * l->area.width;
 }
 
@@ -799,7 +819,9 @@ layout_markers (GraftLossPlot *self,
       MarkerSlot *slot = &g_array_index (l->markers, MarkerSlot, order[i]);
       double x = g_array_index (self->markers, Marker, order[i]).x;
 
-      place_marker (l, slot, x_to_widget (l, x), row_height, row_end);
+      slot->shown = FALSE;
+      if (isfinite (x_to_widget (l, x)))
+        place_marker (l, slot, x_to_widget (l, x), row_height, row_end);
       if (slot->shown)
         bottom = MAX (bottom, slot->box.y + slot->box.height);
     }
@@ -807,6 +829,27 @@ layout_markers (GraftLossPlot *self,
 }
 
 /* Layout: the whole */
+
+/* A log axis with nothing positive on it still gets one decade. */
+static void
+layout_x_ticks (Layout       *l,
+                const double *range,
+                guint         max_ticks)
+{
+  if (!l->log_x)
+    {
+      graft_plot_nice_ticks (range[0], range[1], max_ticks, &l->x_ticks);
+      l->x_lo = l->x_ticks.lo;
+      l->x_hi = l->x_ticks.hi;
+      return;
+    }
+  if (range[0] > 0 && range[1] >= range[0])
+    graft_plot_log_ticks (range[0], range[1], max_ticks, &l->x_ticks);
+  else
+    graft_plot_log_ticks (1, 10, max_ticks, &l->x_ticks);
+  l->x_lo = log10 (l->x_ticks.lo);
+  l->x_hi = log10 (l->x_ticks.hi);
+}
 
 static void
 layout_horizontal (GraftLossPlot *self,
@@ -816,7 +859,7 @@ layout_horizontal (GraftLossPlot *self,
   double left_labels = 0, right_labels = 0, first_x, last_x, x_label_room;
   guint max_ticks = MAX (2, l->width / X_TICK_SPACING);
 
-  graft_plot_nice_ticks (x_range[0], x_range[1], max_ticks, &l->x_ticks);
+  layout_x_ticks (l, x_range, max_ticks);
   if (l->has_loss)
     left_labels = widest_tick (self, &l->loss_ticks, "");
   if (l->has_acc)
@@ -850,6 +893,7 @@ layout_compute (GraftLossPlot *self,
   l->width = width;
   l->height = height;
   l->log_y = self->log_scale;
+  l->log_x = self->log_x;
   layout_ranges (self, l, x_range, loss_range, acc_range);
   max_y_ticks = MAX (2, (height - ESTIMATED_BANDS) / Y_TICK_SPACING);
   layout_loss_ticks (l, loss_range, max_y_ticks);
@@ -929,7 +973,7 @@ graft_loss_plot_data_to_widget (GraftLossPlot *self,
     return FALSE;
   l = ensure_layout (self);
   *wx = x_to_widget (l, x);
-  return y_to_widget (l, s->axis, y, wy);
+  return isfinite (*wx) && y_to_widget (l, s->axis, y, wy);
 }
 
 /* Decimation */
@@ -941,14 +985,15 @@ decimation_reset (Decimation   *d,
   guint n_columns = MAX (1, (guint) l->area.width);
 
   if (d->columns != NULL && d->n_columns == n_columns
-      && d->x_lo == l->x_ticks.lo && d->x_hi == l->x_ticks.hi
-      && d->log_y == l->log_y)
+      && d->x_lo == l->x_lo && d->x_hi == l->x_hi
+      && d->log_x == l->log_x && d->log_y == l->log_y)
     return;
   g_free (d->columns);
   d->columns = g_new0 (Column, n_columns);
   d->n_columns = n_columns;
-  d->x_lo = l->x_ticks.lo;
-  d->x_hi = l->x_ticks.hi;
+  d->x_lo = l->x_lo;
+  d->x_hi = l->x_hi;
+  d->log_x = l->log_x;
   d->log_y = l->log_y;
   d->n_binned = 0;
 }
@@ -969,11 +1014,13 @@ decimation_update (Decimation   *d,
   for (gsize i = d->n_binned; i < s->x->len; i++)
     {
       double x = xs[i], y = ys[i];
-      gint64 index = (gint64) ((x - d->x_lo) * scale);
-      Column *c = &d->columns[CLAMP (index, 0, (gint64) d->n_columns - 1)];
+      gint64 index;
+      Column *c;
 
-      if (skip_nonpositive && y <= 0)
+      if ((skip_nonpositive && y <= 0) || (l->log_x && x <= 0))
         continue;
+      index = (gint64) ((x_units (l, x) - d->x_lo) * scale);
+      c = &d->columns[CLAMP (index, 0, (gint64) d->n_columns - 1)];
       if (c->count++ == 0)
         {
           c->x_first = x;
@@ -1037,7 +1084,8 @@ screen_distance2 (const Layout *l,
 {
   double px = x_to_widget (l, g_array_index (s->x, double, i)), py;
 
-  if (!y_to_widget (l, s->axis, g_array_index (s->y, double, i), &py))
+  if (!isfinite (px)
+      || !y_to_widget (l, s->axis, g_array_index (s->y, double, i), &py))
     return G_MAXDOUBLE;
   return (px - wx) * (px - wx) + (py - wy) * (py - wy);
 }
@@ -1071,13 +1119,15 @@ pick_in_series (const Layout *l,
                 double       *best,
                 gsize        *best_index)
 {
-  double scale = l->area.width / (l->x_ticks.hi - l->x_ticks.lo);
-  double data_x = l->x_ticks.lo + (wx - l->area.x) / scale;
-  gsize start = s->sorted ? lower_bound (s, data_x) : 0;
+  double scale = l->area.width / (l->x_hi - l->x_lo);
+  double units = l->x_lo + (wx - l->area.x) / scale;
+  gsize start = s->sorted
+    ? lower_bound (s, l->log_x ? pow (10, units) : units) : 0;
 
   for (gsize i = start; i < s->x->len; i++)
     {
-      double dx = (g_array_index (s->x, double, i) - data_x) * scale;
+      double dx = (x_units (l, g_array_index (s->x, double, i)) - units)
+                  * scale;
       double d;
 
       if (s->sorted && dx * dx > *best)
@@ -1087,7 +1137,8 @@ pick_in_series (const Layout *l,
     }
   for (gsize i = start; s->sorted && i-- > 0;)
     {
-      double dx = (g_array_index (s->x, double, i) - data_x) * scale;
+      double dx = (x_units (l, g_array_index (s->x, double, i)) - units)
+                  * scale;
       double d;
 
       if (dx * dx > *best)
@@ -1299,7 +1350,8 @@ draw_points (cairo_t      *cr,
     {
       double x = x_to_widget (l, g_array_index (s->x, double, i)), y;
 
-      if (!y_to_widget (l, s->axis, g_array_index (s->y, double, i), &y))
+      if (!isfinite (x)
+          || !y_to_widget (l, s->axis, g_array_index (s->y, double, i), &y))
         continue;
       cairo_new_sub_path (cr);
       cairo_arc (cr, x, y, POINT_RADIUS, 0, 2 * G_PI);
@@ -1476,6 +1528,8 @@ draw_markers (GraftLossPlot *self,
       double x = round (x_to_widget (l, m->x)) + 0.5;
       double top = slot->shown ? slot->box.y : l->area.y;
 
+      if (!isfinite (x))
+        continue;
       cairo_set_line_width (cr, 1);
       cairo_set_dash (cr, dash, G_N_ELEMENTS (dash), 0);
       cairo_move_to (cr, x, top);
@@ -1798,6 +1852,9 @@ graft_loss_plot_get_property (GObject    *object,
     case PROP_LOG_SCALE:
       g_value_set_boolean (value, self->log_scale);
       break;
+    case PROP_LOG_X:
+      g_value_set_boolean (value, self->log_x);
+      break;
     case PROP_X_LABEL:
       g_value_set_string (value, self->x_label);
       break;
@@ -1821,6 +1878,9 @@ graft_loss_plot_set_property (GObject      *object,
       break;
     case PROP_LOG_SCALE:
       graft_loss_plot_set_log_scale (self, g_value_get_boolean (value));
+      break;
+    case PROP_LOG_X:
+      graft_loss_plot_set_log_x (self, g_value_get_boolean (value));
       break;
     case PROP_X_LABEL:
       graft_loss_plot_set_x_label (self, g_value_get_string (value));
@@ -1852,6 +1912,10 @@ graft_loss_plot_class_init (GraftLossPlotClass *klass)
                          | G_PARAM_STATIC_STRINGS);
   properties[PROP_LOG_SCALE] =
     g_param_spec_boolean ("log-scale", NULL, NULL, FALSE,
+                          G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY
+                          | G_PARAM_STATIC_STRINGS);
+  properties[PROP_LOG_X] =
+    g_param_spec_boolean ("log-x", NULL, NULL, FALSE,
                           G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY
                           | G_PARAM_STATIC_STRINGS);
   properties[PROP_X_LABEL] =
@@ -1923,7 +1987,7 @@ graft_loss_plot_add_series (GraftLossPlot  *self,
   if (style == GRAFT_PLOT_STYLE_STEPS)
     s->smoothed = g_array_new (FALSE, FALSE, sizeof (double));
   s->weight_power = 1;
-  s->x_min = s->y_min = s->y_min_positive = G_MAXDOUBLE;
+  s->x_min = s->x_min_positive = s->y_min = s->y_min_positive = G_MAXDOUBLE;
   s->x_max = s->y_max = -G_MAXDOUBLE;
   s->sorted = TRUE;
   g_ptr_array_add (self->series, s);
@@ -2060,19 +2124,28 @@ graft_loss_plot_get_smoothing (GraftLossPlot *self)
   return self->smoothing;
 }
 
+/* Sets one of the flags that change the layout, and notifies @prop. */
+static void
+set_layout_flag (GraftLossPlot *self,
+                 gboolean      *flag,
+                 gboolean       value,
+                 guint          prop)
+{
+  value = !!value;
+  if (value == *flag)
+    return;
+  *flag = value;
+  self->layout_valid = FALSE;
+  gtk_widget_queue_draw (GTK_WIDGET (self));
+  g_object_notify_by_pspec (G_OBJECT (self), properties[prop]);
+}
+
 void
 graft_loss_plot_set_log_scale (GraftLossPlot *self,
                                gboolean       log_scale)
 {
   g_return_if_fail (GRAFT_IS_LOSS_PLOT (self));
-
-  log_scale = !!log_scale;
-  if (log_scale == self->log_scale)
-    return;
-  self->log_scale = log_scale;
-  self->layout_valid = FALSE;
-  gtk_widget_queue_draw (GTK_WIDGET (self));
-  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_LOG_SCALE]);
+  set_layout_flag (self, &self->log_scale, log_scale, PROP_LOG_SCALE);
 }
 
 gboolean
@@ -2080,6 +2153,21 @@ graft_loss_plot_get_log_scale (GraftLossPlot *self)
 {
   g_return_val_if_fail (GRAFT_IS_LOSS_PLOT (self), FALSE);
   return self->log_scale;
+}
+
+void
+graft_loss_plot_set_log_x (GraftLossPlot *self,
+                           gboolean       log_x)
+{
+  g_return_if_fail (GRAFT_IS_LOSS_PLOT (self));
+  set_layout_flag (self, &self->log_x, log_x, PROP_LOG_X);
+}
+
+gboolean
+graft_loss_plot_get_log_x (GraftLossPlot *self)
+{
+  g_return_val_if_fail (GRAFT_IS_LOSS_PLOT (self), FALSE);
+  return self->log_x;
 }
 
 void

@@ -72,6 +72,12 @@ double      graft_loss_plot_get_smoothing  (GraftLossPlot  *self);
 void        graft_loss_plot_set_log_scale  (GraftLossPlot  *self,
                                             gboolean        log_scale);
 gboolean    graft_loss_plot_get_log_scale  (GraftLossPlot  *self);
+/* A logarithmic horizontal axis, ticks at decades (off by default): for
+ * x spanning orders of magnitude, such as learning rates.  Points and
+ * markers at x ≤ 0 are then not drawn. */
+void        graft_loss_plot_set_log_x      (GraftLossPlot  *self,
+                                            gboolean        log_x);
+gboolean    graft_loss_plot_get_log_x      (GraftLossPlot  *self);
 /* The horizontal axis' title ("Step" by default). */
 void        graft_loss_plot_set_x_label    (GraftLossPlot  *self,
                                             const char     *label);

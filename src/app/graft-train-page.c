@@ -13,6 +13,10 @@
  * A run reports on the main loop in batches (graft-run.h): the plot takes
  * the points that arrived since the last "updated", the log takes the
  * stage and notice signals in the order they happened.
+ *
+ * The learning-rate finder runs on a worker too, on the configuration a
+ * run would get; its curve borrows the plot (a log axis of rates) until
+ * the run's points come back to it.
  */
 #define G_LOG_DOMAIN "graft-train-page"
 
@@ -24,6 +28,7 @@
 
 #include "graft-estimate.h"
 #include "graft-event-log.h"
+#include "graft-lr-finder.h"
 
 #define N_MODES 3
 /* A burst of changes (typing in a spin button) starts one probe. */
@@ -104,6 +109,9 @@ struct _GraftTrainPage
   gboolean estimating;             /* a probe is in flight */
   gboolean estimate_dirty;         /* something changed meanwhile */
 
+  GCancellable *find_cancellable;  /* while the finder runs */
+  gboolean plot_shows_finder;      /* its curve, not the run's points */
+
   AdwFlap *flap;                   /* our child */
   GtkWidget *settings;
   GtkLabel *recommendation_title;
@@ -117,6 +125,8 @@ struct _GraftTrainPage
   GtkSpinButton *unfreeze_spin;
   AdwActionRow *epochs_row;
   GtkWidget *momentum_row;
+  GtkButton *find_lr_button;
+  GtkProgressBar *find_lr_progress;
   GtkToggleButton *settings_button;
   GtkButton *pause_button;
   GtkLabel *status;
@@ -526,11 +536,18 @@ is_active (GraftRunState state)
     || state == GRAFT_RUN_STATE_PAUSED;
 }
 
-/* A probe measures this machine: not while a run keeps it busy. */
 static gboolean
 run_is_active (GraftTrainPage *self)
 {
   return self->run != NULL && is_active (graft_run_get_state (self->run));
+}
+
+/* A probe measures this machine: not while a run or the finder keeps it
+ * busy. */
+static gboolean
+machine_busy (GraftTrainPage *self)
+{
+  return run_is_active (self) || self->find_cancellable != NULL;
 }
 
 typedef struct
@@ -648,7 +665,7 @@ on_estimated (GObject *source, GAsyncResult *res, gpointer data)
   if (self->estimate_dirty)
     {
       /* Stale; a run training now would make the timing wrong too. */
-      if (!run_is_active (self))
+      if (!machine_busy (self))
         start_estimate (self);
     }
   else if (result == NULL)
@@ -687,7 +704,7 @@ on_estimate_quiet (gpointer data)
   GraftTrainPage *self = data;
 
   self->estimate_source = 0;
-  if (self->estimating || run_is_active (self))
+  if (self->estimating || machine_busy (self))
     self->estimate_dirty = TRUE;
   else
     start_estimate (self);
@@ -713,6 +730,9 @@ static void
 reset_plot (GraftTrainPage *self)
 {
   graft_loss_plot_clear (self->plot);
+  graft_loss_plot_set_log_x (self->plot, FALSE);
+  graft_loss_plot_set_x_label (self->plot, NULL);
+  self->plot_shows_finder = FALSE;
   self->train_series = graft_loss_plot_add_series
     (self->plot, _("Training loss"), GRAFT_PLOT_AXIS_LOSS,
      GRAFT_PLOT_STYLE_STEPS, NULL);
@@ -906,11 +926,21 @@ log_ended (GraftTrainPage *self)
 
 /* ---- The run: following it ------------------------------------------------------- */
 
+/* The run's points, all of them again if the finder's curve replaced
+ * them. */
+static void
+take_points (GraftTrainPage *self)
+{
+  if (self->plot_shows_finder)
+    reset_plot (self);
+  take_steps (self);
+  take_epochs_and_stages (self);
+}
+
 static void
 on_run_updated (GraftRun *run, GraftTrainPage *self)
 {
-  take_steps (self);
-  take_epochs_and_stages (self);
+  take_points (self);
   show_progress (self);
 }
 
@@ -950,8 +980,7 @@ on_run_state (GraftRun *run, GParamSpec *pspec, GraftTrainPage *self)
 static void
 on_run_ended (GraftRun *run, GraftTrainPage *self)
 {
-  take_steps (self);
-  take_epochs_and_stages (self);
+  take_points (self);
   log_ended (self);
   show_state (self);
   if (self->estimate_dirty && !self->estimating)
@@ -1006,6 +1035,9 @@ follow_run (GraftTrainPage *self)
 
   if (run == self->run)
     return;
+  /* The run has the machine, and the plot. */
+  if (run != NULL && self->find_cancellable != NULL)
+    g_cancellable_cancel (self->find_cancellable);
   if (self->run != NULL)
     g_signal_handlers_disconnect_by_data (self->run, self);
   g_set_object (&self->run, run);
@@ -1019,6 +1051,128 @@ follow_run (GraftTrainPage *self)
       replay_run (self);
     }
   show_state (self);
+}
+
+/* ---- The learning-rate finder ------------------------------------------------------ */
+
+static void
+show_finding (GraftTrainPage *self, gboolean finding)
+{
+  gtk_button_set_label (self->find_lr_button, finding ? _("Cancel")
+                        : _("Find Learning Rate"));
+  gtk_progress_bar_set_fraction (self->find_lr_progress, 0);
+  gtk_widget_set_visible (GTK_WIDGET (self->find_lr_progress), finding);
+}
+
+static void
+on_find_progress (double fraction, gpointer data)
+{
+  GraftTrainPage *self = data;
+
+  if (self->find_cancellable != NULL)
+    gtk_progress_bar_set_fraction (self->find_lr_progress, fraction);
+}
+
+/* The smoothed loss (the suggestion is read off it) by rate, on a log
+ * axis, the suggestion marked. */
+static void
+show_lr_curve (GraftTrainPage *self, const GraftLrResult *result)
+{
+  guint n = result->points->len, series;
+  g_autofree double *x = g_new (double, n);
+  g_autofree double *y = g_new (double, n);
+  g_autofree char *marker = g_strdup_printf (_("Suggested %g"),
+                                             result->suggested_lr);
+
+  for (guint i = 0; i < n; i++)
+    {
+      x[i] = g_array_index (result->points, GraftLrPoint, i).lr;
+      y[i] = g_array_index (result->points, GraftLrPoint, i).smoothed;
+    }
+  graft_loss_plot_clear (self->plot);
+  graft_loss_plot_set_log_x (self->plot, TRUE);
+  graft_loss_plot_set_x_label (self->plot, _("Learning rate"));
+  series = graft_loss_plot_add_series (self->plot, _("Loss by learning rate"),
+                                       GRAFT_PLOT_AXIS_LOSS,
+                                       GRAFT_PLOT_STYLE_LINE, NULL);
+  graft_loss_plot_append_many (self->plot, series, x, y, n);
+  graft_loss_plot_add_marker (self->plot, result->suggested_lr, marker);
+  self->plot_shows_finder = TRUE;
+}
+
+static void
+take_suggestion (GraftTrainPage *self, const GraftLrResult *result)
+{
+  const char *why = result->rule == GRAFT_LR_RULE_STEEPEST
+    ? _("steepest fall of the loss")
+    : _("a tenth of the rate at the lowest loss");
+  /* Translators: "Suggested learning rate: 0.003 (steepest fall of the
+   * loss)". */
+  g_autofree char *line = g_strdup_printf (_("Suggested learning rate: %g "
+                                             "(%s)"), result->suggested_lr,
+                                           why);
+
+  show_lr_curve (self, result);
+  gtk_spin_button_set_value (GTK_SPIN_BUTTON (control_of (self, "lr")),
+                             result->suggested_lr);
+  log_line (self, line);
+}
+
+static void
+on_lr_found (GObject *source, GAsyncResult *res, gpointer data)
+{
+  g_autoptr (GraftTrainPage) self = data;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GraftLrResult) result = graft_lr_find_finish (res, &error);
+  g_autofree char *line = NULL;
+
+  if (self->find_cancellable == NULL)
+    return;   /* the page is gone */
+  g_clear_object (&self->find_cancellable);
+  show_finding (self, FALSE);
+  /* A run that started meanwhile has the settings and the plot. */
+  if (result != NULL && !run_is_active (self))
+    take_suggestion (self, result);
+  else if (result != NULL
+           || g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    log_line (self, _("Learning-rate finder cancelled"));
+  else
+    {
+      line = g_strdup_printf (_("Learning-rate finder failed: %s"),
+                              error->message);
+      log_line (self, line);
+    }
+  if (self->estimate_dirty && !self->estimating && !machine_busy (self))
+    start_estimate (self);
+}
+
+/* Starts the finder on the settings shown, or cancels it. */
+static void
+on_find_lr_clicked (GraftTrainPage *self)
+{
+  g_autoptr (GraftRunConfig) config = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *line = NULL;
+
+  if (self->find_cancellable != NULL)
+    {
+      g_cancellable_cancel (self->find_cancellable);
+      return;
+    }
+  config = graft_train_page_build_config (self, &error);
+  if (config == NULL)
+    {
+      line = g_strdup_printf (_("Cannot find a learning rate: %s"),
+                              error->message);
+      log_line (self, line);
+      return;
+    }
+  self->find_cancellable = g_cancellable_new ();
+  show_finding (self, TRUE);
+  log_line (self, _("Finding a learning rate…"));
+  graft_lr_find_async (config, on_find_progress, self, NULL,
+                       self->find_cancellable, on_lr_found,
+                       g_object_ref (self));
 }
 
 /* ---- The project ---------------------------------------------------------------- */
@@ -1127,6 +1281,10 @@ graft_train_page_dispose (GObject *object)
 
   g_cancellable_cancel (self->estimate_cancellable);
   g_clear_handle_id (&self->estimate_source, g_source_remove);
+  /* Its callback holds the page, and finds it gone by this. */
+  if (self->find_cancellable != NULL)
+    g_cancellable_cancel (self->find_cancellable);
+  g_clear_object (&self->find_cancellable);
   if (self->run != NULL)
     g_signal_handlers_disconnect_by_data (self->run, self);
   g_clear_object (&self->run);
@@ -1192,6 +1350,8 @@ graft_train_page_class_init (GraftTrainPageClass *klass)
   BIND (unfreeze_spin);
   BIND (epochs_row);
   BIND (momentum_row);
+  BIND (find_lr_button);
+  BIND (find_lr_progress);
   BIND (settings_button);
   BIND (pause_button);
   BIND (status);
@@ -1212,6 +1372,8 @@ graft_train_page_class_init (GraftTrainPageClass *klass)
   gtk_widget_class_bind_template_callback (widget_class, on_mode_toggled);
   gtk_widget_class_bind_template_callback (widget_class,
                                            on_unfreeze_changed);
+  gtk_widget_class_bind_template_callback (widget_class,
+                                           on_find_lr_clicked);
 }
 
 static void

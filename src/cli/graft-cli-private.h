@@ -17,6 +17,7 @@ int graft_cli_inspect  (int argc, char **argv);
 int graft_cli_features (int argc, char **argv);
 int graft_cli_train    (int argc, char **argv);
 int graft_cli_train_estimate (int argc, char **argv);
+int graft_cli_train_find_lr  (int argc, char **argv);
 int graft_cli_scan     (int argc, char **argv);
 int graft_cli_predict  (int argc, char **argv);
 int graft_cli_export   (int argc, char **argv);

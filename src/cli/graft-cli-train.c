@@ -128,7 +128,12 @@ print_usage (void)
           "       graft-cli train --estimate --backbone MODEL --data DIR "
           "[OPTION…] [--budget SECONDS]\n"
           "         (JSON on stdout: seconds per mode, measured here, and "
-          "the mode to use)\n\n"
+          "the mode to use)\n"
+          "       graft-cli train --find-lr --backbone MODEL --data DIR "
+          "[OPTION…]\n"
+          "         (the learning-rate range test instead of the run: JSON "
+          "on stdout,\n"
+          "          the loss at each rate and the suggested rate)\n\n"
           "Options:\n"
           "  --mode extract|finetune|progressive   (extract)\n"
           "  --epochs N  --batch N  --lr X  --optimizer adam|sgd\n"
@@ -199,6 +204,8 @@ graft_cli_train (int argc, char **argv)
   for (int i = 1; i < argc; i++)
     if (g_str_equal (argv[i], "--estimate"))
       return graft_cli_train_estimate (argc, argv);
+    else if (g_str_equal (argv[i], "--find-lr"))
+      return graft_cli_train_find_lr (argc, argv);
   config = graft_cli_train_parse (argc, argv, NULL, &out, &resume);
   if (config == NULL)
     return GRAFT_CLI_USAGE;

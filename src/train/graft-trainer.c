@@ -31,7 +31,7 @@
 
 #define PROGRESS_INTERVAL_US (G_USEC_PER_SEC / 4)
 
-typedef struct
+struct _GraftTrainer
 {
   const GraftRunConfig *config;
   const char *run_dir;
@@ -79,7 +79,7 @@ typedef struct
   guint epoch;             /* epochs done */
   guint step;              /* steps done */
   guint total_steps;       /* for progress: an estimate for progressive */
-} Trainer;
+};
 
 /* ---- Events and control --------------------------------------------------- */
 
@@ -98,7 +98,7 @@ graft_event_free (GraftEvent *event)
 }
 
 static void
-emit (Trainer *t, GraftEvent *event)
+emit (GraftTrainer *t, GraftEvent *event)
 {
   t->sink (event, t->sink_data);
 }
@@ -152,7 +152,7 @@ graft_control_wait (GraftControl *control)
 
 /* What the event log shows besides stages. */
 static void
-emit_notice (Trainer *t, GraftRunNoticeKind kind, const char *message)
+emit_notice (GraftTrainer *t, GraftRunNoticeKind kind, const char *message)
 {
   GraftEvent *e = event_new (GRAFT_EVENT_NOTICE);
 
@@ -166,7 +166,7 @@ emit_notice (Trainer *t, GraftRunNoticeKind kind, const char *message)
 /* A loss that is NaN or infinite ends the run: said in the log as such,
  * then as the run's failure. */
 static gboolean G_GNUC_PRINTF (3, 4)
-fail_numeric (Trainer *t, GError **error, const char *format, ...)
+fail_numeric (GraftTrainer *t, GError **error, const char *format, ...)
 {
   g_autofree char *message = NULL;
   va_list args;
@@ -187,7 +187,7 @@ interrupt_hook (void *user_data)
 }
 
 static void
-report_progress (Trainer *t, double done)
+report_progress (GraftTrainer *t, double done)
 {
   gint64 now = g_get_monotonic_time ();
   GraftEvent *e;
@@ -210,7 +210,7 @@ fail_engine (GError **error, GfStatus status, const GfError *gf_error)
 /* ---- The backbone and the stage's graphs ---------------------------------- */
 
 static gboolean
-load_backbone (Trainer *t, GError **error)
+load_backbone (GraftTrainer *t, GError **error)
 {
   const char *cut = t->config->cut;
 
@@ -231,7 +231,7 @@ load_backbone (Trainer *t, GError **error)
 }
 
 static size_t
-cut_channels (Trainer *t)
+cut_channels (GraftTrainer *t)
 {
   size_t dims[GF_MAX_DIMS];
 
@@ -241,7 +241,7 @@ cut_channels (Trainer *t)
 
 /* The tensor between the prefix and the trainable part. */
 static int
-boundary_tensor (Trainer *t)
+boundary_tensor (GraftTrainer *t)
 {
   if (t->n_frozen == 0)
     return t->model->input;
@@ -249,7 +249,7 @@ boundary_tensor (Trainer *t)
 }
 
 static void
-clear_stage (Trainer *t)
+clear_stage (GraftTrainer *t)
 {
   g_clear_pointer (&t->prefix, gf_graph_free);
   g_clear_pointer (&t->part, gf_graph_free);
@@ -274,7 +274,7 @@ compile_and_plan (GfGraph *graph, size_t batch, GfGraphMode mode,
 
 /* The frozen prefix: image → boundary, inference only. */
 static gboolean
-build_prefix (Trainer *t, int boundary, GError **error)
+build_prefix (GraftTrainer *t, int boundary, GError **error)
 {
   GfError gf_error = { 0 };
 
@@ -293,7 +293,7 @@ build_prefix (Trainer *t, int boundary, GError **error)
  * takes pooled vectors as (N, C, 1, 1) maps: the head pools first, so
  * that is the same function at a fraction of the memory. */
 static GfGraph *
-new_part (Trainer *t, int boundary, GError **error)
+new_part (GraftTrainer *t, int boundary, GError **error)
 {
   GfError gf_error = { 0 };
   size_t dims[GF_MAX_DIMS];
@@ -319,7 +319,7 @@ new_part (Trainer *t, int boundary, GError **error)
 /* Head weights start from the seed; later stages copy the trained ones
  * over them by name. */
 static gboolean
-build_part (Trainer *t, int boundary, GfGraph *previous, GError **error)
+build_part (GraftTrainer *t, int boundary, GfGraph *previous, GError **error)
 {
   GfRng rng;
   int from;
@@ -353,7 +353,7 @@ build_part (Trainer *t, int boundary, GfGraph *previous, GError **error)
 /* The block a weight of the trainable part belongs to, counted from the
  * head (0) backwards: discriminative rates shrink with that distance. */
 static guint
-distance_from_head (Trainer *t, const char *name)
+distance_from_head (GraftTrainer *t, const char *name)
 {
   int id = gf_graph_find_tensor (t->model->graph, name);
 
@@ -372,7 +372,7 @@ distance_from_head (Trainer *t, const char *name)
 }
 
 static gboolean
-build_optimizer (Trainer *t, GError **error)
+build_optimizer (GraftTrainer *t, GError **error)
 {
   GfOptimizerConfig oc = { 0 };
   GfError gf_error = { 0 };
@@ -407,8 +407,8 @@ build_optimizer (Trainer *t, GError **error)
   return TRUE;
 }
 
-static guint
-steps_per_epoch (Trainer *t)
+guint
+graft_trainer_steps_per_epoch (GraftTrainer *t)
 {
   guint n = graft_run_data_n_train (t->data);
 
@@ -416,10 +416,10 @@ steps_per_epoch (Trainer *t)
 }
 
 static void
-build_schedule (Trainer *t, guint epochs)
+build_schedule (GraftTrainer *t, guint epochs)
 {
   const GraftRunConfig *c = t->config;
-  guint per_epoch = steps_per_epoch (t);
+  guint per_epoch = graft_trainer_steps_per_epoch (t);
 
   memset (&t->schedule, 0, sizeof t->schedule);
   t->schedule.base_lr = c->lr;
@@ -435,7 +435,7 @@ build_schedule (Trainer *t, guint epochs)
 /* Builds the graphs for @n_frozen frozen blocks, keeping trained weights:
  * the backbone's go back to the master copy, the head's to the new part. */
 static gboolean
-enter_stage (Trainer *t, size_t n_frozen, guint epochs, GError **error)
+enter_stage (GraftTrainer *t, size_t n_frozen, guint epochs, GError **error)
 {
   GfGraph *previous = g_steal_pointer (&t->part);
   gboolean ok;
@@ -484,7 +484,7 @@ pool_map (const gf_real *map, size_t channels, size_t plane, float *out)
 /* Runs the prefix over pictures @samples[0..n) (view @view) and writes
  * their boundary values, one row each, into @out. */
 static gboolean
-run_prefix (Trainer *t, const guint *samples, guint n, guint view,
+run_prefix (GraftTrainer *t, const guint *samples, guint n, guint view,
             float *out, GError **error)
 {
   GfGraph *g = t->prefix;
@@ -524,7 +524,7 @@ run_prefix (Trainer *t, const guint *samples, guint n, guint view,
 /* The on-disk key of picture @sample's pooled vector in view @view: its
  * content, the backbone file, the cut, the preprocessing and the view. */
 static char *
-feature_digest (Trainer *t, guint sample, guint view)
+feature_digest (GraftTrainer *t, guint sample, guint view)
 {
   g_autofree char *view_key = graft_run_data_view_key (t->data, view);
   GraftFeatureKey key = {
@@ -540,7 +540,7 @@ feature_digest (Trainer *t, guint sample, guint view)
  * through the data layer's cache: a second run on the same pictures and
  * backbone skips the backbone altogether. */
 static gboolean
-disk_lookup (Trainer *t, guint sample, guint view, float *row)
+disk_lookup (GraftTrainer *t, guint sample, guint view, float *row)
 {
   g_autofree char *digest = NULL;
 
@@ -552,7 +552,7 @@ disk_lookup (Trainer *t, guint sample, guint view, float *row)
 }
 
 static void
-disk_store (Trainer *t, guint sample, guint view, const float *row)
+disk_store (GraftTrainer *t, guint sample, guint view, const float *row)
 {
   g_autofree char *digest = NULL;
 
@@ -565,7 +565,7 @@ disk_store (Trainer *t, guint sample, guint view, const float *row)
 }
 
 static void
-keep_row (Trainer *t, guint sample, const float *row)
+keep_row (GraftTrainer *t, guint sample, const float *row)
 {
   if (t->cached == NULL)
     return;
@@ -577,7 +577,7 @@ keep_row (Trainer *t, guint sample, const float *row)
 /* Fills the trainable part's input with pictures @samples[0..n): from
  * the kept prefix outputs, else the disk cache, else through the prefix. */
 static gboolean
-fill_part (Trainer *t, const guint *samples, guint n, guint view,
+fill_part (GraftTrainer *t, const guint *samples, guint n, guint view,
            GError **error)
 {
   gf_real *in = gf_graph_tensor_data (t->part, t->part_in);
@@ -621,7 +621,7 @@ fill_part (Trainer *t, const guint *samples, guint n, guint view,
 /* The mean loss of the part's logits for @labels, and dloss/dlogits in
  * @dlogits when it is not NULL; @probs receives the probabilities. */
 static double
-batch_loss (Trainer *t, const int32_t *labels, guint n, gf_real *probs,
+batch_loss (GraftTrainer *t, const int32_t *labels, guint n, gf_real *probs,
             gf_real *dlogits)
 {
   const gf_real *logits = gf_graph_tensor_data (t->part, t->part_logits);
@@ -645,7 +645,7 @@ batch_loss (Trainer *t, const int32_t *labels, guint n, gf_real *probs,
 }
 
 static guint
-predicted_class (Trainer *t, const gf_real *probs, guint i)
+predicted_class (GraftTrainer *t, const gf_real *probs, guint i)
 {
   guint k = t->head.n_classes, best = 0;
 
@@ -661,8 +661,8 @@ predicted_class (Trainer *t, const gf_real *probs, guint i)
 
 /* The order of an epoch's training pictures depends only on the seed and
  * the epoch: a resumed run sees the same batches as one never stopped. */
-static guint *
-epoch_order (Trainer *t, guint epoch)
+guint *
+graft_trainer_epoch_order (GraftTrainer *t, guint epoch)
 {
   guint n = graft_run_data_n_train (t->data);
   guint *order = g_memdup2 (graft_run_data_train (t->data), n * sizeof *order);
@@ -678,49 +678,60 @@ epoch_order (Trainer *t, guint epoch)
   return order;
 }
 
-static gboolean
-train_step (Trainer *t, const guint *samples, guint n, guint view,
-            double *loss, GError **error)
+gboolean
+graft_trainer_step (GraftTrainer *t, const guint *samples, guint n,
+                    guint view, guint step, double lr, double *loss,
+                    GError **error)
 {
   g_autofree int32_t *labels = g_new (int32_t, n);
   g_autofree gf_real *probs = g_new (gf_real, n * t->head.n_classes);
   g_autofree gf_real *dlogits = g_new (gf_real, n * t->head.n_classes);
   GfError gf_error = { 0 };
   GfStatus status;
-  double lr;
 
   for (guint i = 0; i < n; i++)
     labels[i] = (int32_t) graft_run_data_label (t->data, samples[i]);
   if (!fill_part (t, samples, n, view, error))
     return FALSE;
   /* Dropout masks follow the step, so a resumed run draws the same. */
-  gf_graph_set_seed (t->part, t->config->seed ^ ((guint64) t->step << 20));
+  gf_graph_set_seed (t->part, t->config->seed ^ ((guint64) step << 20));
   status = gf_graph_forward (t->part, n, GF_GRAPH_TRAIN, &gf_error);
   if (status != GF_OK)
     return fail_engine (error, status, &gf_error);
   *loss = batch_loss (t, labels, n, probs, dlogits);
   if (!isfinite (*loss))
-    return fail_numeric (t, error, "the loss became %s at step %u; try a "
-                         "lower learning rate (the last good checkpoint is "
-                         "kept)", isnan (*loss) ? "NaN" : "infinite",
-                         t->step);
+    return TRUE;
   gf_graph_zero_grad (t->part);
   status = gf_graph_backward (t->part, n, dlogits, &gf_error);
   if (status != GF_OK)
     return fail_engine (error, status, &gf_error);
-  lr = gf_schedule_lr (&t->schedule, t->step - t->stage_start_step);
   gf_optimizer_step (&t->optimizer, lr, gf_graph_params (t->part, NULL),
                      gf_graph_grads (t->part, NULL), t->groups, t->n_groups);
+  return TRUE;
+}
+
+static gboolean
+train_step (GraftTrainer *t, const guint *samples, guint n, guint view,
+            double *loss, GError **error)
+{
+  double lr = gf_schedule_lr (&t->schedule, t->step - t->stage_start_step);
+  GraftEvent *e;
+
+  if (!graft_trainer_step (t, samples, n, view, t->step, lr, loss, error))
+    return FALSE;
+  if (!isfinite (*loss))
+    return fail_numeric (t, error, "the loss became %s at step %u; try a "
+                         "lower learning rate (the last good checkpoint is "
+                         "kept)", isnan (*loss) ? "NaN" : "infinite",
+                         t->step);
   graft_run_history_add_step (t->history, t->step, t->epoch + 1, *loss, lr);
-  {
-    GraftEvent *e = event_new (GRAFT_EVENT_STEP);
-    e->step = t->step;
-    e->epoch = t->epoch + 1;
-    e->loss = *loss;
-    e->lr = lr;
-    e->seconds = (g_get_monotonic_time () - t->started_us) / 1e6;
-    emit (t, e);
-  }
+  e = event_new (GRAFT_EVENT_STEP);
+  e->step = t->step;
+  e->epoch = t->epoch + 1;
+  e->loss = *loss;
+  e->lr = lr;
+  e->seconds = (g_get_monotonic_time () - t->started_us) / 1e6;
+  emit (t, e);
   t->step++;
   return TRUE;
 }
@@ -731,9 +742,9 @@ train_step (Trainer *t, const guint *samples, guint n, guint view,
  * the batches that first filled them — the stage's first epoch's, then
  * validation's — and goes on exactly as if never stopped. */
 static gboolean
-refill_cache (Trainer *t, GError **error)
+refill_cache (GraftTrainer *t, GError **error)
 {
-  guint first = t->stage_start_step / steps_per_epoch (t);
+  guint first = t->stage_start_step / graft_trainer_steps_per_epoch (t);
   guint n = graft_run_data_n_train (t->data), batch = t->config->batch;
   guint n_val = graft_run_data_n_val (t->data);
   const guint *val = graft_run_data_val (t->data);
@@ -742,7 +753,7 @@ refill_cache (Trainer *t, GError **error)
   t->refill = FALSE;
   if (t->cached == NULL || t->prefix == NULL || first == t->epoch)
     return TRUE;
-  order = epoch_order (t, first);
+  order = graft_trainer_epoch_order (t, first);
   for (guint start = 0; start < n; start += batch)
     if (!fill_part (t, order + start, MIN (batch, n - start), 0, error))
       return FALSE;
@@ -753,10 +764,10 @@ refill_cache (Trainer *t, GError **error)
 }
 
 static gboolean
-train_epoch (Trainer *t, double *mean_loss, GError **error)
+train_epoch (GraftTrainer *t, double *mean_loss, GError **error)
 {
   guint n = graft_run_data_n_train (t->data), batch = t->config->batch;
-  g_autofree guint *order = epoch_order (t, t->epoch);
+  g_autofree guint *order = graft_trainer_epoch_order (t, t->epoch);
   gboolean augment = t->config->augment_flip || t->config->augment_crop;
   guint view = augment ? t->epoch + 1 : 0;
   double sum = 0;
@@ -779,7 +790,7 @@ train_epoch (Trainer *t, double *mean_loss, GError **error)
 }
 
 static gboolean
-validate (Trainer *t, GraftEpochReport *r, GError **error)
+validate (GraftTrainer *t, GraftEpochReport *r, GError **error)
 {
   guint n = graft_run_data_n_val (t->data), batch = t->config->batch;
   const guint *val = graft_run_data_val (t->data);
@@ -838,7 +849,7 @@ validate (Trainer *t, GraftEpochReport *r, GError **error)
 
 /* Every weight and statistic of the trainable part, by name. */
 static GArray *
-part_views (Trainer *t)
+part_views (GraftTrainer *t)
 {
   GArray *views = g_array_new (FALSE, TRUE, sizeof (GraftTensorView));
 
@@ -868,7 +879,7 @@ set_meta (GHashTable *meta, const char *key, guint64 value)
 }
 
 static gboolean
-save_checkpoint (Trainer *t, const char *file, gboolean with_optimizer,
+save_checkpoint (GraftTrainer *t, const char *file, gboolean with_optimizer,
                  GError **error)
 {
   g_autoptr (GArray) views = part_views (t);
@@ -906,7 +917,7 @@ save_checkpoint (Trainer *t, const char *file, gboolean with_optimizer,
 
 /* Loads every weight of the part that the file holds. */
 static gboolean
-load_weights (Trainer *t, GraftSafetensors *st, GError **error)
+load_weights (GraftTrainer *t, GraftSafetensors *st, GError **error)
 {
   for (size_t i = 0; i < gf_graph_n_tensors (t->part); i++)
     {
@@ -945,7 +956,7 @@ get_meta_double (GraftSafetensors *st, const char *key)
 }
 
 static gboolean
-load_optimizer (Trainer *t, GraftSafetensors *st, GError **error)
+load_optimizer (GraftTrainer *t, GraftSafetensors *st, GError **error)
 {
   size_t count = gf_optimizer_state_count (&t->optimizer);
   const float *state = graft_safetensors_get_f32 (st, OPTIMIZER_STATE, count,
@@ -982,7 +993,7 @@ typedef struct
 } Outcome;
 
 static void
-record_epoch (Trainer *t, GraftEpochReport *r, Outcome *o, GError **error)
+record_epoch (GraftTrainer *t, GraftEpochReport *r, Outcome *o, GError **error)
 {
   GraftEvent *e = event_new (GRAFT_EVENT_EPOCH);
 
@@ -1013,7 +1024,7 @@ record_epoch (Trainer *t, GraftEpochReport *r, Outcome *o, GError **error)
 /* Files after an epoch: run.json first, then the checkpoint, so a crash
  * between them leaves a checkpoint no newer than the history. */
 static gboolean
-write_epoch_files (Trainer *t, GError **error)
+write_epoch_files (GraftTrainer *t, GError **error)
 {
   g_autofree char *path = g_build_filename (t->run_dir, CHECKPOINT_FILE, NULL);
   GraftEvent *e;
@@ -1033,7 +1044,7 @@ write_epoch_files (Trainer *t, GError **error)
 /* A pass the user stops ends early with GF_ERR_INTERRUPTED: that is a
  * stop, not a failure.  Returns what run_epochs () should. */
 static gboolean
-stopped_in_pass (Trainer *t, Outcome *o, GError **error)
+stopped_in_pass (GraftTrainer *t, Outcome *o, GError **error)
 {
   if (error == NULL
       || !g_error_matches (*error, GRAFT_ENGINE_ERROR, GF_ERR_INTERRUPTED)
@@ -1046,7 +1057,7 @@ stopped_in_pass (Trainer *t, Outcome *o, GError **error)
 
 /* Trains until @last_epoch (or early stopping); TRUE unless it failed. */
 static gboolean
-run_epochs (Trainer *t, guint last_epoch, gboolean early_stop, Outcome *o,
+run_epochs (GraftTrainer *t, guint last_epoch, gboolean early_stop, Outcome *o,
             GError **error)
 {
   while (t->epoch < last_epoch)
@@ -1079,7 +1090,7 @@ run_epochs (Trainer *t, guint last_epoch, gboolean early_stop, Outcome *o,
 }
 
 static void
-emit_stage (Trainer *t, const char *block, const char *reason)
+emit_stage (GraftTrainer *t, const char *block, const char *reason)
 {
   GraftEvent *e = event_new (GRAFT_EVENT_STAGE);
 
@@ -1092,7 +1103,7 @@ emit_stage (Trainer *t, const char *block, const char *reason)
 }
 
 static size_t
-finetune_frozen (Trainer *t)
+finetune_frozen (GraftTrainer *t)
 {
   int unfreeze = t->config->unfreeze;
 
@@ -1105,7 +1116,7 @@ finetune_frozen (Trainer *t)
  * per stage, until the first block is in or the validation loss stops
  * falling by more than the tolerance. */
 static gboolean
-run_progressive (Trainer *t, Outcome *o, GError **error)
+run_progressive (GraftTrainer *t, Outcome *o, GError **error)
 {
   const GraftRunConfig *c = t->config;
   guint cap = c->epochs > 0 ? c->epochs : G_MAXUINT;
@@ -1114,8 +1125,8 @@ run_progressive (Trainer *t, Outcome *o, GError **error)
     {
       /* From where the stage began, not from now: a resumed run may
        * come back in the middle of one. */
-      guint stage_end = MIN (cap, t->stage_start_step / steps_per_epoch (t)
-                                  + c->stage_epochs);
+      guint first = t->stage_start_step / graft_trainer_steps_per_epoch (t);
+      guint stage_end = MIN (cap, first + c->stage_epochs);
       if (!run_epochs (t, stage_end, FALSE, o, error))
         return FALSE;
       if (o->stopped || t->n_frozen == 0 || t->epoch >= cap)
@@ -1151,7 +1162,7 @@ run_progressive (Trainer *t, Outcome *o, GError **error)
 /* The head alone, from a bottleneck map to probabilities, with the
  * trained weights. */
 static GfGraph *
-head_graph (Trainer *t, int *in, int *probs, GError **error)
+head_graph (GraftTrainer *t, int *in, int *probs, GError **error)
 {
   GfGraph *g = gf_graph_new ();
   size_t dims[GF_MAX_DIMS];
@@ -1174,7 +1185,7 @@ head_graph (Trainer *t, int *in, int *probs, GError **error)
 
 /* The whole model: image to probabilities. */
 static GfGraph *
-model_graph (Trainer *t, int *in, int *probs, GError **error)
+model_graph (GraftTrainer *t, int *in, int *probs, GError **error)
 {
   GfError gf_error = { 0 };
   GfRng rng;
@@ -1212,7 +1223,7 @@ save_onnx (GfGraph *g, int in, int out, const char *path,
 /* graft.* metadata of an exported model: how to prepare its pictures,
  * its labels, and where it came from. */
 static GfMetadataEntry *
-export_metadata (Trainer *t, size_t *n)
+export_metadata (GraftTrainer *t, size_t *n)
 {
   GfMetadataEntry *meta = NULL;
   g_autofree char *labels = graft_run_data_labels_json (t->data);
@@ -1228,7 +1239,7 @@ export_metadata (Trainer *t, size_t *n)
 }
 
 static gboolean
-save_head_weights (Trainer *t, const char *path, GError **error)
+save_head_weights (GraftTrainer *t, const char *path, GError **error)
 {
   g_autoptr (GArray) all = part_views (t);
   g_autoptr (GArray) head = g_array_new (FALSE, TRUE,
@@ -1247,7 +1258,7 @@ save_head_weights (Trainer *t, const char *path, GError **error)
  * in it must get back the backbone's own weights, which later stages
  * have trained since.  Rebuilds that stage on those weights. */
 static gboolean
-restore_best_stage (Trainer *t, GraftSafetensors *st, GError **error)
+restore_best_stage (GraftTrainer *t, GraftSafetensors *st, GError **error)
 {
   size_t frozen = (size_t) get_meta (st, "frozen_blocks");
   g_autoptr (GraftBackbone) original = NULL;
@@ -1265,7 +1276,7 @@ restore_best_stage (Trainer *t, GraftSafetensors *st, GError **error)
 }
 
 static gboolean
-export_all (Trainer *t, GError **error)
+export_all (GraftTrainer *t, GError **error)
 {
   g_autofree char *best = g_build_filename (t->run_dir, BEST_FILE, NULL);
   g_autofree char *head_onnx = g_build_filename (t->run_dir, "head.onnx",
@@ -1304,7 +1315,7 @@ export_all (Trainer *t, GError **error)
 /* ---- The run ------------------------------------------------------------------ */
 
 static gboolean
-prepare (Trainer *t, GError **error)
+prepare (GraftTrainer *t, GError **error)
 {
   const GraftRunConfig *c = t->config;
 
@@ -1325,7 +1336,7 @@ prepare (Trainer *t, GError **error)
 }
 
 static guint
-planned_epochs (Trainer *t)
+planned_epochs (GraftTrainer *t)
 {
   const GraftRunConfig *c = t->config;
   guint stages = (guint) t->n_blocks + 1;
@@ -1336,18 +1347,30 @@ planned_epochs (Trainer *t)
     : stages * c->stage_epochs;
 }
 
-/* The stage a fresh run starts in. */
+/* A stage's epochs: the stage's own for progressive, else the run's. */
+static guint
+stage_length (GraftTrainer *t)
+{
+  return t->config->mode == GRAFT_RUN_MODE_PROGRESSIVE
+    ? t->config->stage_epochs : t->config->epochs;
+}
+
+/* The stage a fresh run starts in: the mode's trainable part. */
 static gboolean
-start_fresh (Trainer *t, GError **error)
+enter_first_stage (GraftTrainer *t, GError **error)
 {
   size_t frozen = t->config->mode == GRAFT_RUN_MODE_FINETUNE
     ? finetune_frozen (t) : t->n_blocks;
-  guint epochs = t->config->mode == GRAFT_RUN_MODE_PROGRESSIVE
-    ? t->config->stage_epochs : t->config->epochs;
 
+  return enter_stage (t, frozen, stage_length (t), error);
+}
+
+static gboolean
+start_fresh (GraftTrainer *t, GError **error)
+{
   t->history = graft_run_history_new ();
   t->stage_before = INFINITY;
-  if (!enter_stage (t, frozen, epochs, error))
+  if (!enter_first_stage (t, error))
     return FALSE;
   if (t->config->mode == GRAFT_RUN_MODE_PROGRESSIVE)
     emit_stage (t, "head", "train the head first, the backbone frozen");
@@ -1358,11 +1381,10 @@ start_fresh (Trainer *t, GError **error)
  * and counters; the history cut to the checkpoint, so no step is missing
  * or counted twice. */
 static gboolean
-start_resumed (Trainer *t, Outcome *o, GError **error)
+start_resumed (GraftTrainer *t, Outcome *o, GError **error)
 {
   g_autofree char *path = g_build_filename (t->run_dir, CHECKPOINT_FILE, NULL);
   g_autoptr (GraftSafetensors) st = graft_safetensors_load (path, error);
-  guint epochs;
 
   if (st == NULL)
     return FALSE;
@@ -1374,10 +1396,8 @@ start_resumed (Trainer *t, Outcome *o, GError **error)
   graft_run_history_truncate (t->history, t->step, t->epoch);
   o->best_epoch = graft_run_history_best (t->history, &o->best_loss);
   o->since_best = o->best_epoch ? t->epoch - o->best_epoch : 0;
-  epochs = t->config->mode == GRAFT_RUN_MODE_PROGRESSIVE
-    ? t->config->stage_epochs : t->config->epochs;
-  if (!enter_stage (t, (size_t) get_meta (st, "frozen_blocks"), epochs,
-                    error))
+  if (!enter_stage (t, (size_t) get_meta (st, "frozen_blocks"),
+                    stage_length (t), error))
     return FALSE;
   t->stage_start_step = (guint) get_meta (st, "stage_start_step");
   t->plateaus = (guint) get_meta (st, "plateaus");
@@ -1387,16 +1407,16 @@ start_resumed (Trainer *t, Outcome *o, GError **error)
 }
 
 static gboolean
-train_all (Trainer *t, Outcome *o, GError **error)
+train_all (GraftTrainer *t, Outcome *o, GError **error)
 {
-  t->total_steps = planned_epochs (t) * steps_per_epoch (t);
+  t->total_steps = planned_epochs (t) * graft_trainer_steps_per_epoch (t);
   if (t->config->mode == GRAFT_RUN_MODE_PROGRESSIVE)
     return run_progressive (t, o, error);
   return run_epochs (t, t->config->epochs, TRUE, o, error);
 }
 
 static gboolean
-finish (Trainer *t, Outcome *o, GError **error)
+finish (GraftTrainer *t, Outcome *o, GError **error)
 {
   GraftEvent *e = event_new (o->stopped ? GRAFT_EVENT_STOPPED
                              : GRAFT_EVENT_FINISHED);
@@ -1421,7 +1441,7 @@ finish (Trainer *t, Outcome *o, GError **error)
 }
 
 static void
-trainer_clear (Trainer *t)
+trainer_clear (GraftTrainer *t)
 {
   clear_stage (t);
   g_clear_object (&t->backbone);
@@ -1431,12 +1451,42 @@ trainer_clear (Trainer *t)
   g_clear_pointer (&t->history, graft_run_history_free);
 }
 
+GraftTrainer *
+graft_trainer_new (const GraftRunConfig *config, GraftControl *control,
+                   GError **error)
+{
+  GraftTrainer *t = g_new0 (GraftTrainer, 1);
+
+  t->config = config;
+  t->control = control;
+  t->started_us = g_get_monotonic_time ();
+  if (prepare (t, error) && enter_first_stage (t, error))
+    return t;
+  graft_trainer_free (t);
+  return NULL;
+}
+
+void
+graft_trainer_free (GraftTrainer *t)
+{
+  if (t == NULL)
+    return;
+  trainer_clear (t);
+  g_free (t);
+}
+
+guint
+graft_trainer_n_train (GraftTrainer *t)
+{
+  return graft_run_data_n_train (t->data);
+}
+
 gboolean
 graft_trainer_run (const GraftRunConfig *config, const char *run_dir,
                    gboolean resume, GraftControl *control,
                    GraftEventSink sink, gpointer sink_data, GError **error)
 {
-  Trainer t = { config, run_dir, control, sink, sink_data };
+  GraftTrainer t = { config, run_dir, control, sink, sink_data };
   Outcome o = { INFINITY, 0, 0, FALSE, NULL };
   gboolean ok;
 

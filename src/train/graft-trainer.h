@@ -59,6 +59,35 @@ void     graft_control_set   (GraftControl *control, gboolean paused,
 /* Blocks while paused; TRUE when the run must stop. */
 gboolean graft_control_wait  (GraftControl *control);
 
+/* The training machine itself, for what trains without being a run (the
+ * learning-rate finder): the configuration's data, backbone and the
+ * mode's first trainable part, built as a fresh run builds them.  It
+ * emits no events and writes no files; @config and @control must
+ * outlive it.  The backbone is loaded afresh from its file, so nothing
+ * done to it reaches any other user of that backbone. */
+typedef struct _GraftTrainer GraftTrainer;
+
+GraftTrainer *graft_trainer_new  (const GraftRunConfig *config,
+                                  GraftControl *control, GError **error);
+void          graft_trainer_free (GraftTrainer *trainer);
+guint         graft_trainer_n_train         (GraftTrainer *trainer);
+/* Batches of config->batch training pictures in an epoch. */
+guint         graft_trainer_steps_per_epoch (GraftTrainer *trainer);
+/* The training pictures in the order epoch @epoch (from 0) takes them:
+ * the seed's shuffle.  Free with g_free. */
+guint        *graft_trainer_epoch_order     (GraftTrainer *trainer,
+                                             guint epoch);
+/* One optimizer step on pictures @samples[0..n) of view @view, at rate
+ * @lr; @step seeds the dropout masks.  The batch's mean loss comes back
+ * in @loss; when it is not finite the weights are left as they were.
+ * FALSE when a picture could not be read, the engine failed, or the
+ * control stopped a pass (GF_ERR_INTERRUPTED). */
+gboolean      graft_trainer_step (GraftTrainer *trainer, const guint *samples,
+                                  guint n, guint view, guint step, double lr,
+                                  double *loss, GError **error);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (GraftTrainer, graft_trainer_free)
+
 /* Trains (or, with @resume, continues from the checkpoint in @run_dir).
  * FALSE with @error when it failed; stopped is a success. */
 gboolean graft_trainer_run (const GraftRunConfig *config, const char *run_dir,

@@ -1,5 +1,5 @@
 /* test-loss-plot.c: GraftLossPlot — counting, smoothing, ticks, picking,
- * skipped values, the time to draw 100,000 points, and screenshots in the
+ * a logarithmic x axis (learning rates), skipped values, the time to draw 100,000 points, and screenshots in the
  * light and dark styles (written to $GRAFT_TEST_SCREENSHOT_DIR if set).
  */
 #include <glib/gi18n.h>
@@ -16,6 +16,10 @@
 #define REALISTIC_STEPS 600
 #define STEPS_PER_EPOCH 60
 #define NOISE_SEED 42
+#define RATE_POINTS 100         /* a learning-rate range test's curve */
+#define RATE_FIRST_DECADE (-7)
+#define RATE_DECADES 8
+#define PIXEL_TOLERANCE 0.5
 
 static GtkWidget *
 show_in_window (GtkWidget *plot,
@@ -337,6 +341,85 @@ test_pick_log (void)
   gtk_window_destroy (GTK_WINDOW (window));
 }
 
+static void screenshot_both_styles (GtkWidget  *window,
+                                    const char *name);
+
+/* Learning rates from 1e-7 to 10: a loss that falls, then blows up. */
+static guint
+fill_rates (GraftLossPlot *self)
+{
+  guint series = graft_loss_plot_add_series (self, "Loss by learning rate",
+                                             GRAFT_PLOT_AXIS_LOSS,
+                                             GRAFT_PLOT_STYLE_LINE, NULL);
+
+  for (int i = 0; i < RATE_POINTS; i++)
+    {
+      double e = RATE_FIRST_DECADE + (double) RATE_DECADES * i
+                 / (RATE_POINTS - 1);
+
+      graft_loss_plot_append (self, series, pow (10, e),
+                              1.6 - 1.2 / (1 + exp (-3 * (e + 2)))
+                              + exp (3 * (e - 0.5)));
+    }
+  graft_loss_plot_add_marker (self, 3e-3, "Suggested 0.003");
+  return series;
+}
+
+/* Decades are equally wide; x ≤ 0 is neither drawn nor picked; off
+ * again, the axis is linear. */
+static void
+test_log_x (void)
+{
+  GtkWidget *plot = graft_loss_plot_new ();
+  GtkWidget *window = show_in_window (plot, WINDOW_WIDTH, WINDOW_HEIGHT);
+  GraftLossPlot *self = GRAFT_LOSS_PLOT (plot);
+  guint series = fill_rates (self);
+  double w7, w6, w0, w1, w05, wy, px;
+  gboolean log_x;
+  guint picked;
+
+  g_object_set (plot, "log-x", TRUE, "x-label", "Learning rate", NULL);
+  g_object_get (plot, "log-x", &log_x, NULL);
+  g_assert_true (log_x);
+  g_assert_true (graft_loss_plot_get_log_x (self));
+  g_assert_true (graft_loss_plot_data_to_widget (self, series, 1e-7, 1,
+                                                 &w7, &wy));
+  g_assert_true (graft_loss_plot_data_to_widget (self, series, 1e-6, 1,
+                                                 &w6, &wy));
+  g_assert_true (graft_loss_plot_data_to_widget (self, series, 0.1, 1,
+                                                 &w0, &wy));
+  g_assert_true (graft_loss_plot_data_to_widget (self, series, 1, 1,
+                                                 &w1, &wy));
+  g_assert_true (graft_loss_plot_data_to_widget (self, series, 0.5, 1,
+                                                 &w05, &wy));
+  g_assert_cmpfloat (w6, >, w7);
+  g_assert_cmpfloat_with_epsilon (w6 - w7, w1 - w0, PIXEL_TOLERANCE);
+  /* 0.5 sits log10(5) of the way through its decade, not halfway. */
+  g_assert_cmpfloat_with_epsilon ((w05 - w0) / (w1 - w0), log10 (5),
+                                  PIXEL_TOLERANCE / (w1 - w0));
+
+  graft_loss_plot_append (self, series, 0, 1);
+  g_assert_false (graft_loss_plot_data_to_widget (self, series, 0, 1,
+                                                  &w0, &wy));
+  g_assert_true (graft_loss_plot_data_to_widget (self, series, 1e-3, 0.5,
+                                                 &w0, &wy));
+  g_assert_true (graft_loss_plot_pick (self, w0, wy, &picked, &px, NULL));
+  g_assert_cmpuint (picked, ==, series);
+  g_assert_cmpfloat (fabs (log10 (px) + 3), <, 2.0 * RATE_DECADES
+                                                / RATE_POINTS);
+  screenshot_both_styles (window, "loss-plot-log-x");
+
+  graft_loss_plot_set_log_x (self, FALSE);
+  g_assert_true (graft_loss_plot_data_to_widget (self, series, 0, 1,
+                                                 &w0, &wy));
+  g_assert_true (graft_loss_plot_data_to_widget (self, series, 5, 1,
+                                                 &w05, &wy));
+  g_assert_true (graft_loss_plot_data_to_widget (self, series, 10, 1,
+                                                 &w1, &wy));
+  g_assert_cmpfloat_with_epsilon (w05 - w0, w1 - w05, PIXEL_TOLERANCE);
+  gtk_window_destroy (GTK_WINDOW (window));
+}
+
 static void
 test_summary (void)
 {
@@ -528,6 +611,7 @@ main (int   argc,
   g_test_add_func ("/app/loss-plot/non-finite", test_skips_non_finite);
   g_test_add_func ("/app/loss-plot/pick", test_pick);
   g_test_add_func ("/app/loss-plot/pick-log", test_pick_log);
+  g_test_add_func ("/app/loss-plot/log-x", test_log_x);
   g_test_add_func ("/app/loss-plot/summary", test_summary);
   g_test_add_func ("/app/loss-plot/many-points", test_many_points);
   g_test_add_func ("/app/loss-plot/screenshots", test_screenshots);

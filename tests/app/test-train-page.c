@@ -2,7 +2,9 @@
  * estimate for each mode, the mode's defaults, a short real run in each
  * mode on the sample data (the plot's step and epoch points and stage
  * markers, the event log, the words for the end), Pause, Resume and Stop,
- * and how long the main loop ever waits while a run trains.
+ * the learning-rate finder (its curve on a log axis, the rate it fills
+ * in, Cancel), and how long the main loop ever waits while a run or the
+ * finder works.
  *
  * Env: run under `xvfb-run -a` with GTK_A11Y=none, GSETTINGS_BACKEND=memory,
  * GSETTINGS_SCHEMA_DIR=<build>/data, G_DEBUG=gc-friendly,fatal-warnings
@@ -36,6 +38,8 @@
 #define SHORT_EPOCHS 2
 #define PROGRESSIVE_CAP 3
 #define PAUSE_RUN_EPOCHS 5
+#define FIND_TIMEOUT_MS 60000
+#define SMALLEST_LR 0.00001     /* the spin button's lower end */
 
 typedef struct
 {
@@ -260,6 +264,75 @@ set_dark (gboolean dark)
                                       : ADW_COLOR_SCHEME_FORCE_LIGHT);
 }
 
+/* ---- The learning-rate finder ------------------------------------------------- */
+
+static gboolean
+finder_idle (gpointer data)
+{
+  return g_str_equal (gtk_button_get_label
+                      (GTK_BUTTON (child ("find_lr_button"))),
+                      "Find Learning Rate");
+}
+
+/* The rate in the log's "Suggested learning rate: R (…)", or 0. */
+static double
+logged_suggestion (void)
+{
+  const char *prefix = "Suggested learning rate: ";
+  g_auto (GStrv) lines = graft_train_page_get_log (fixture.page);
+
+  for (guint i = 0; lines[i] != NULL; i++)
+    if (g_str_has_prefix (lines[i], prefix))
+      return g_ascii_strtod (lines[i] + strlen (prefix), NULL);
+  return 0;
+}
+
+/* Pressed as a person would: the curve replaces the plot's, on a log axis
+ * of rates with the suggestion marked, and the suggestion is filled in;
+ * the main loop never waits on it. */
+static void
+test_find_lr (void)
+{
+  GraftLossPlot *plot = graft_train_page_get_plot (fixture.page);
+  double default_lr = get_spin ("lr");
+  StallMeter meter;
+  guint ticker;
+  double suggested;
+
+  choose_mode ("extract");
+  set_spin ("threads", 1);
+  set_spin ("lr", SMALLEST_LR);
+  ticker = stall_meter_start (&meter);
+  press ("find_lr_button");
+  g_assert_cmpstr (gtk_button_get_label (GTK_BUTTON (child
+                   ("find_lr_button"))), ==, "Cancel");
+  graft_test_wait_for (finder_idle, NULL, FIND_TIMEOUT_MS,
+                       "the learning-rate finder");
+  stall_meter_check (&meter, ticker, "find-lr");
+  print_log ();
+  suggested = logged_suggestion ();
+  g_assert_cmpfloat (suggested, >, SMALLEST_LR);
+  g_assert_cmpfloat_with_epsilon (get_spin ("lr"), suggested, 1e-9);
+  g_assert_cmpuint (graft_loss_plot_get_n_series (plot), ==, 1);
+  g_assert_cmpuint (graft_loss_plot_get_n_points (plot, 0), >, 1);
+  g_assert_cmpuint (graft_loss_plot_get_n_markers (plot), ==, 1);
+  g_assert_true (graft_loss_plot_get_log_x (plot));
+  g_assert_cmpstr (graft_loss_plot_get_x_label (plot), ==, "Learning rate");
+  g_assert_true (log_has ("(steepest fall of the loss)"));
+  screenshot (GTK_WIDGET (fixture.window), "train-page-find-lr");
+
+  /* Cancel, pressed at once: the curve and the rate stay as they were. */
+  press ("find_lr_button");
+  press ("find_lr_button");
+  graft_test_wait_for (finder_idle, NULL, FIND_TIMEOUT_MS,
+                       "the finder to stop");
+  g_assert_true (log_has ("Learning-rate finder cancelled"));
+  g_assert_cmpfloat_with_epsilon (get_spin ("lr"), suggested, 1e-9);
+  g_assert_true (graft_loss_plot_get_log_x (plot));
+  /* The runs that follow train at the modes' own rate. */
+  set_spin ("lr", default_lr);
+}
+
 /* ---- Tests ------------------------------------------------------------------------ */
 
 static void
@@ -369,6 +442,8 @@ test_run (gconstpointer data)
                                        NULL);
 
   print_log ();
+  /* Back on the step axis, whatever the finder showed before. */
+  g_assert_false (graft_loss_plot_get_log_x (plot));
   g_assert_cmpuint (graft_run_get_steps (run)->len, >, 0);
   g_assert_cmpuint (graft_loss_plot_get_n_points (plot, 0), ==,
                     graft_run_get_steps (run)->len);
@@ -518,6 +593,7 @@ main (int argc, char **argv)
   setup_fixture ();
   g_test_add_func ("/app/train-page/estimate", test_estimate);
   g_test_add_func ("/app/train-page/defaults", test_defaults);
+  g_test_add_func ("/app/train-page/find-lr", test_find_lr);
   g_test_add_data_func ("/app/train-page/run-extract", &extract, test_run);
   g_test_add_data_func ("/app/train-page/run-finetune", &finetune, test_run);
   g_test_add_data_func ("/app/train-page/run-progressive", &progressive,

@@ -389,6 +389,49 @@ test_train_labels (void)
   }
 }
 
+/* `train … --find-lr`: the range test instead of the run — JSON with the
+ * curve (rising rates) and the suggestion on stdout, nothing written to
+ * --out; a wrong option fails with one line. */
+static void
+test_train_find_lr (void)
+{
+  g_autofree char *data = source_path ("data", "samples", "fashion", NULL);
+  g_autofree char *dir = g_dir_make_tmp ("graft-find-lr-XXXXXX", NULL);
+  g_autofree char *run_dir = g_build_filename (dir, "run", NULL);
+  g_autoptr (JsonParser) parser = json_parser_new ();
+  g_auto (GraftCliRun) run = graft_test_cli
+    ("train", "--backbone", "fashion-cnn", "--data", data, "--out", run_dir,
+     "--find-lr", "--threads", "1", NULL);
+  g_auto (GraftCliRun) wrong = graft_test_cli
+    ("train", "--find-lr", "--backbone", "fashion-cnn", "--data", data,
+     "--lr", "-1", NULL);
+  JsonObject *root;
+  JsonArray *curve;
+  double suggested, previous = 0;
+
+  g_assert_cmpint (run.status, ==, 0);
+  root = parse_object (parser, run.out);
+  suggested = json_object_get_double_member (root, "suggested_lr");
+  curve = json_object_get_array_member (root, "curve");
+  g_assert_cmpuint (json_array_get_length (curve), >, 1);
+  for (guint i = 0; i < json_array_get_length (curve); i++)
+    {
+      JsonObject *point = json_array_get_object_element (curve, i);
+      double lr = json_object_get_double_member (point, "lr");
+      g_assert_cmpfloat (lr, >, previous);
+      g_assert_true (isfinite (json_object_get_double_member (point,
+                                                              "loss")));
+      previous = lr;
+    }
+  g_assert_cmpfloat (suggested, >, 0);
+  g_assert_cmpfloat (suggested, <, previous);
+  g_assert_cmpstr (json_object_get_string_member (root, "rule"), ==,
+                   "steepest");
+  g_assert_false (g_file_test (run_dir, G_FILE_TEST_EXISTS));
+  graft_test_assert_one_line_failure (&wrong, 2, "--lr");
+  g_rmdir (dir);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -401,5 +444,6 @@ main (int argc, char **argv)
   g_test_add_func ("/cli/features", test_features);
   g_test_add_func ("/cli/cut-refused", test_cut_refused);
   g_test_add_func ("/cli/train/labels", test_train_labels);
+  g_test_add_func ("/cli/train/find-lr", test_train_find_lr);
   return g_test_run ();
 }

@@ -64,6 +64,11 @@ def main():
         app.find(contains="finished", timeout=600)
         time.sleep(TOAST_SECONDS)   # the "Training finished" toast goes
         capture(out, "train", size, style)
+
+        app.show_page("Compare")
+        app.press(app.find(role="check box", contains="Compare run"))
+        app.find(contains="Runs Side by Side")
+        capture(out, "compare", size, style)
     finally:
         app.close()
 

@@ -12,6 +12,7 @@ GRAFT_PACKAGES=(
   libjson-glib-dev                   # run.json, graft-cli's JSON
   libgtk-4-dev libadwaita-1-dev      # the desktop app
   gettext desktop-file-utils         # translations; validating the desktop file
+  appstream                          # tests: appstreamcli validates the metainfo
   adwaita-icon-theme                 # the app's symbolic icons
   locales                            # tests: a decimal-comma locale
   python3-torch python3-torchvision  # tests: torchvision's real backbones

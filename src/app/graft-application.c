@@ -102,6 +102,7 @@ static const struct
   { "win.show-page::data", { "<Alt>1", NULL } },
   { "win.show-page::backbone", { "<Alt>2", NULL } },
   { "win.show-page::train", { "<Alt>3", NULL } },
+  { "win.show-page::compare", { "<Alt>4", NULL } },
   { "win.start-run", { "<Control>Return", NULL } },
   { "win.pause-run", { "<Control>p", NULL } },
   { "win.stop-run", { "<Control>period", NULL } },

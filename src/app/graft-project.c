@@ -13,6 +13,8 @@
 #include <glib/gi18n.h>
 #include <glib/gstdio.h>
 
+#include "graft-run-list.h"
+
 /* ---- GraftClassItem -------------------------------------------------------- */
 
 struct _GraftClassItem
@@ -848,4 +850,60 @@ graft_project_restore_class (GraftProject *self, GraftClassItem *item,
       graft_class_item_set_name (fresh, item->name);
       g_list_store_insert (self->classes, MIN (position, n), fresh);
     }
+}
+
+/* ---- Every run kept ------------------------------------------------------------ */
+
+/* The list lives as the project's data rather than a member, made when a
+ * view first asks: projects that no view compares (the other pages'
+ * tests) never read the runs folder. */
+#define RUNS_KEY "graft-project-runs"
+
+char *
+graft_project_get_trash_dir (void)
+{
+  return graft_data_subdir ("trash");
+}
+
+/* A run that has ended, however it ended, has its last files written. */
+static void
+on_run_ended (GraftRun *run, GParamSpec *pspec, GraftRunList *runs)
+{
+  if (graft_run_get_state (run) >= GRAFT_RUN_STATE_FINISHED)
+    graft_run_list_refresh (runs, graft_run_get_dir (run));
+}
+
+static void
+on_run_for_runs (GraftProject *self, GParamSpec *pspec, GraftRunList *runs)
+{
+  if (self->run != NULL)
+    g_signal_connect_object (self->run, "notify::state",
+                             G_CALLBACK (on_run_ended), runs, 0);
+}
+
+GListModel *
+graft_project_get_runs (GraftProject *self)
+{
+  GraftRunList *runs;
+  g_autofree char *runs_dir = NULL, *trash_dir = NULL;
+
+  g_return_val_if_fail (GRAFT_IS_PROJECT (self), NULL);
+  runs = g_object_get_data (G_OBJECT (self), RUNS_KEY);
+  if (runs != NULL)
+    return G_LIST_MODEL (runs);
+  runs_dir = graft_project_get_runs_dir ();
+  trash_dir = graft_project_get_trash_dir ();
+  runs = graft_run_list_new (runs_dir, trash_dir);
+  g_object_set_data_full (G_OBJECT (self), RUNS_KEY, runs, g_object_unref);
+  g_signal_connect_object (self, "notify::run", G_CALLBACK (on_run_for_runs),
+                           runs, 0);
+  on_run_for_runs (self, NULL, runs);
+  return G_LIST_MODEL (runs);
+}
+
+void
+graft_project_reload_runs (GraftProject *self)
+{
+  g_return_if_fail (GRAFT_IS_PROJECT (self));
+  graft_run_list_reload (GRAFT_RUN_LIST (graft_project_get_runs (self)));
 }

@@ -122,4 +122,15 @@ void          graft_project_restore_class  (GraftProject *self,
                                             GraftClassItem *item,
                                             guint position);
 
+/* ---- Every run kept --------------------------------------------------------- */
+
+/* GraftRunRecord, every run folder under graft_project_get_runs_dir (),
+ * newest first (a GraftRunList), read on a worker when first asked for.
+ * A run of this project that finishes, stops or fails is read again and
+ * added.  reload_runs reads every folder again. */
+GListModel   *graft_project_get_runs       (GraftProject *self);
+void          graft_project_reload_runs    (GraftProject *self);
+/* Where deleted runs wait for their undo ($XDG_DATA_HOME/graft/trash). */
+char         *graft_project_get_trash_dir  (void);
+
 G_END_DECLS

@@ -8,6 +8,7 @@
 #include <glib/gi18n.h>
 
 #include "graft-backbone-page.h"
+#include "graft-compare-page.h"
 #include "graft-data-page.h"
 #include "graft-train-page.h"
 
@@ -27,6 +28,7 @@ struct _GraftWindow
   GraftDataPage *data_page;
   GraftBackbonePage *backbone_page;
   GraftTrainPage *train_page;
+  GraftComparePage *compare_page;
 };
 
 G_DEFINE_FINAL_TYPE (GraftWindow, graft_window, ADW_TYPE_APPLICATION_WINDOW)
@@ -55,9 +57,22 @@ name_toast_buttons (GtkWidget *widget, gboolean in_toast)
 }
 
 void
-graft_toast (GtkWidget *widget, const char *format, ...)
+graft_toast_add (GtkWidget *widget, AdwToast *toast)
 {
   GtkRoot *root = widget != NULL ? gtk_widget_get_root (widget) : NULL;
+
+  if (!GRAFT_IS_WINDOW (root))
+    {
+      g_object_unref (toast);
+      return;
+    }
+  adw_toast_overlay_add_toast (GRAFT_WINDOW (root)->toast_overlay, toast);
+  name_toast_buttons (GTK_WIDGET (GRAFT_WINDOW (root)->toast_overlay), FALSE);
+}
+
+void
+graft_toast (GtkWidget *widget, const char *format, ...)
+{
   g_autofree char *message = NULL, *escaped = NULL;
   AdwToast *toast;
   va_list args;
@@ -66,15 +81,12 @@ graft_toast (GtkWidget *widget, const char *format, ...)
   message = g_strdup_vprintf (format, args);
   va_end (args);
   g_message ("%s", message);
-  if (!GRAFT_IS_WINDOW (root))
-    return;
   /* AdwToast 1.2 reads its title as markup: a file named "R&D" must
    * not break it. */
   escaped = g_markup_escape_text (message, -1);
   toast = adw_toast_new (escaped);
   adw_toast_set_timeout (toast, GRAFT_TOAST_SECONDS);
-  adw_toast_overlay_add_toast (GRAFT_WINDOW (root)->toast_overlay, toast);
-  name_toast_buttons (GTK_WIDGET (GRAFT_WINDOW (root)->toast_overlay), FALSE);
+  graft_toast_add (widget, toast);
 }
 
 /* ---- Pages and files ---------------------------------------------------------- */
@@ -453,6 +465,7 @@ graft_window_class_init (GraftWindowClass *klass)
   g_type_ensure (GRAFT_TYPE_DATA_PAGE);
   g_type_ensure (GRAFT_TYPE_BACKBONE_PAGE);
   g_type_ensure (GRAFT_TYPE_TRAIN_PAGE);
+  g_type_ensure (GRAFT_TYPE_COMPARE_PAGE);
   gtk_widget_class_set_template_from_resource (widget_class,
                                                "/io/github/graft/Graft/"
                                                "graft-window.ui");
@@ -465,6 +478,8 @@ graft_window_class_init (GraftWindowClass *klass)
                                         backbone_page);
   gtk_widget_class_bind_template_child (widget_class, GraftWindow,
                                         train_page);
+  gtk_widget_class_bind_template_child (widget_class, GraftWindow,
+                                        compare_page);
   install_actions (widget_class);
 }
 
@@ -476,6 +491,7 @@ graft_window_init (GraftWindow *self)
   graft_data_page_set_project (self->data_page, self->project);
   graft_backbone_page_set_project (self->backbone_page, self->project);
   graft_train_page_set_project (self->train_page, self->project);
+  graft_compare_page_set_project (self->compare_page, self->project);
   follow_project (self);
   update_actions (self);
 }

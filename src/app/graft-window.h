@@ -1,5 +1,5 @@
 /* graft-window.h: the main window — a header bar with the stages Data ·
- * Backbone · Train, a toast overlay for errors and notices, and the
+ * Backbone · Train · Compare, a toast overlay for errors and notices, and the
  * win.* actions.  It owns the GraftProject the pages show. */
 #pragma once
 
@@ -20,7 +20,7 @@ GraftProject *graft_window_get_project (GraftWindow *self);
 /* Folders become the data, ONNX files are imported as backbones. */
 void          graft_window_open_files  (GraftWindow *self, GFile **files,
                                         int n_files);
-/* "data", "backbone" or "train". */
+/* "data", "backbone", "train" or "compare". */
 void          graft_window_show_page   (GraftWindow *self, const char *name);
 const char   *graft_window_get_page    (GraftWindow *self);
 GtkWidget    *graft_window_get_page_widget (GraftWindow *self,
@@ -31,6 +31,9 @@ void          graft_window_open_sample_data (GraftWindow *self);
  * line); does nothing for a widget outside a GraftWindow. */
 void graft_toast (GtkWidget *widget, const char *format, ...)
   G_GNUC_PRINTF (2, 3);
+/* The same for a toast of the caller's making (one with a button):
+ * takes @toast, and names its close button for screen readers. */
+void graft_toast_add (GtkWidget *widget, AdwToast *toast);
 
 /* Where the sample data is: the installed copy, else the source tree's
  * (a build run from its tree), or $GRAFT_SAMPLES_DIR when set. */

@@ -14,6 +14,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <glib/gi18n-lib.h>
 #include <glib/gstdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -228,7 +229,7 @@ graft_feature_cache_new (const char *dir, guint64 max_bytes, GError **error)
     {
       int saved = errno;
       g_set_error (error, GRAFT_DATA_ERROR, GRAFT_DATA_ERROR_CACHE,
-                   "cannot create the feature cache %s: %s", cache->dir,
+                   _("cannot create the feature cache %s: %s"), cache->dir,
                    g_strerror (saved));
       return NULL;
     }
@@ -415,11 +416,12 @@ write_all (int fd, GBytes *bytes)
   return TRUE;
 }
 
+/* WHAT says what failed, whole, so that it translates as a sentence. */
 static gboolean
 fail_store (GError **error, const char *what, int saved)
 {
   g_set_error (error, GRAFT_DATA_ERROR, GRAFT_DATA_ERROR_CACHE,
-               "feature cache: cannot %s: %s", what, g_strerror (saved));
+               "%s: %s", what, g_strerror (saved));
   return FALSE;
 }
 
@@ -435,10 +437,12 @@ write_entry (GraftFeatureCache *cache, const char *path, GBytes *bytes,
   int fd, saved = 0;
 
   if (g_mkdir_with_parents (folder, 0700) != 0)
-    return fail_store (error, "create a folder", errno);
+    return fail_store (error, _("feature cache: cannot create a folder"),
+                       errno);
   fd = g_mkstemp_full (temp, O_WRONLY | O_CLOEXEC, 0600);
   if (fd < 0)
-    return fail_store (error, "create a file", errno);
+    return fail_store (error, _("feature cache: cannot create a file"),
+                       errno);
   if (!write_all (fd, bytes))
     saved = errno ? errno : EIO;
   renew_fd (fd);
@@ -449,7 +453,8 @@ write_entry (GraftFeatureCache *cache, const char *path, GBytes *bytes,
   if (saved != 0)
     {
       g_unlink (temp);
-      return fail_store (error, "write an entry", saved);
+      return fail_store (error, _("feature cache: cannot write an entry"),
+                         saved);
     }
   return TRUE;
 }

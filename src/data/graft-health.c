@@ -3,6 +3,7 @@
 
 #include "graft-health.h"
 
+#include <glib/gi18n-lib.h>
 #include <string.h>
 
 static GPtrArray *
@@ -24,15 +25,20 @@ check_class_sizes (const GraftScan *scan, GPtrArray *warnings)
       if (klass->count == 0)
         g_ptr_array_add (warnings, graft_warning_new
                          (GRAFT_WARNING_EMPTY_CLASS, paths,
-                          "Class “%s” has no usable pictures.",
+                          _("Class “%s” has no usable pictures."),
                           klass->name));
       else if (klass->count < GRAFT_MIN_CLASS_PICTURES)
         g_ptr_array_add (warnings, graft_warning_new
                          (GRAFT_WARNING_FEW_PICTURES, paths,
-                          "Class “%s” has only %u usable picture%s: at "
-                          "least %d are needed to learn and validate it.",
+                          g_dngettext (GETTEXT_PACKAGE,
+                                       "Class “%s” has only %u usable "
+                                       "picture: at least %d are needed to "
+                                       "learn and validate it.",
+                                       "Class “%s” has only %u usable "
+                                       "pictures: at least %d are needed to "
+                                       "learn and validate it.",
+                                       klass->count),
                           klass->name, klass->count,
-                          klass->count == 1 ? "" : "s",
                           GRAFT_MIN_CLASS_PICTURES));
     }
 }
@@ -53,19 +59,19 @@ check_class_count (const GraftScan *scan, GPtrArray *warnings)
   if (scan->classes->len == 1)
     g_ptr_array_add (warnings, graft_warning_new
                      (GRAFT_WARNING_SINGLE_CLASS, NULL,
-                      "Only one class (“%s”): a classifier needs at least "
-                      "two. Drop one folder per class, or one folder whose "
-                      "sub-folders are the classes.",
+                      _("Only one class (“%s”): a classifier needs at "
+                        "least two. Drop one folder per class, or one "
+                        "folder whose sub-folders are the classes."),
                       ((GraftClass *) scan->classes->pdata[0])->name));
   else if (n_usable == 1)
     g_ptr_array_add (warnings, graft_warning_new
                      (GRAFT_WARNING_SINGLE_CLASS, NULL,
-                      "Only class “%s” has usable pictures: a classifier "
-                      "needs at least two.", usable->name));
+                      _("Only class “%s” has usable pictures: a "
+                        "classifier needs at least two."), usable->name));
   else if (n_usable == 0)
     g_ptr_array_add (warnings, graft_warning_new
                      (GRAFT_WARNING_NO_PICTURES, NULL,
-                      "No class has usable pictures."));
+                      _("No class has usable pictures.")));
 }
 
 /* Two folders named alike (dropped from different places) would show as
@@ -84,8 +90,8 @@ check_names (const GraftScan *scan, GPtrArray *warnings)
       g_ptr_array_add (paths, b->path);
       g_ptr_array_add (warnings, graft_warning_new
                        (GRAFT_WARNING_SAME_NAME, paths,
-                        "Two class folders are both named “%s”: rename "
-                        "one.", a->name));
+                        _("Two class folders are both named “%s”: rename "
+                          "one."), a->name));
     }
 }
 
@@ -108,8 +114,9 @@ check_balance (const GraftScan *scan, GPtrArray *warnings)
       && largest->count > GRAFT_IMBALANCE_RATIO * smallest->count)
     g_ptr_array_add (warnings, graft_warning_new
                      (GRAFT_WARNING_IMBALANCE, NULL,
-                      "Classes are imbalanced: “%s” has %u pictures, “%s” "
-                      "only %u (%.1f to 1).", largest->name, largest->count,
+                      _("Classes are imbalanced: “%s” has %u pictures, "
+                        "“%s” only %u (%.1f to 1)."),
+                      largest->name, largest->count,
                       smallest->name, smallest->count,
                       (double) largest->count / smallest->count));
 }
@@ -128,7 +135,11 @@ group_classes (const GraftScan *scan, GArray *group)
       if (listed[label])
         continue;
       listed[label] = TRUE;
-      g_string_append_printf (names, "%s“%s”", names->len ? ", " : "",
+      if (names->len > 0)
+        /* Translators: between the class names of a list */
+        g_string_append (names, _(", "));
+      /* Translators: a class name in quotes */
+      g_string_append_printf (names, _("“%s”"),
                               ((GraftClass *)
                                scan->classes->pdata[label])->name);
     }
@@ -156,18 +167,23 @@ warn_group (const GraftScan *scan, GArray *group, GPtrArray *warnings)
   if (one_class)
     g_ptr_array_add (warnings, graft_warning_new
                      (GRAFT_WARNING_DUPLICATE_IN_CLASS, paths,
-                      "%u identical copies of one picture in class %s.",
+                      g_dngettext (GETTEXT_PACKAGE,
+                                   "%u identical copy of one picture in "
+                                   "class %s.",
+                                   "%u identical copies of one picture in "
+                                   "class %s.", group->len),
                       group->len, classes));
   else
     g_ptr_array_add (warnings, graft_warning_new
                      (GRAFT_WARNING_DUPLICATE_ACROSS_CLASSES, paths,
-                      "The same picture is in classes %s: a labelling "
-                      "error?", classes));
+                      _("The same picture is in classes %s: a labelling "
+                        "error?"), classes));
   if (in_train && in_val)
     g_ptr_array_add (warnings, graft_warning_new
                      (GRAFT_WARNING_DUPLICATE_ACROSS_SPLIT, paths,
-                      "The same picture is in both training and validation "
-                      "sets: validation would overrate the model."));
+                      _("The same picture is in both training and "
+                        "validation sets: validation would overrate the "
+                        "model.")));
 }
 
 static void

@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <glib/gi18n-lib.h>
 #include <glib/gstdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -16,11 +17,16 @@
 #define READ_CHUNK_BYTES (256 * 1024)
 #define SHA256_BYTES 32
 
+/* WHAT, when not NULL, names the step that failed ("read error"). */
 static gboolean
 fail_errno (GError **error, int saved, const char *what)
 {
-  g_set_error (error, GRAFT_DATA_ERROR, GRAFT_DATA_ERROR_UNREADABLE,
-               "unreadable: %s%s", what, g_strerror (saved));
+  if (what != NULL)
+    g_set_error (error, GRAFT_DATA_ERROR, GRAFT_DATA_ERROR_UNREADABLE,
+                 _("unreadable: %s: %s"), what, g_strerror (saved));
+  else
+    g_set_error (error, GRAFT_DATA_ERROR, GRAFT_DATA_ERROR_UNREADABLE,
+                 _("unreadable: %s"), g_strerror (saved));
   return FALSE;
 }
 
@@ -31,18 +37,18 @@ check_file (const char *path, gint64 *size, GError **error)
   GStatBuf st;
 
   if (g_stat (path, &st) != 0)
-    return fail_errno (error, errno, "");
+    return fail_errno (error, errno, NULL);
   if (!S_ISREG (st.st_mode))
     {
       g_set_error_literal (error, GRAFT_DATA_ERROR,
                            GRAFT_DATA_ERROR_NOT_REGULAR,
-                           "not a regular file");
+                           _("not a regular file"));
       return FALSE;
     }
   if (st.st_size == 0)
     {
       g_set_error_literal (error, GRAFT_DATA_ERROR, GRAFT_DATA_ERROR_EMPTY,
-                           "empty file (0 bytes)");
+                           _("empty file (0 bytes)"));
       return FALSE;
     }
   *size = st.st_size;
@@ -61,7 +67,7 @@ read_through (const char *path, GraftIntegrity *integrity, GChecksum *sum,
   int saved = 0;
 
   if (fd < 0)
-    return fail_errno (error, errno, "");
+    return fail_errno (error, errno, NULL);
   buffer = g_malloc (READ_CHUNK_BYTES);
   do
     {
@@ -81,7 +87,7 @@ read_through (const char *path, GraftIntegrity *integrity, GChecksum *sum,
   close (fd);
   if (g_cancellable_set_error_if_cancelled (cancellable, error))
     return FALSE;
-  return saved == 0 || fail_errno (error, saved, "read error: ");
+  return saved == 0 || fail_errno (error, saved, _("read error"));
 }
 
 /* The reason for a file no loader recognised: not an image at all, or an
@@ -94,15 +100,16 @@ fail_unrecognised (GraftIntegrity *integrity, GError **error)
 
   if (format == GRAFT_FORMAT_UNKNOWN)
     g_set_error_literal (error, GRAFT_DATA_ERROR, GRAFT_DATA_ERROR_NOT_IMAGE,
-                         "not an image: the contents are in no picture "
-                         "format this system reads");
+                         _("not an image: the contents are in no picture "
+                           "format this system reads"));
   else if (graft_integrity_finish (integrity, &why)
            == GRAFT_INTEGRITY_TRUNCATED)
     g_set_error (error, GRAFT_DATA_ERROR, GRAFT_DATA_ERROR_TRUNCATED,
-                 "truncated: %s", why);
+                 _("truncated: %s"), why);
   else
     g_set_error (error, GRAFT_DATA_ERROR, GRAFT_DATA_ERROR_CORRUPT,
-                 "corrupt: a %s file whose header cannot be read",
+                 /* Translators: %s is a format name: PNG, JPEG… */
+                 _("corrupt: a %s file whose header cannot be read"),
                  graft_format_name (format));
   return FALSE;
 }
@@ -116,11 +123,11 @@ check_complete (GraftIntegrity *integrity, GError **error)
     {
     case GRAFT_INTEGRITY_TRUNCATED:
       g_set_error (error, GRAFT_DATA_ERROR, GRAFT_DATA_ERROR_TRUNCATED,
-                   "truncated: %s", why);
+                   _("truncated: %s"), why);
       return FALSE;
     case GRAFT_INTEGRITY_MALFORMED:
       g_set_error (error, GRAFT_DATA_ERROR, GRAFT_DATA_ERROR_CORRUPT,
-                   "corrupt: %s", why);
+                   _("corrupt: %s"), why);
       return FALSE;
     case GRAFT_INTEGRITY_COMPLETE:
     default:
@@ -134,14 +141,14 @@ check_size (int width, int height, gint64 max_pixels, GError **error)
   if (width <= 0 || height <= 0)
     {
       g_set_error_literal (error, GRAFT_DATA_ERROR, GRAFT_DATA_ERROR_CORRUPT,
-                           "corrupt: the header gives no size");
+                           _("corrupt: the header gives no size"));
       return FALSE;
     }
   if ((gint64) width * height > max_pixels)
     {
       g_set_error (error, GRAFT_DATA_ERROR, GRAFT_DATA_ERROR_TOO_LARGE,
-                   "too large: %d × %d pixels is over the limit of %g "
-                   "megapixels", width, height, max_pixels / 1e6);
+                   _("too large: %d × %d pixels is over the limit of %g "
+                     "megapixels"), width, height, max_pixels / 1e6);
       return FALSE;
     }
   return TRUE;
@@ -251,8 +258,8 @@ graft_image_decode (const char *path, GError **error)
   if (local != NULL || decoded == NULL)
     {
       g_set_error (error, GRAFT_DATA_ERROR, GRAFT_DATA_ERROR_CORRUPT,
-                   "corrupt: %s", local != NULL
-                   ? loader_reason (local->message) : "no picture decoded");
+                   _("corrupt: %s"), local != NULL
+                   ? loader_reason (local->message) : _("no picture decoded"));
       return NULL;
     }
   upright = gdk_pixbuf_apply_embedded_orientation (decoded);

@@ -4,6 +4,7 @@
 
 #include "graft-integrity.h"
 
+#include <glib/gi18n-lib.h>
 #include <string.h>
 
 /* Enough leading bytes to tell every format apart (WebP needs 12). */
@@ -339,9 +340,11 @@ static GraftIntegrityResult
 jpeg_finish (GraftIntegrity *it, const char **reason)
 {
   if (!it->seen_scan)
-    return incomplete (reason, "the JPEG file ends before its image data");
+    return incomplete (reason, _("the JPEG file ends before its image "
+                                 "data"));
   if (it->jpeg != JPEG_END)
-    return incomplete (reason, "the JPEG data stops before its end marker");
+    return incomplete (reason, _("the JPEG data stops before its end "
+                                 "marker"));
   return GRAFT_INTEGRITY_COMPLETE;
 }
 
@@ -363,18 +366,18 @@ graft_integrity_finish (GraftIntegrity *it, const char **reason)
       if (it->png == PNG_BAD)
         {
           if (reason != NULL)
-            *reason = "a PNG chunk claims an impossible length";
+            *reason = _("a PNG chunk claims an impossible length");
           return GRAFT_INTEGRITY_MALFORMED;
         }
       if (it->png != PNG_END)
-        return incomplete (reason, "the PNG data stops before its end "
-                           "chunk (IEND)");
+        return incomplete (reason, _("the PNG data stops before its end "
+                                     "chunk (IEND)"));
       break;
     case GRAFT_FORMAT_BMP:
     case GRAFT_FORMAT_WEBP:
       if (it->size < it->declared)
-        return incomplete (reason, "the file is shorter than its header "
-                           "says");
+        return incomplete (reason, _("the file is shorter than its header "
+                                     "says"));
       break;
     case GRAFT_FORMAT_GIF:
     case GRAFT_FORMAT_TIFF:

@@ -5,6 +5,7 @@
 #include "graft-scan.h"
 
 #include <errno.h>
+#include <glib/gi18n-lib.h>
 #include <glib/gstdio.h>
 #include <stdint.h>
 #include <string.h>
@@ -222,17 +223,17 @@ visit_entry (Walk *walk, const char *path, const char *relative,
 
   if (g_lstat (path, &st) != 0)
     {
-      skip (walk, path, "unreadable: %s", g_strerror (errno));
+      skip (walk, path, _("unreadable: %s"), g_strerror (errno));
       return;
     }
   if (S_ISLNK (st.st_mode) && g_stat (path, &st) != 0)
     {
       int saved = errno;
       if (saved == ELOOP)
-        skip (walk, path, "symbolic link loop: the link never reaches a "
-              "file or folder");
+        skip (walk, path, _("symbolic link loop: the link never reaches a "
+                              "file or folder"));
       else
-        skip (walk, path, "broken symbolic link: %s", g_strerror (saved));
+        skip (walk, path, _("broken symbolic link: %s"), g_strerror (saved));
       return;
     }
   if (S_ISDIR (st.st_mode))
@@ -240,7 +241,7 @@ visit_entry (Walk *walk, const char *path, const char *relative,
   else if (S_ISREG (st.st_mode))
     add_candidate (walk, path, relative, label);
   else
-    skip (walk, path, "not a regular file (a device, pipe or socket)");
+    skip (walk, path, _("not a regular file (a device, pipe or socket)"));
 }
 
 /* Marks a folder entered; FALSE (with the reason skipped) when it is an
@@ -254,13 +255,13 @@ enter_folder (Walk *walk, const char *folder, const GStatBuf *st,
                                                             key));
 
   if (state == FOLDER_ENTERED)
-    skip (walk, folder, "symbolic link loop: leads back to a folder that "
-          "contains it");
+    skip (walk, folder, _("symbolic link loop: leads back to a folder "
+                          "that contains it"));
   else if (state == FOLDER_DONE)
-    skip (walk, folder, "already scanned: the same folder through another "
-          "link");
+    skip (walk, folder, _("already scanned: the same folder through "
+                          "another link"));
   else if (depth > MAX_DEPTH)
-    skip (walk, folder, "nested too deeply (over %d folders)", MAX_DEPTH);
+    skip (walk, folder, _("nested too deeply (over %d folders)"), MAX_DEPTH);
   else
     {
       g_hash_table_insert (walk->folders, key,
@@ -306,7 +307,7 @@ walk_folder (Walk *walk, const char *folder, const GStatBuf *st,
     return;
   names = list_folder (folder, &error);
   if (names == NULL)
-    skip (walk, folder, "unreadable folder: %s", error->message);
+    skip (walk, folder, _("unreadable folder: %s"), error->message);
   for (guint i = 0; names != NULL && i < names->len
        && !g_cancellable_is_cancelled (walk->cancellable); i++)
     {
@@ -373,7 +374,7 @@ check_folders (const char *const *folders, GError **error)
   if (folders == NULL || folders[0] == NULL)
     {
       g_set_error_literal (error, GRAFT_DATA_ERROR,
-                           GRAFT_DATA_ERROR_NO_CLASSES, "no folder given");
+                           GRAFT_DATA_ERROR_NO_CLASSES, _("no folder given"));
       return FALSE;
     }
   for (guint i = 0; folders[i] != NULL; i++)
@@ -382,7 +383,7 @@ check_folders (const char *const *folders, GError **error)
         g_set_error (error, GRAFT_DATA_ERROR, GRAFT_DATA_ERROR_UNREADABLE,
                      "%s: %s", folders[i], g_file_test (folders[i],
                                                         G_FILE_TEST_EXISTS)
-                     ? "not a folder" : "no such folder");
+                     ? _("not a folder") : _("no such folder"));
         return FALSE;
       }
   return TRUE;
@@ -425,8 +426,8 @@ collect_classes (Walk *walk, const char *const *folders, GError **error)
   else
     walk->parent = folders[0];
   for (guint i = 0; walk->parent != NULL && i < loose->len; i++)
-      skip (walk, loose->pdata[i], "not in a class folder (each class is a "
-            "sub-folder named after it)");
+      skip (walk, loose->pdata[i], _("not in a class folder (each class "
+                                      "is a sub-folder named after it)"));
   g_ptr_array_sort (scan->classes, compare_class_names);
   return TRUE;
 }
@@ -449,7 +450,8 @@ walk_classes (Walk *walk)
       GraftClass *klass = scan->classes->pdata[i];
       GStatBuf st;
       if (g_stat (klass->path, &st) != 0)
-        skip (walk, klass->path, "unreadable folder: %s", g_strerror (errno));
+        skip (walk, klass->path, _("unreadable folder: %s"),
+              g_strerror (errno));
       else
         walk_folder (walk, klass->path, &st, "", i, 0);
     }

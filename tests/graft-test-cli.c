@@ -64,3 +64,34 @@ graft_test_run_tool (const char *const *argv, int missing_code, char **out,
   return g_spawn_check_wait_status (wait_status, NULL) ? GRAFT_TOOL_PASSED
                                                        : GRAFT_TOOL_FAILED;
 }
+
+gboolean
+graft_test_have_onnx_runtime (const char *script)
+{
+  g_autofree char *node = g_find_program_in_path ("node");
+  g_autofree char *out = NULL, *err = NULL, *reason = NULL;
+
+  if (node == NULL)
+    {
+      g_test_skip ("node is missing (ONNX Runtime runs in onnxruntime-node; "
+                   "tools/test installs both)");
+      return FALSE;
+    }
+  switch (graft_test_run_tool ((const char *[]) { "node", script, "--check",
+                                                  NULL },
+                               GRAFT_TEST_ORT_EXIT_MISSING, &out, &err))
+    {
+    case GRAFT_TOOL_MISSING:
+      reason = g_strdup_printf ("%s (tools/test installs it)",
+                                g_strstrip (out));
+      g_test_skip (reason);
+      return FALSE;
+    case GRAFT_TOOL_FAILED:
+      g_test_fail_printf ("ort-run.mjs --check failed: %s",
+                          g_strdelimit (err, "\n", ' '));
+      return FALSE;
+    case GRAFT_TOOL_PASSED:
+    default:
+      return TRUE;
+    }
+}

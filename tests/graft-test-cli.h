@@ -37,3 +37,11 @@ typedef enum
 GraftToolResult graft_test_run_tool (const char *const *argv,
                                      int missing_code, char **out,
                                      char **err);
+
+/* ort-run.mjs's exit code when onnxruntime-node cannot be loaded. */
+#define GRAFT_TEST_ORT_EXIT_MISSING 3
+
+/* Whether node loads onnxruntime-node for tests/tools/ort-run.mjs at
+ * @script; else the test is skipped with the reason (or failed, when the
+ * check itself breaks). */
+gboolean graft_test_have_onnx_runtime (const char *script);

@@ -240,6 +240,8 @@ name_row_controls (GtkWidget *row, GParamSpec *pspec, GraftRunRecord *record)
   g_autofree char *tick = g_strdup_printf (_("Compare run %s"), name);
   g_autofree char *remove = g_strdup_printf (_("Delete run %s"), name);
   g_autofree char *edit = g_strdup_printf (_("Name of run %s"), name);
+  g_autofree char *details = g_strdup_printf (_("Try run %s"), name);
+  g_autofree char *export = g_strdup_printf (_("Export run %s"), name);
 
   gtk_accessible_update_property (g_object_get_data (G_OBJECT (row), "tick"),
                                   GTK_ACCESSIBLE_PROPERTY_LABEL, tick, -1);
@@ -247,6 +249,11 @@ name_row_controls (GtkWidget *row, GParamSpec *pspec, GraftRunRecord *record)
                                   GTK_ACCESSIBLE_PROPERTY_LABEL, remove, -1);
   gtk_accessible_update_property (g_object_get_data (G_OBJECT (row), "name"),
                                   GTK_ACCESSIBLE_PROPERTY_LABEL, edit, -1);
+  gtk_accessible_update_property (g_object_get_data (G_OBJECT (row),
+                                                     "details"),
+                                  GTK_ACCESSIBLE_PROPERTY_LABEL, details, -1);
+  gtk_accessible_update_property (g_object_get_data (G_OBJECT (row), "export"),
+                                  GTK_ACCESSIBLE_PROPERTY_LABEL, export, -1);
   if (g_strcmp0 (gtk_editable_get_text (g_object_get_data (G_OBJECT (row),
                                                            "name")), name))
     gtk_editable_set_text (g_object_get_data (G_OBJECT (row), "name"), name);
@@ -286,6 +293,23 @@ row_text (GraftRunRecord *record, GtkWidget *row)
   return box;
 }
 
+/* A flat icon button running the window's action @action on the run. */
+static GtkWidget *
+row_action_button (const char *icon, const char *tooltip, const char *action,
+                   GraftRunRecord *record)
+{
+  GtkWidget *button = gtk_button_new_from_icon_name (icon);
+
+  gtk_widget_set_valign (button, GTK_ALIGN_CENTER);
+  gtk_widget_add_css_class (button, "flat");
+  gtk_widget_set_tooltip_text (button, tooltip);
+  gtk_actionable_set_action_name (GTK_ACTIONABLE (button), action);
+  gtk_actionable_set_action_target_value
+    (GTK_ACTIONABLE (button),
+     g_variant_new_string (graft_run_record_get_dir (record)));
+  return button;
+}
+
 static GtkWidget *
 create_row (gpointer item, gpointer user_data)
 {
@@ -294,6 +318,7 @@ create_row (gpointer item, gpointer user_data)
   GtkWidget *row = gtk_box_new (GTK_ORIENTATION_HORIZONTAL, 10);
   GtkWidget *tick = gtk_switch_new ();
   GtkWidget *remove = gtk_button_new_from_icon_name ("user-trash-symbolic");
+  GtkWidget *details, *export;
 
   gtk_widget_set_margin_top (row, 4);
   gtk_widget_set_margin_bottom (row, 4);
@@ -313,7 +338,17 @@ create_row (gpointer item, gpointer user_data)
                            G_CALLBACK (on_delete_clicked), self, 0);
   gtk_box_append (GTK_BOX (row), tick);
   gtk_box_append (GTK_BOX (row), row_text (record, row));
+  details = row_action_button ("image-x-generic-symbolic",
+                               _("Try the run on pictures, see its "
+                                 "mistakes"), "win.run-details", record);
+  export = row_action_button ("document-save-symbolic",
+                              _("Export the model, curves or plot"),
+                              "win.export-run", record);
+  gtk_box_append (GTK_BOX (row), details);
+  gtk_box_append (GTK_BOX (row), export);
   gtk_box_append (GTK_BOX (row), remove);
+  g_object_set_data (G_OBJECT (row), "details", details);
+  g_object_set_data (G_OBJECT (row), "export", export);
   g_object_set_data (G_OBJECT (row), "tick", tick);
   g_object_set_data (G_OBJECT (row), "delete", remove);
   name_row_controls (row, NULL, record);

@@ -19,6 +19,7 @@
  */
 #define G_LOG_DOMAIN "graft-loss-plot"
 
+#include <cairo-svg.h>
 #include <glib/gi18n.h>
 #include <math.h>
 #include <string.h>
@@ -914,12 +915,13 @@ layout_compute (GraftLossPlot *self,
   l->area.height = MAX (1, l->area.height);
 }
 
+/* The layout for @width × @height: the widget's size, or a saved
+ * picture's. */
 static const Layout *
-ensure_layout (GraftLossPlot *self)
+ensure_layout_sized (GraftLossPlot *self,
+                     int            width,
+                     int            height)
 {
-  int width = gtk_widget_get_width (GTK_WIDGET (self));
-  int height = gtk_widget_get_height (GTK_WIDGET (self));
-
   if (!self->layout_valid || width != self->layout.width
       || height != self->layout.height)
     {
@@ -927,6 +929,13 @@ ensure_layout (GraftLossPlot *self)
       self->layout_valid = TRUE;
     }
   return &self->layout;
+}
+
+static const Layout *
+ensure_layout (GraftLossPlot *self)
+{
+  return ensure_layout_sized (self, gtk_widget_get_width (GTK_WIDGET (self)),
+                              gtk_widget_get_height (GTK_WIDGET (self)));
 }
 
 /* Mapping */
@@ -1711,34 +1720,28 @@ draw_empty (GraftLossPlot *self,
   show_text (cr, layout, PAD, (height - h) / 2.0, &colors->fg, DIM_TEXT_ALPHA);
 }
 
+/* Everything but the hover read-out, at @width × @height. */
 static void
-graft_loss_plot_snapshot (GtkWidget   *widget,
-                          GtkSnapshot *snapshot)
+render_with (GraftLossPlot *self,
+             cairo_t       *cr,
+             int            width,
+             int            height,
+             const Colors  *colors)
 {
-  GraftLossPlot *self = GRAFT_LOSS_PLOT (widget);
-  int width = gtk_widget_get_width (widget);
-  int height = gtk_widget_get_height (widget);
   const Layout *l;
-  Colors colors;
-  cairo_t *cr;
 
-  self->draw_queued = FALSE;
   if (width <= 0 || height <= 0)
     return;
-  get_colors (self, &colors);
-  cr = gtk_snapshot_append_cairo (snapshot,
-                                  &GRAPHENE_RECT_INIT (0, 0, width, height));
   if (total_points (self) == 0)
     {
-      draw_empty (self, cr, width, height, &colors);
-      cairo_destroy (cr);
+      draw_empty (self, cr, width, height, colors);
       return;
     }
 
-  l = ensure_layout (self);
-  draw_frame (self, cr, l, &colors);
-  draw_markers (self, cr, l, &colors);
-  draw_legend (self, cr, l, &colors);
+  l = ensure_layout_sized (self, width, height);
+  draw_frame (self, cr, l, colors);
+  draw_markers (self, cr, l, colors);
+  draw_legend (self, cr, l, colors);
 
   cairo_save (cr);
   /* Room for lines and points where a value sits on the area's edge. */
@@ -1747,11 +1750,154 @@ graft_loss_plot_snapshot (GtkWidget   *widget,
                    l->area.height + 2 * CLIP_MARGIN);
   cairo_clip (cr);
   for (guint i = 0; i < self->series->len; i++)
-    draw_series (cr, l, g_ptr_array_index (self->series, i), &colors);
+    draw_series (cr, l, g_ptr_array_index (self->series, i), colors);
   cairo_restore (cr);
+}
 
-  draw_hover (self, cr, l, &colors);
+void
+graft_loss_plot_render (GraftLossPlot *self,
+                        cairo_t       *cr,
+                        int            width,
+                        int            height)
+{
+  Colors colors;
+
+  g_return_if_fail (GRAFT_IS_LOSS_PLOT (self));
+  g_return_if_fail (cr != NULL);
+
+  get_colors (self, &colors);
+  render_with (self, cr, width, height, &colors);
+}
+
+static void
+graft_loss_plot_snapshot (GtkWidget   *widget,
+                          GtkSnapshot *snapshot)
+{
+  GraftLossPlot *self = GRAFT_LOSS_PLOT (widget);
+  int width = gtk_widget_get_width (widget);
+  int height = gtk_widget_get_height (widget);
+  Colors colors;
+  cairo_t *cr;
+
+  self->draw_queued = FALSE;
+  if (width <= 0 || height <= 0)
+    return;
+  cr = gtk_snapshot_append_cairo (snapshot,
+                                  &GRAPHENE_RECT_INIT (0, 0, width, height));
+  graft_loss_plot_render (self, cr, width, height);
+  if (total_points (self) > 0)
+    {
+      get_colors (self, &colors);
+      draw_hover (self, cr, ensure_layout (self), &colors);
+    }
   cairo_destroy (cr);
+}
+
+/* Saving */
+
+static cairo_status_t
+append_to_bytes (void                *closure,
+                 const unsigned char *data,
+                 unsigned int         length)
+{
+  g_byte_array_append (closure, data, length);
+  return CAIRO_STATUS_SUCCESS;
+}
+
+static gboolean
+has_extension (const char *path,
+               const char *extension)
+{
+  g_autofree char *lower = g_ascii_strdown (path, -1);
+
+  return g_str_has_suffix (lower, extension);
+}
+
+GBytes *
+graft_loss_plot_render_file (GraftLossPlot *self,
+                             const char    *path,
+                             int            width,
+                             int            height,
+                             GError       **error)
+{
+  /* A saved plot goes into documents and slides: dark on white, whatever
+   * the app's style. */
+  const Colors colors = { .fg = { 0, 0, 0, 0.8 }, .dark = FALSE };
+  g_autoptr (GByteArray) bytes = g_byte_array_new ();
+  gboolean svg;
+  cairo_surface_t *surface;
+  cairo_status_t status;
+  cairo_t *cr;
+
+  g_return_val_if_fail (GRAFT_IS_LOSS_PLOT (self), NULL);
+  g_return_val_if_fail (path != NULL, NULL);
+
+  svg = has_extension (path, ".svg");
+  if (!svg && !has_extension (path, ".png"))
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                   _("%s: a plot is saved as .png or .svg"), path);
+      return NULL;
+    }
+  if (width <= 0 || height <= 0 || width > GRAFT_PLOT_MAX_SAVE_SIZE
+      || height > GRAFT_PLOT_MAX_SAVE_SIZE)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                   _("A plot of %d × %d pixels cannot be saved"),
+                   width, height);
+      return NULL;
+    }
+
+  surface = svg ? cairo_svg_surface_create_for_stream (append_to_bytes, bytes,
+                                                       width, height)
+    : cairo_image_surface_create (CAIRO_FORMAT_ARGB32, width, height);
+  cr = cairo_create (surface);
+  cairo_set_source_rgb (cr, 1, 1, 1);
+  cairo_paint (cr);
+  render_with (self, cr, width, height, &colors);
+  cairo_destroy (cr);
+  /* A size other than the widget's leaves a layout the widget redoes. */
+  self->layout_valid = FALSE;
+  gtk_widget_queue_draw (GTK_WIDGET (self));
+
+  /* Finishing an SVG surface writes its end; an image surface is
+   * written out while still alive. */
+  if (svg)
+    cairo_surface_finish (surface);
+  status = cairo_surface_status (surface);
+  if (status == CAIRO_STATUS_SUCCESS && !svg)
+    status = cairo_surface_write_to_png_stream (surface, append_to_bytes,
+                                                bytes);
+  cairo_surface_destroy (surface);
+  if (status != CAIRO_STATUS_SUCCESS)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED,
+                   _("The plot could not be drawn: %s"),
+                   cairo_status_to_string (status));
+      return NULL;
+    }
+  return g_byte_array_free_to_bytes (g_steal_pointer (&bytes));
+}
+
+gboolean
+graft_loss_plot_save (GraftLossPlot *self,
+                      const char    *path,
+                      int            width,
+                      int            height,
+                      GError       **error)
+{
+  g_autoptr (GBytes) bytes = graft_loss_plot_render_file (self, path, width,
+                                                          height, error);
+  gsize length;
+  const char *data;
+
+  if (bytes == NULL)
+    return FALSE;
+  data = g_bytes_get_data (bytes, &length);
+  /* A temporary file beside @path, then a rename. */
+  return g_file_set_contents_full (path, data, (gssize) length,
+                                   G_FILE_SET_CONTENTS_CONSISTENT, 0666,
+                                   error);
 }
 
 static void

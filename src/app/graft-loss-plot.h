@@ -93,4 +93,31 @@ gboolean    graft_loss_plot_pick           (GraftLossPlot  *self,
                                             double         *px,
                                             double         *py);
 
+/* Draws the plot (everything but the hover read-out) on @cr at @width ×
+ * @height, in the widget's colours; the widget's own drawing is this. */
+void        graft_loss_plot_render         (GraftLossPlot  *self,
+                                            cairo_t        *cr,
+                                            int             width,
+                                            int             height);
+/* Writes the plot at @width × @height pixels to @path, as PNG or SVG by
+ * its extension (.png, .svg), dark on white whatever the app's style;
+ * through a temporary file and a rename.  Draws on the calling thread,
+ * which must be the main one: a worker may write what
+ * graft_loss_plot_render_file returns instead. */
+gboolean    graft_loss_plot_save           (GraftLossPlot  *self,
+                                            const char     *path,
+                                            int             width,
+                                            int             height,
+                                            GError        **error);
+/* What graft_loss_plot_save would write to @path, drawn in memory: no
+ * file is touched, so a worker can write it. */
+GBytes     *graft_loss_plot_render_file    (GraftLossPlot  *self,
+                                            const char     *path,
+                                            int             width,
+                                            int             height,
+                                            GError        **error);
+
+/* The largest side a saved plot may have, in pixels. */
+#define GRAFT_PLOT_MAX_SAVE_SIZE 16384
+
 G_END_DECLS

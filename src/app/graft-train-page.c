@@ -129,6 +129,8 @@ struct _GraftTrainPage
   GtkProgressBar *find_lr_progress;
   GtkToggleButton *settings_button;
   GtkButton *pause_button;
+  GtkWidget *details_button;   /* "Try It…" and "Export…", once a run */
+  GtkWidget *export_button;    /* has ended, on that run */
   GtkLabel *status;
   GtkProgressBar *progress;
   GraftLossPlot *plot;
@@ -816,6 +818,25 @@ show_progress (GraftTrainPage *self)
   gtk_progress_bar_set_text (self->progress, text);
 }
 
+/* A run that has ended can be tried and exported, through the window's
+ * actions on its folder (the Compare page's rows use the same). */
+static void
+show_run_actions (GraftTrainPage *self, GraftRunState state)
+{
+  gboolean ended = self->run != NULL && (state == GRAFT_RUN_STATE_FINISHED
+                                         || state == GRAFT_RUN_STATE_STOPPED);
+  GtkWidget *buttons[] = { self->details_button, self->export_button };
+
+  for (guint i = 0; i < G_N_ELEMENTS (buttons); i++)
+    {
+      gtk_widget_set_visible (buttons[i], ended);
+      if (ended)
+        gtk_actionable_set_action_target_value
+          (GTK_ACTIONABLE (buttons[i]),
+           g_variant_new_string (graft_run_get_dir (self->run)));
+    }
+}
+
 static void
 show_state (GraftTrainPage *self)
 {
@@ -828,6 +849,7 @@ show_state (GraftTrainPage *self)
                         ? _("Resume") : _("Pause"));
   gtk_widget_set_sensitive (self->settings,
                             self->run == NULL || !is_active (state));
+  show_run_actions (self, state);
   show_progress (self);
 }
 
@@ -1354,6 +1376,8 @@ graft_train_page_class_init (GraftTrainPageClass *klass)
   BIND (find_lr_progress);
   BIND (settings_button);
   BIND (pause_button);
+  BIND (details_button);
+  BIND (export_button);
   BIND (status);
   BIND (progress);
   BIND (plot);

@@ -10,6 +10,9 @@
 #include "graft-backbone-page.h"
 #include "graft-compare-page.h"
 #include "graft-data-page.h"
+#include "graft-export-dialog.h"
+#include "graft-run-details.h"
+#include "graft-run-list.h"
 #include "graft-train-page.h"
 
 /* The generated resource bundle (resources/graft.gresource.xml). */
@@ -257,6 +260,41 @@ stop_run_action (GtkWidget *widget, const char *name, GVariant *param)
     graft_run_stop (self->run);
 }
 
+/* The run of the folder @param names, as the project's run list holds it;
+ * NULL with a toast while the list has not read it yet. */
+static GraftRunRecord *
+find_record (GraftWindow *self, GVariant *param)
+{
+  GListModel *runs = graft_project_get_runs (self->project);
+  GraftRunRecord *record
+    = graft_run_list_find (GRAFT_RUN_LIST (runs),
+                           g_variant_get_string (param, NULL));
+
+  if (record == NULL)
+    graft_toast (GTK_WIDGET (self), _("That run is still being read — try "
+                                      "again in a moment"));
+  return record;
+}
+
+static void
+run_details_action (GtkWidget *widget, const char *name, GVariant *param)
+{
+  GraftRunRecord *record = find_record (GRAFT_WINDOW (widget), param);
+
+  if (record != NULL)
+    gtk_window_present (graft_run_details_new (GTK_WINDOW (widget), record));
+}
+
+static void
+export_run_action (GtkWidget *widget, const char *name, GVariant *param)
+{
+  GraftRunRecord *record = find_record (GRAFT_WINDOW (widget), param);
+
+  if (record != NULL)
+    gtk_window_present (graft_export_dialog_new (GTK_WINDOW (widget), record,
+                                                 NULL));
+}
+
 /* ---- Following the project ------------------------------------------------------ */
 
 static void
@@ -448,6 +486,10 @@ install_actions (GtkWidgetClass *widget_class)
                                    pause_run_action);
   gtk_widget_class_install_action (widget_class, "win.stop-run", NULL,
                                    stop_run_action);
+  gtk_widget_class_install_action (widget_class, "win.run-details", "s",
+                                   run_details_action);
+  gtk_widget_class_install_action (widget_class, "win.export-run", "s",
+                                   export_run_action);
 }
 
 static void
@@ -465,6 +507,8 @@ graft_window_class_init (GraftWindowClass *klass)
   g_type_ensure (GRAFT_TYPE_DATA_PAGE);
   g_type_ensure (GRAFT_TYPE_BACKBONE_PAGE);
   g_type_ensure (GRAFT_TYPE_TRAIN_PAGE);
+  g_type_ensure (GRAFT_TYPE_RUN_DETAILS);
+  g_type_ensure (GRAFT_TYPE_EXPORT_DIALOG);
   g_type_ensure (GRAFT_TYPE_COMPARE_PAGE);
   gtk_widget_class_set_template_from_resource (widget_class,
                                                "/io/github/graft/Graft/"

@@ -147,6 +147,48 @@ graft_test_screenshot (GtkWidget *widget, const char *name)
 }
 
 char *
+graft_test_run_cli (const char *const *argv)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *out = NULL;
+  int status = 0;
+
+  g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_STDERR_TO_DEV_NULL,
+                NULL, NULL, &out, NULL, &status, &error);
+  g_assert_no_error (error);
+  g_spawn_check_wait_status (status, &error);
+  g_assert_no_error (error);
+  return g_steal_pointer (&out);
+}
+
+char *
+graft_test_make_run (const char *name)
+{
+  g_autofree char *data = graft_test_samples_path ("fashion");
+  char *dir = g_build_filename (data_home, "graft", "runs", name, NULL);
+  const char *argv[] = { GRAFT_TEST_CLI, "train", "--backbone", "fashion-cnn",
+                         "--data", data, "--mode", "extract",
+                         "--epochs", "3", "--seed", "1", "--out", dir, NULL };
+
+  g_free (graft_test_run_cli (argv));
+  return dir;
+}
+
+GtkWindow *
+graft_test_find_toplevel (GType type)
+{
+  GListModel *toplevels = gtk_window_get_toplevels ();   /* GTK's */
+
+  for (guint i = 0; i < g_list_model_get_n_items (toplevels); i++)
+    {
+      g_autoptr (GObject) w = g_list_model_get_item (toplevels, i);
+      if (G_TYPE_CHECK_INSTANCE_TYPE (w, type))
+        return GTK_WINDOW (w);
+    }
+  return NULL;
+}
+
+char *
 graft_test_samples_path (const char *name)
 {
   return g_build_filename (GRAFT_TEST_SAMPLES_DIR, name, NULL);

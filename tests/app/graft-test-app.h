@@ -36,6 +36,19 @@ gboolean graft_test_drop_paths (GtkDropTarget *target,
  * that variable is set; does nothing otherwise. */
 void     graft_test_screenshot (GtkWidget *widget, const char *name);
 
+/* Runs @argv (graft-cli, as a script would) to its end and returns its
+ * standard output; fails the test when it cannot start or exits
+ * non-zero. */
+char    *graft_test_run_cli (const char *const *argv);
+
+/* A short run made by graft-cli as a script would: fashion-cnn on the
+ * sample data, feature extraction, 3 epochs, seed 1, into the runs
+ * folder of the test's data home as @name.  Returns its folder. */
+char    *graft_test_make_run (const char *name);
+
+/* The toplevel window of @type, or NULL. */
+GtkWindow *graft_test_find_toplevel (GType type);
+
 /* A folder of the sample data in the source tree (e.g. "fashion"). */
 char    *graft_test_samples_path (const char *name);
 

@@ -19,6 +19,8 @@
 
 #include "graft-backbone.h"
 #include "graft-compare-page.h"
+#include "graft-export-dialog.h"
+#include "graft-run-details.h"
 #include "graft-run-list.h"
 #include "graft-scan.h"
 #include "graft-test-app.h"
@@ -94,9 +96,12 @@ find_widget (GtkWidget *widget, GType type, guint *index)
   return NULL;
 }
 
-/* A control of @type in the list row of the run in @dir. */
+/* The row's buttons, in order: Try, Export, Delete. */
+#define ROW_DELETE_BUTTON 2
+
+/* The @nth control of @type in the list row of the run in @dir. */
 static GtkWidget *
-row_control (const char *dir, GType type)
+row_control_nth (const char *dir, GType type, guint nth)
 {
   guint zero = 0;
   GtkListBox *list = GTK_LIST_BOX (find_widget (GTK_WIDGET (fixture.page),
@@ -107,13 +112,16 @@ row_control (const char *dir, GType type)
     {
       g_autoptr (GraftRunRecord) record = g_list_model_get_item (runs, i);
       if (g_str_equal (graft_run_record_get_dir (record), dir))
-        {
-          zero = 0;
-          return find_widget (GTK_WIDGET (gtk_list_box_get_row_at_index
-                                          (list, i)), type, &zero);
-        }
+        return find_widget (GTK_WIDGET (gtk_list_box_get_row_at_index
+                                        (list, i)), type, &nth);
     }
   g_assert_not_reached ();
+}
+
+static GtkWidget *
+row_control (const char *dir, GType type)
+{
+  return row_control_nth (dir, type, 0);
 }
 
 /* ---- Training ------------------------------------------------------------------------ */
@@ -420,13 +428,36 @@ folder_gone (gpointer data)
   return !folder_is (data);
 }
 
+/* A row's Try and Export buttons open those windows on that run. */
+static void
+test_details_export (void)
+{
+  const struct { guint button; GType type; } opens[] = {
+    { 0, GRAFT_TYPE_RUN_DETAILS },
+    { 1, GRAFT_TYPE_EXPORT_DIALOG },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (opens); i++)
+    {
+      GtkWindow *window;
+
+      g_assert_null (graft_test_find_toplevel (opens[i].type));
+      g_signal_emit_by_name (row_control_nth (fixture.extract_dir,
+                                              GTK_TYPE_BUTTON,
+                                              opens[i].button), "clicked");
+      window = graft_test_find_toplevel (opens[i].type);
+      g_assert_nonnull (window);
+      gtk_window_destroy (window);
+    }
+}
+
 static void
 test_delete_undo (void)
 {
   g_autofree char *trash = graft_project_get_trash_dir ();
 
-  g_signal_emit_by_name (row_control (fixture.extract_dir, GTK_TYPE_BUTTON),
-                         "clicked");
+  g_signal_emit_by_name (row_control_nth (fixture.extract_dir, GTK_TYPE_BUTTON,
+                                          ROW_DELETE_BUTTON), "clicked");
   g_assert_cmpuint (g_list_model_get_n_items
                     (graft_project_get_runs (fixture.project)), ==, 1);
   g_assert_cmpuint (graft_compare_page_get_n_table_rows (fixture.page), ==,
@@ -570,6 +601,7 @@ main (int argc, char **argv)
   g_test_add_func ("/app/compare-page/cell-pictures", test_cell_pictures);
   g_test_add_func ("/app/compare-page/changed", test_changed);
   g_test_add_func ("/app/compare-page/rename", test_rename);
+  g_test_add_func ("/app/compare-page/details-export", test_details_export);
   g_test_add_func ("/app/compare-page/delete-undo", test_delete_undo);
   g_test_add_func ("/app/compare-page/screenshots", test_screenshots);
   g_test_add_func ("/app/compare-page/restart", test_restart);

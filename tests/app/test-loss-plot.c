@@ -1,8 +1,10 @@
 /* test-loss-plot.c: GraftLossPlot — counting, smoothing, ticks, picking,
  * a logarithmic x axis (learning rates), skipped values, the time to draw 100,000 points, and screenshots in the
- * light and dark styles (written to $GRAFT_TEST_SCREENSHOT_DIR if set).
+ * light and dark styles (written to $GRAFT_TEST_SCREENSHOT_DIR if set),
+ * and the plot saved as PNG and SVG at a chosen size.
  */
 #include <glib/gi18n.h>
+#include <glib/gstdio.h>
 #include <math.h>
 #include <string.h>
 
@@ -598,6 +600,71 @@ test_screenshots (void)
   gtk_window_destroy (GTK_WINDOW (window));
 }
 
+/* Saved at a size unlike the widget's, as PNG and as SVG by the
+ * extension; the widget still draws at its own size afterwards. */
+static void
+test_save (void)
+{
+  GtkWidget *plot = graft_loss_plot_new ();
+  GtkWidget *window = show_in_window (plot, WINDOW_WIDTH, WINDOW_HEIGHT);
+  GraftLossPlot *self = GRAFT_LOSS_PLOT (plot);
+  g_autoptr (GError) error = NULL;
+  g_autofree char *dir = g_dir_make_tmp ("graft-plot-XXXXXX", &error);
+  g_autofree char *png = NULL, *svg = NULL, *bad = NULL, *text = NULL;
+  g_autoptr (GdkPixbuf) pixbuf = NULL;
+  double wx, wy, before_x, before_y;
+
+  g_assert_no_error (error);
+  fill_realistic (self);
+  g_assert_true (graft_loss_plot_data_to_widget (self, 0, 300, 0.5,
+                                                 &before_x, &before_y));
+  png = g_build_filename (dir, "plot.png", NULL);
+  svg = g_build_filename (dir, "plot.svg", NULL);
+  graft_loss_plot_save (self, png, 1200, 800, &error);
+  g_assert_no_error (error);
+  graft_loss_plot_save (self, svg, 640, 480, &error);
+  g_assert_no_error (error);
+
+  pixbuf = gdk_pixbuf_new_from_file (png, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (gdk_pixbuf_get_width (pixbuf), ==, 1200);
+  g_assert_cmpint (gdk_pixbuf_get_height (pixbuf), ==, 800);
+
+  g_file_get_contents (svg, &text, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_true (g_str_has_prefix (text, "<?xml"));
+  g_assert_nonnull (strstr (text, "<svg"));
+  g_assert_nonnull (strstr (text, "640"));
+
+  /* Only the two formats; a size that is no picture is refused. */
+  bad = g_build_filename (dir, "plot.jpg", NULL);
+  g_assert_false (graft_loss_plot_save (self, bad, 100, 100, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT);
+  g_clear_error (&error);
+  g_assert_false (graft_loss_plot_save (self, png, 0, 100, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT);
+  g_clear_error (&error);
+  g_assert_false (g_file_test (bad, G_FILE_TEST_EXISTS));
+
+  /* The widget's own mapping is back to its own size. */
+  gtk_test_widget_wait_for_draw (window);
+  g_assert_true (graft_loss_plot_data_to_widget (self, 0, 300, 0.5, &wx, &wy));
+  g_assert_cmpfloat_with_epsilon (wx, before_x, PIXEL_TOLERANCE);
+  g_assert_cmpfloat_with_epsilon (wy, before_y, PIXEL_TOLERANCE);
+
+  if (g_getenv ("GRAFT_TEST_SCREENSHOT_DIR") != NULL)
+    {
+      g_autofree char *shot = g_build_filename
+        (g_getenv ("GRAFT_TEST_SCREENSHOT_DIR"), "loss-plot-saved.png", NULL);
+      graft_loss_plot_save (self, shot, 1200, 800, &error);
+      g_assert_no_error (error);
+    }
+  g_unlink (png);
+  g_unlink (svg);
+  g_rmdir (dir);
+  gtk_window_destroy (GTK_WINDOW (window));
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -615,6 +682,7 @@ main (int   argc,
   g_test_add_func ("/app/loss-plot/summary", test_summary);
   g_test_add_func ("/app/loss-plot/many-points", test_many_points);
   g_test_add_func ("/app/loss-plot/screenshots", test_screenshots);
+  g_test_add_func ("/app/loss-plot/save", test_save);
 
   return g_test_run ();
 }

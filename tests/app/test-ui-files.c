@@ -6,6 +6,7 @@
  * G_DEBUG=fatal-warnings turns into a failure. */
 #include <string.h>
 
+#include "graft-export-dialog.h"
 #include "graft-test-app.h"
 #include "graft-window.h"
 
@@ -95,6 +96,8 @@ main (int argc, char **argv)
   graft_test_app_init (&argc, &argv);
   /* Making a window registers every widget type the templates name. */
   gtk_window_destroy (GTK_WINDOW (graft_window_new (NULL)));
+  /* Dialogs the window makes only when asked. */
+  g_type_ensure (GRAFT_TYPE_EXPORT_DIALOG);
   add_ui_files (RESOURCE_ROOT, &n_files);
   /* The window, the three pages and the shortcuts window at least. */
   g_assert_cmpuint (n_files, >=, 5);

@@ -118,20 +118,6 @@ typedef struct
   gboolean about, shortcuts;
 } AppCheck;
 
-static GtkWindow *
-find_toplevel (GType type)
-{
-  GListModel *toplevels = gtk_window_get_toplevels ();   /* GTK's */
-
-  for (guint i = 0; i < g_list_model_get_n_items (toplevels); i++)
-    {
-      g_autoptr (GObject) w = g_list_model_get_item (toplevels, i);
-      if (G_TYPE_CHECK_INSTANCE_TYPE (w, type))
-        return GTK_WINDOW (w);
-    }
-  return NULL;
-}
-
 static gboolean
 check_app (gpointer data)
 {
@@ -145,10 +131,10 @@ check_app (gpointer data)
   project = graft_window_get_project (check->window);
   graft_test_wait_for (scan_done, project, 60000, "the scan of argv");
   g_action_group_activate_action (G_ACTION_GROUP (check->app), "about", NULL);
-  check->about = find_toplevel (ADW_TYPE_ABOUT_WINDOW) != NULL;
+  check->about = graft_test_find_toplevel (ADW_TYPE_ABOUT_WINDOW) != NULL;
   gtk_widget_activate_action (GTK_WIDGET (check->window),
                               "win.show-help-overlay", NULL);
-  check->shortcuts = find_toplevel (GTK_TYPE_SHORTCUTS_WINDOW) != NULL;
+  check->shortcuts = graft_test_find_toplevel (GTK_TYPE_SHORTCUTS_WINDOW) != NULL;
   g_action_group_activate_action (G_ACTION_GROUP (check->app), "quit", NULL);
   g_application_quit (G_APPLICATION (check->app));
   return G_SOURCE_REMOVE;

@@ -1417,39 +1417,6 @@ test_predict_validation (gconstpointer data)
 /* ---- ONNX Runtime -------------------------------------------------------- */
 
 
-/* Whether node loads onnxruntime-node; else the test is skipped with the
- * reason. */
-static gboolean
-have_onnx_runtime (const char *script)
-{
-  g_autofree char *node = g_find_program_in_path ("node");
-  g_autofree char *out = NULL, *err = NULL, *reason = NULL;
-
-  if (node == NULL)
-    {
-      g_test_skip ("node is missing (ONNX Runtime runs in onnxruntime-node; "
-                   "tools/test installs both)");
-      return FALSE;
-    }
-  switch (graft_test_run_tool ((const char *[]) { "node", script, "--check",
-                                                  NULL }, ORT_EXIT_MISSING,
-                               &out, &err))
-    {
-    case GRAFT_TOOL_MISSING:
-      reason = g_strdup_printf ("%s (tools/test installs it)",
-                                g_strstrip (out));
-      g_test_skip (reason);
-      return FALSE;
-    case GRAFT_TOOL_FAILED:
-      g_test_fail_printf ("ort-run.mjs --check failed: %s",
-                          g_strdelimit (err, "\n", ' '));
-      return FALSE;
-    case GRAFT_TOOL_PASSED:
-    default:
-      return TRUE;
-    }
-}
-
 /* The pictures as model.onnx takes them: (N, C, H, W), prepared as its
  * metadata says. */
 static float *
@@ -1520,7 +1487,7 @@ test_onnx_runtime (gconstpointer data)
   GArray *predictions;
   guint outputs = t->c->sigmoid ? 1 : N_CLASSES;
 
-  if (!have_onnx_runtime (script))
+  if (!graft_test_have_onnx_runtime (script))
     return;
   paths = val_pictures (t, NULL);
   ort = run_onnx_runtime (t, script, paths, outputs);

@@ -495,6 +495,9 @@ static void
 graft_compare_page_init (GraftComparePage *self)
 {
   gtk_widget_init_template (GTK_WIDGET (self));
+  /* GTK 4.8's drop-down opens from an unnamed toggle button of its own. */
+  graft_name_inner_buttons (GTK_WIDGET (self->axis), NULL,
+                            _("Horizontal axis"), FALSE);
   self->ticked = g_ptr_array_new_with_free_func (g_free);
   self->watched = g_hash_table_new_full (g_direct_hash, g_direct_equal,
                                          g_object_unref, NULL);

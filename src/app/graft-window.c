@@ -41,22 +41,44 @@ G_DEFINE_FINAL_TYPE (GraftWindow, graft_window, ADW_TYPE_APPLICATION_WINDOW)
 /* How long a toast stays, in seconds: long enough to read a sentence. */
 #define GRAFT_TOAST_SECONDS 6
 
-/* libadwaita 1.2's toast has an icon-only close button without an
- * accessible name; a screen reader would say "button" and nothing more.
- * Names every such button under @widget. */
-static void
-name_toast_buttons (GtkWidget *widget, gboolean in_toast)
+void
+graft_name_inner_buttons (GtkWidget *widget, const char *type_name,
+                          const char *label, gboolean inside)
 {
-  in_toast = in_toast || g_strcmp0 (G_OBJECT_TYPE_NAME (widget),
-                                    "AdwToastWidget") == 0;
-  if (in_toast && GTK_IS_BUTTON (widget)
+  inside = inside || type_name == NULL
+    || g_strcmp0 (G_OBJECT_TYPE_NAME (widget), type_name) == 0;
+  if (inside && GTK_IS_BUTTON (widget)
       && gtk_button_get_label (GTK_BUTTON (widget)) == NULL)
     gtk_accessible_update_property (GTK_ACCESSIBLE (widget),
-                                    GTK_ACCESSIBLE_PROPERTY_LABEL,
-                                    _("Dismiss"), -1);
+                                    GTK_ACCESSIBLE_PROPERTY_LABEL, label, -1);
   for (GtkWidget *child = gtk_widget_get_first_child (widget); child != NULL;
        child = gtk_widget_get_next_sibling (child))
-    name_toast_buttons (child, in_toast);
+    graft_name_inner_buttons (child, type_name, label, inside);
+}
+
+/* libadwaita 1.2's toast has an icon-only close button without an
+ * accessible name; a screen reader would say "button" and nothing more. */
+static void
+name_toast_buttons (AdwToastOverlay *overlay)
+{
+  graft_name_inner_buttons (GTK_WIDGET (overlay), "AdwToastWidget",
+                            _("Dismiss"), FALSE);
+}
+
+/* A toast waiting behind another gets its widget only when it is shown,
+ * once the one before is dismissed. */
+static gboolean
+name_shown_toast (gpointer data)
+{
+  name_toast_buttons (data);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+on_toast_dismissed (AdwToast *toast, AdwToastOverlay *overlay)
+{
+  g_idle_add_full (G_PRIORITY_DEFAULT_IDLE, name_shown_toast,
+                   g_object_ref (overlay), g_object_unref);
 }
 
 void
@@ -69,8 +91,10 @@ graft_toast_add (GtkWidget *widget, AdwToast *toast)
       g_object_unref (toast);
       return;
     }
+  g_signal_connect_object (toast, "dismissed", G_CALLBACK (on_toast_dismissed),
+                           GRAFT_WINDOW (root)->toast_overlay, 0);
   adw_toast_overlay_add_toast (GRAFT_WINDOW (root)->toast_overlay, toast);
-  name_toast_buttons (GTK_WIDGET (GRAFT_WINDOW (root)->toast_overlay), FALSE);
+  name_toast_buttons (GRAFT_WINDOW (root)->toast_overlay);
 }
 
 void

@@ -35,6 +35,13 @@ void graft_toast (GtkWidget *widget, const char *format, ...)
  * takes @toast, and names its close button for screen readers. */
 void graft_toast_add (GtkWidget *widget, AdwToast *toast);
 
+/* Gives every button under @widget that has no label the accessible name
+ * @label — only those inside a widget of type @type_name (NULL: all):
+ * for the icon-only buttons GTK 4.8 and libadwaita 1.2 build inside their
+ * own widgets (a toast's close button, a drop-down's toggle). */
+void graft_name_inner_buttons (GtkWidget *widget, const char *type_name,
+                               const char *label, gboolean inside);
+
 /* Where the sample data is: the installed copy, else the source tree's
  * (a build run from its tree), or $GRAFT_SAMPLES_DIR when set. */
 char *graft_window_get_samples_dir (void);

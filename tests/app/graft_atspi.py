@@ -87,6 +87,9 @@ class App:
         self.root = wait_for(self._find_app, timeout, f"{name} on the bus")
 
     def _find_app(self):
+        if self.proc.poll() is not None:
+            raise RuntimeError(f"{self.name} exited with {self.proc.returncode}"
+                               " before it appeared on the bus")
         desktop = Atspi.get_desktop(0)
         for i in range(desktop.get_child_count()):
             app = desktop.get_child_at_index(i)
@@ -134,6 +137,10 @@ class App:
         box = Atspi.Component.get_extents(obj, Atspi.CoordType.WINDOW)
         Atspi.generate_mouse_event(box.x + box.width // 2,
                                    box.y + box.height // 2, "b1c")
+
+    def key(self, keysym):
+        """Presses and releases the key of X keysym (e.g. 0xff1b, Escape)."""
+        Atspi.generate_keyboard_event(keysym, None, Atspi.KeySynthType.SYM)
 
     def show_page(self, name, timeout=30):
         """Clicks the stage named name in the header's view switcher."""
@@ -196,6 +203,8 @@ def app_env(build_dir, data_home, extra=None):
         "GSETTINGS_SCHEMA_DIR": os.path.join(build_dir, "data"),
         "GSETTINGS_BACKEND": "memory",
         "XDG_DATA_HOME": data_home,
+        # Exports default to ~/Documents: keep them in the test's folder.
+        "HOME": data_home,
         "XDG_CACHE_HOME": os.path.join(data_home, "cache"),
         "NO_AT_BRIDGE": "0",
     })

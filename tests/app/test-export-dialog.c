@@ -162,7 +162,11 @@ test_controls (void)
                    GRAFT_EXPORT_DEFAULT_PLOT_WIDTH);
   g_assert_cmpint (gtk_spin_button_get_value_as_int (spins->pdata[1]), ==,
                    GRAFT_EXPORT_DEFAULT_PLOT_HEIGHT);
-  /* Nothing chosen yet: nothing to export. */
+  /* The whole model is chosen to begin with: what most people want. */
+  g_assert_true (gtk_switch_get_active (switches->pdata[2]));
+  g_assert_true (gtk_widget_get_sensitive (export_button ()));
+  gtk_switch_set_active (switches->pdata[2], FALSE);
+  /* Nothing chosen: nothing to export. */
   g_assert_false (gtk_widget_get_sensitive (export_button ()));
 }
 

@@ -17,6 +17,7 @@ import graft_atspi  # noqa: E402
 SETTLE = 1.5
 # A toast stays 6 s (graft-window.c); its slide out is short.
 TOAST_SECONDS = 7
+ESCAPE = 0xff1b   # X keysym
 
 
 def settings_env(home, width, height):
@@ -65,10 +66,29 @@ def main():
         time.sleep(TOAST_SECONDS)   # the "Training finished" toast goes
         capture(out, "train", size, style)
 
+        # The canonical comparison: a frozen run beside the progressive one.
+        app.press_button("Feature extraction")
+        app.press_button("Start")
         app.show_page("Compare")
-        app.press(app.find(role="check box", contains="Compare run"))
+        ticks = graft_atspi.wait_for(
+            lambda: app.find_all("check box", contains="Compare run")
+            if len(app.find_all("check box", contains="Compare run")) == 2
+            else None, 600, "both runs on Compare")
+        for tick in ticks:
+            app.press(tick)
+            time.sleep(SETTLE)
         app.find(contains="Runs Side by Side")
         capture(out, "compare", size, style)
+
+        app.press(app.find("push button", contains="Try run"))
+        app.find(contains="validation pictures wrong", timeout=120)
+        capture(out, "run-details", size, style)
+        app.key(ESCAPE)
+
+        app.press(app.find("push button", contains="Export run"))
+        app.press_button("Export")
+        app.find(contains="Checked:", timeout=120)
+        capture(out, "export", size, style)
     finally:
         app.close()
 

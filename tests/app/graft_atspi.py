@@ -81,10 +81,24 @@ def walk(obj, depth=0, max_depth=40):
 class App:
     """The graft process started from argv, found on the bus by name."""
 
+    # Starts: a freshly started Xvfb sometimes refuses the first client
+    # ("cannot open display"); the app then exits at once, and is started
+    # again after a pause.
+    STARTS = 3
+    START_PAUSE = 2
+
     def __init__(self, argv, env=None, name="graft", timeout=60):
-        self.proc = subprocess.Popen(argv, env=env)
         self.name = name
-        self.root = wait_for(self._find_app, timeout, f"{name} on the bus")
+        for start in range(self.STARTS):
+            self.proc = subprocess.Popen(argv, env=env)
+            try:
+                self.root = wait_for(self._find_app, timeout,
+                                     f"{name} on the bus")
+                return
+            except RuntimeError:
+                if start == self.STARTS - 1:
+                    raise
+                time.sleep(self.START_PAUSE)
 
     def _find_app(self):
         if self.proc.poll() is not None:

@@ -66,19 +66,34 @@ name_toast_buttons (AdwToastOverlay *overlay)
 }
 
 /* A toast waiting behind another gets its widget only when it is shown,
- * once the one before is dismissed. */
+ * once the one before is dismissed.  The idle holds the overlay weakly:
+ * keeping it alive past its window upsets libadwaita 1.2's teardown of
+ * its queued toasts. */
 static gboolean
 name_shown_toast (gpointer data)
 {
-  name_toast_buttons (data);
+  g_autoptr (AdwToastOverlay) overlay = g_weak_ref_get (data);
+
+  if (overlay != NULL)
+    name_toast_buttons (overlay);
   return G_SOURCE_REMOVE;
+}
+
+static void
+free_weak_ref (gpointer data)
+{
+  g_weak_ref_clear (data);
+  g_free (data);
 }
 
 static void
 on_toast_dismissed (AdwToast *toast, AdwToastOverlay *overlay)
 {
-  g_idle_add_full (G_PRIORITY_DEFAULT_IDLE, name_shown_toast,
-                   g_object_ref (overlay), g_object_unref);
+  GWeakRef *ref = g_new0 (GWeakRef, 1);
+
+  g_weak_ref_init (ref, overlay);
+  g_idle_add_full (G_PRIORITY_DEFAULT_IDLE, name_shown_toast, ref,
+                   free_weak_ref);
 }
 
 void

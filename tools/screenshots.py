@@ -31,6 +31,10 @@ def settings_env(home, width, height):
 
 
 def capture(out, name, size, style):
+    # The pointer rests where the last click left it: move it to the
+    # screen's corner, so that no tooltip or hover shows in the picture.
+    width, height = (int(v) for v in size.split("x"))
+    graft_atspi.Atspi.generate_mouse_event(width - 1, height - 1, "abs")
     time.sleep(SETTLE)
     path = os.path.join(out, f"{name}-{size}-{style}.png")
     subprocess.run(["import", "-window", "root", "-crop", f"{size}+0+0",

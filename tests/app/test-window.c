@@ -159,6 +159,12 @@ test_application (void)
   g_assert_nonnull (graft_application_get_settings (app));
 }
 
+static gboolean
+pointer_cleared (gpointer data)
+{
+  return *(gpointer *) data == NULL;
+}
+
 /* The window's size and the last folders survive a restart. */
 static void
 test_settings (void)
@@ -169,6 +175,7 @@ test_settings (void)
   g_autoptr (GFile) file = g_file_new_for_path (samples);
   g_auto (GStrv) folders = NULL;
   GraftWindow *window;
+  GraftProject *project;
   int width, height;
 
   g_assert_nonnull (settings);
@@ -180,7 +187,14 @@ test_settings (void)
   graft_window_open_files (window, &file, 1);
   graft_test_wait_for (scan_done, graft_window_get_project (window), 60000,
                        "the scan");
+  /* The folders reopened at start were replaced before their scan ended:
+   * that scan's thread still has to finish, and then nothing of it (or of
+   * the window's project) may be left behind. */
+  project = graft_window_get_project (window);
+  g_object_add_weak_pointer (G_OBJECT (project), (gpointer *) &project);
   gtk_window_close (GTK_WINDOW (window));
+  graft_test_wait_for (pointer_cleared, &project, 60000,
+                       "the closed window's project to go");
   g_assert_cmpint (g_settings_get_int (settings, "window-width"), ==, 900);
   folders = g_settings_get_strv (settings, "last-folders");
   g_assert_cmpstrv (folders, ((const char *[]) { samples, NULL }));
@@ -194,7 +208,11 @@ test_settings (void)
                        "the last folders' scan");
   g_assert_cmpuint (graft_project_get_n_pictures
                     (graft_window_get_project (window)), ==, 300);
+  project = graft_window_get_project (window);
+  g_object_add_weak_pointer (G_OBJECT (project), (gpointer *) &project);
   gtk_window_destroy (GTK_WINDOW (window));
+  graft_test_wait_for (pointer_cleared, &project, 60000,
+                       "the destroyed window's project to go");
 }
 
 int

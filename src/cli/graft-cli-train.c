@@ -65,19 +65,25 @@ on_signal (gpointer run)
   return G_SOURCE_CONTINUE;
 }
 
-/* Prints run.json's "final" object on stdout. */
+/* Prints run.json's "final" object on stdout, with the run's folder and
+ * how many weights it trained. */
 static gboolean
 print_final (const char *run_dir, GError **error)
 {
   g_autofree char *path = g_build_filename (run_dir, "run.json", NULL);
   g_autoptr (JsonParser) parser = json_parser_new ();
-  JsonObject *run;
+  JsonObject *run, *final;
+  JsonNode *trainable;
 
   if (!json_parser_load_from_file (parser, path, error))
     return FALSE;
   run = json_node_get_object (json_parser_get_root (parser));
-  json_object_set_string_member (json_object_get_object_member (run, "final"),
-                                 "run", run_dir);
+  final = json_object_get_object_member (run, "final");
+  json_object_set_string_member (final, "run", run_dir);
+  trainable = json_object_get_member (run, "trainable_parameters");
+  if (trainable != NULL)
+    json_object_set_member (final, "trainable_parameters",
+                            json_node_copy (trainable));
   graft_cli_print_json (json_object_get_member (run, "final"));
   return TRUE;
 }

@@ -3,8 +3,12 @@
 
 #include "graft-run-files.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
 
 #include "graft-error.h"
 #include "graft-json.h"
@@ -27,6 +31,7 @@ struct _GraftRunHistory
   GPtrArray *epochs;       /* GraftEpochReport * */
   GArray *stages;          /* Stage */
   guint best_epoch;
+  gint64 trainable;        /* -1: not known yet */
   char *stop_reason;
   double wall_before;      /* seconds of earlier sessions (resumed runs) */
   gint64 session_start;
@@ -52,6 +57,7 @@ graft_run_history_new (void)
   h->stages = g_array_new (FALSE, FALSE, sizeof (Stage));
   g_array_set_clear_func (h->stages, stage_clear);
   h->session_start = g_get_monotonic_time ();
+  h->trainable = -1;
   return h;
 }
 
@@ -97,6 +103,12 @@ graft_run_history_set_best (GraftRunHistory *h, guint epoch)
   h->best_epoch = epoch;
 }
 
+void
+graft_run_history_set_trainable (GraftRunHistory *h, guint64 n_params)
+{
+  h->trainable = (gint64) MIN (n_params, (guint64) G_MAXINT64);
+}
+
 guint
 graft_run_history_best (GraftRunHistory *h, double *loss)
 {
@@ -135,6 +147,46 @@ graft_run_history_finish (GraftRunHistory *h, const char *stop_reason,
 {
   g_free (h->stop_reason);
   h->stop_reason = g_strdup (stop_reason);
+}
+
+/* The items reported before step @before: the epochs that ended there,
+ * then the stage entered there.  From *@epoch and *@stage on, which
+ * move past what was visited. */
+static void
+visit_before (GraftRunHistory *h, guint before, guint *epoch, guint *stage,
+              GraftRunHistoryFunc func, gpointer user_data)
+{
+  for (; *epoch < h->epochs->len; ++*epoch)
+    {
+      const GraftEpochReport *r = h->epochs->pdata[*epoch];
+      if (r->step > before)
+        break;
+      func (NULL, r, NULL, user_data);
+    }
+  for (; *stage < h->stages->len; ++*stage)
+    {
+      const Stage *s = &g_array_index (h->stages, Stage, *stage);
+      GraftStageEvent event = { s->epoch, s->step, s->block, s->reason };
+      if (s->step > before)
+        break;
+      func (NULL, NULL, &event, user_data);
+    }
+}
+
+void
+graft_run_history_foreach (GraftRunHistory *h, GraftRunHistoryFunc func,
+                           gpointer user_data)
+{
+  guint epoch = 0, stage = 0;
+
+  for (guint i = 0; i < h->steps->len; i++)
+    {
+      const Step *s = &g_array_index (h->steps, Step, i);
+      GraftStepPoint point = { s->step, s->epoch, s->loss, s->lr, 0 };
+      visit_before (h, s->step, &epoch, &stage, func, user_data);
+      func (&point, NULL, NULL, user_data);
+    }
+  visit_before (h, G_MAXUINT, &epoch, &stage, func, user_data);
 }
 
 static double
@@ -308,6 +360,11 @@ graft_run_files_write (const char *run_dir, const GraftRunConfig *config,
     json_builder_add_value (b, json_node_copy (data));
   else
     json_builder_add_null_value (b);
+  json_builder_set_member_name (b, "trainable_parameters");
+  if (h->trainable >= 0)
+    json_builder_add_int_value (b, h->trainable);
+  else
+    json_builder_add_null_value (b);
   add_history (b, h);
   add_stages (b, h);
   add_final (b, h);
@@ -408,7 +465,11 @@ parse_history (GraftRunHistory *h, JsonObject *run)
   JsonArray *epochs = json_object_get_array_member (history, "epochs");
   JsonArray *stages = json_object_get_array_member (run, "stages");
   JsonObject *final = json_object_get_object_member (run, "final");
+  JsonNode *trainable = json_object_get_member (run, "trainable_parameters");
 
+  /* Kept for a resume that fails before it has entered its stage. */
+  if (trainable != NULL && JSON_NODE_HOLDS_VALUE (trainable))
+    h->trainable = MAX (json_node_get_int (trainable), -1);
   for (guint i = 0; i < json_array_get_length (steps); i++)
     {
       JsonObject *s = json_array_get_object_element (steps, i);
@@ -464,6 +525,64 @@ graft_run_files_read_history (const char *run_dir, GError **error)
   h = graft_run_history_new ();
   parse_history (h, run);
   return h;
+}
+
+/* ---- The lock ----------------------------------------------------------- */
+
+/* graft_run_files_in_use () takes a shared lock for an instant to look:
+ * a trainer that tries at that instant waits for it, a little, rather
+ * than refusing a folder nobody trains. */
+#define LOCK_TRIES 50
+#define LOCK_RETRY_US (2 * 1000)
+
+int
+graft_run_files_lock (const char *run_dir, GError **error)
+{
+  g_autofree char *path = g_build_filename (run_dir, GRAFT_RUN_LOCK, NULL);
+  int fd = open (path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  int saved;
+
+  if (fd < 0)
+    {
+      saved = errno;
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved),
+                   "cannot create %s: %s", path, g_strerror (saved));
+      return -1;
+    }
+  for (guint i = 0; flock (fd, LOCK_EX | LOCK_NB) != 0; i++)
+    {
+      saved = errno;
+      if (saved == EWOULDBLOCK && i + 1 < LOCK_TRIES)
+        {
+          g_usleep (LOCK_RETRY_US);
+          continue;
+        }
+      close (fd);
+      if (saved == EWOULDBLOCK)
+        g_set_error (error, G_IO_ERROR, G_IO_ERROR_BUSY,
+                     "%s is being trained by another Graft run", run_dir);
+      else
+        g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved),
+                     "cannot lock %s: %s", path, g_strerror (saved));
+      return -1;
+    }
+  return fd;
+}
+
+gboolean
+graft_run_files_in_use (const char *run_dir)
+{
+  g_autofree char *path = g_build_filename (run_dir, GRAFT_RUN_LOCK, NULL);
+  int fd = open (path, O_RDONLY | O_CLOEXEC);
+  gboolean busy;
+
+  if (fd < 0)
+    return FALSE;
+  /* A fresh descriptor is its own open file description: a lock this
+   * process holds through another one conflicts with it too. */
+  busy = flock (fd, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK;
+  close (fd);   /* and with it the shared lock, if taken */
+  return busy;
 }
 
 /* ---- head.json ------------------------------------------------------------------ */

@@ -54,7 +54,8 @@ G_DEFINE_ENUM_TYPE (GraftRunState, graft_run_state,
 G_DEFINE_ENUM_TYPE (GraftRunNoticeKind, graft_run_notice_kind,
   G_DEFINE_ENUM_VALUE (GRAFT_RUN_NOTICE_BEST_EPOCH, "best-epoch"),
   G_DEFINE_ENUM_VALUE (GRAFT_RUN_NOTICE_EARLY_STOP, "early-stop"),
-  G_DEFINE_ENUM_VALUE (GRAFT_RUN_NOTICE_NAN_STOP, "nan-stop"))
+  G_DEFINE_ENUM_VALUE (GRAFT_RUN_NOTICE_NAN_STOP, "nan-stop"),
+  G_DEFINE_ENUM_VALUE (GRAFT_RUN_NOTICE_RESUMED, "resumed"))
 
 enum { PROP_0, PROP_STATE, PROP_PROGRESS, PROP_ETA, N_PROPS };
 enum
@@ -149,10 +150,12 @@ deliver_step (GraftRun *self, GraftEvent *e)
   GraftStepPoint point = { e->step, e->epoch, e->loss, e->lr, e->seconds };
 
   g_array_append_val (self->steps, point);
-  g_signal_emit (self, signals[STEP], 0, e->step, e->epoch, e->loss, e->lr);
+  if (!e->replayed)
+    g_signal_emit (self, signals[STEP], 0, e->step, e->epoch, e->loss, e->lr);
 }
 
-/* The history keeps the report and the stage; the signals lend them. */
+/* The history keeps the report and the stage; the signals lend them.
+ * What a resumed run replays only joins the history. */
 static void
 deliver_history (GraftRun *self, GraftEvent *e)
 {
@@ -160,7 +163,8 @@ deliver_history (GraftRun *self, GraftEvent *e)
     {
       GraftEpochReport *report = g_steal_pointer (&e->report);
       g_ptr_array_add (self->epochs, report);
-      g_signal_emit (self, signals[EPOCH], 0, report);
+      if (!e->replayed)
+        g_signal_emit (self, signals[EPOCH], 0, report);
     }
   else if (e->kind == GRAFT_EVENT_STAGE)
     {
@@ -168,8 +172,9 @@ deliver_history (GraftRun *self, GraftEvent *e)
       *stage = (GraftStageEvent) { e->epoch, e->step, g_strdup (e->block),
                                    g_strdup (e->reason) };
       g_ptr_array_add (self->stages, stage);
-      g_signal_emit (self, signals[STAGE], 0, e->epoch, e->step, e->block,
-                     e->reason);
+      if (!e->replayed)
+        g_signal_emit (self, signals[STAGE], 0, e->epoch, e->step, e->block,
+                       e->reason);
     }
   else
     {

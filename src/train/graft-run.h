@@ -41,19 +41,23 @@ GType graft_run_state_get_type (void);
 
 /* What the event log tells besides stages: a new best epoch, training
  * ended early (patience, or a progressive run's plateau), or ended on a
- * NaN or infinite loss (then "failed" follows). */
+ * NaN or infinite loss (then "failed" follows), or a run opened with
+ * graft_run_open() took up again from its checkpoint (once, after the
+ * kept history and before anything new). */
 typedef enum
 {
   GRAFT_RUN_NOTICE_BEST_EPOCH,
   GRAFT_RUN_NOTICE_EARLY_STOP,
   GRAFT_RUN_NOTICE_NAN_STOP,
+  GRAFT_RUN_NOTICE_RESUMED,
 } GraftRunNoticeKind;
 
 #define GRAFT_TYPE_RUN_NOTICE_KIND (graft_run_notice_kind_get_type ())
 GType graft_run_notice_kind_get_type (void);
 
 /* One training step, as the "step" signal carries it; @seconds since the
- * worker started. */
+ * worker started (0 for a step of an earlier session of a resumed run:
+ * run.json keeps no time per step). */
 typedef struct
 {
   guint step, epoch;
@@ -119,7 +123,11 @@ const char    *graft_run_get_message  (GraftRun *run);
 const GError  *graft_run_get_error    (GraftRun *run);
 
 /* Everything reported so far, on the owner's side, oldest first; owned by
- * the run and grown as events arrive. */
+ * the run and grown as events arrive.  A run opened with graft_run_open()
+ * starts them, once started, with the steps, epochs and stages of its
+ * earlier sessions up to the checkpoint: they arrive before anything new
+ * and "updated" follows, but they have no "step", "epoch" or "stage"
+ * signals of their own, since those were told in their session. */
 const GArray  *graft_run_get_steps    (GraftRun *run);   /* GraftStepPoint */
 GPtrArray     *graft_run_get_epochs   (GraftRun *run);   /* GraftEpochReport * */
 GPtrArray     *graft_run_get_stages   (GraftRun *run);   /* GraftStageEvent * */

@@ -15,6 +15,7 @@
 
 #include <math.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "gf-engine.h"
 #include "gf-onnx.h"
@@ -1112,6 +1113,18 @@ finetune_frozen (GraftTrainer *t)
   return t->n_blocks - (size_t) unfreeze;
 }
 
+/* What run.json says trains: the stage the run is in, not one an export
+ * goes back to for its best weights. */
+static void
+record_trainable (GraftTrainer *t)
+{
+  guint64 n = 0;
+
+  for (size_t g = 0; g < t->n_groups; g++)
+    n += t->groups[g].count;
+  graft_run_history_set_trainable (t->history, n);
+}
+
 /* The seed's procedure: the head first, then one more block from the end
  * per stage, until the first block is in or the validation loss stops
  * falling by more than the tolerance. */
@@ -1148,6 +1161,7 @@ run_progressive (GraftTrainer *t, Outcome *o, GError **error)
       t->stage_before = o->best_epoch ? o->best_loss : INFINITY;
       if (!enter_stage (t, t->n_frozen - 1, c->stage_epochs, error))
         return FALSE;
+      record_trainable (t);
       emit_stage (t, t->blocks[t->n_frozen].name,
                   "validation loss still falling: unfreeze one more block");
     }
@@ -1372,9 +1386,57 @@ start_fresh (GraftTrainer *t, GError **error)
   t->stage_before = INFINITY;
   if (!enter_first_stage (t, error))
     return FALSE;
+  record_trainable (t);
   if (t->config->mode == GRAFT_RUN_MODE_PROGRESSIVE)
     emit_stage (t, "head", "train the head first, the backbone frozen");
   return TRUE;
+}
+
+/* One item of the history a resumed run keeps, to the owner. */
+static void
+replay_item (const GraftStepPoint *step, const GraftEpochReport *report,
+             const GraftStageEvent *stage, gpointer data)
+{
+  GraftTrainer *t = data;
+  GraftEvent *e;
+
+  if (step != NULL)
+    {
+      e = event_new (GRAFT_EVENT_STEP);
+      e->step = step->step;
+      e->epoch = step->epoch;
+      e->loss = step->loss;
+      e->lr = step->lr;
+      e->seconds = step->seconds;   /* 0: run.json keeps no times */
+    }
+  else if (report != NULL)
+    {
+      e = event_new (GRAFT_EVENT_EPOCH);
+      e->epoch = report->epoch;
+      e->report = graft_epoch_report_copy (report);
+    }
+  else
+    {
+      e = event_new (GRAFT_EVENT_STAGE);
+      e->epoch = stage->epoch;
+      e->step = stage->step;
+      e->block = g_strdup (stage->block);
+      e->reason = g_strdup (stage->reason);
+    }
+  e->replayed = TRUE;
+  emit (t, e);
+}
+
+/* The owner of a resumed run has seen none of its earlier sessions: it
+ * gets their history first, so that a view draws the whole curve. */
+static void
+replay_history (GraftTrainer *t)
+{
+  g_autofree char *message = g_strdup_printf ("resumed from epoch %u's "
+                                              "checkpoint", t->epoch);
+
+  graft_run_history_foreach (t->history, replay_item, t);
+  emit_notice (t, GRAFT_RUN_NOTICE_RESUMED, message);
 }
 
 /* Back to where the checkpoint left off: same stage, weights, optimizer
@@ -1399,11 +1461,15 @@ start_resumed (GraftTrainer *t, Outcome *o, GError **error)
   if (!enter_stage (t, (size_t) get_meta (st, "frozen_blocks"),
                     stage_length (t), error))
     return FALSE;
+  record_trainable (t);
   t->stage_start_step = (guint) get_meta (st, "stage_start_step");
   t->plateaus = (guint) get_meta (st, "plateaus");
   t->stage_before = get_meta_double (st, "stage_before");
   t->refill = TRUE;
-  return load_weights (t, st, error) && load_optimizer (t, st, error);
+  if (!load_weights (t, st, error) || !load_optimizer (t, st, error))
+    return FALSE;
+  replay_history (t);
+  return TRUE;
 }
 
 static gboolean
@@ -1415,29 +1481,18 @@ train_all (GraftTrainer *t, Outcome *o, GError **error)
   return run_epochs (t, t->config->epochs, TRUE, o, error);
 }
 
+/* The files of the end; the end's event comes once the folder is free. */
 static gboolean
 finish (GraftTrainer *t, Outcome *o, GError **error)
 {
-  GraftEvent *e = event_new (o->stopped ? GRAFT_EVENT_STOPPED
-                             : GRAFT_EVENT_FINISHED);
-
   graft_run_history_finish (t->history, o->stop_reason,
                             (g_get_monotonic_time () - t->started_us) / 1e6);
   if (!o->stopped && !export_all (t, error))
-    {
-      graft_event_free (e);
-      return FALSE;
-    }
-  if (!graft_run_files_write (t->run_dir, t->config,
-                              graft_run_data_describe (t->data), t->history,
-                              o->stopped ? "stopped" : "finished", NULL,
-                              error))
-    {
-      graft_event_free (e);
-      return FALSE;
-    }
-  emit (t, e);
-  return TRUE;
+    return FALSE;
+  return graft_run_files_write (t->run_dir, t->config,
+                                graft_run_data_describe (t->data), t->history,
+                                o->stopped ? "stopped" : "finished", NULL,
+                                error);
 }
 
 static void
@@ -1488,12 +1543,16 @@ graft_trainer_run (const GraftRunConfig *config, const char *run_dir,
 {
   GraftTrainer t = { config, run_dir, control, sink, sink_data };
   Outcome o = { INFINITY, 0, 0, FALSE, NULL };
+  int lock = -1;
   gboolean ok;
 
   t.started_us = g_get_monotonic_time ();
   ok = g_mkdir_with_parents (run_dir, 0755) == 0 || (g_set_error
     (error, G_IO_ERROR, g_io_error_from_errno (errno), "cannot create %s: %s",
      run_dir, g_strerror (errno)), FALSE);
+  /* Held to the end, failures included: two trainers on one folder would
+   * overwrite each other's files.  Refused, this one writes nothing. */
+  ok = ok && (lock = graft_run_files_lock (run_dir, error)) >= 0;
   ok = ok && prepare (&t, error);
   /* Before the stages: the first stage event of a progressive run comes
    * from start_fresh () and must follow "started". */
@@ -1508,5 +1567,12 @@ graft_trainer_run (const GraftRunConfig *config, const char *run_dir,
                            t.history, "failed", (*error)->message, NULL);
   g_free (o.stop_reason);
   trainer_clear (&t);
+  /* Released before the end is told: whoever hears it may resume the
+   * folder at once. */
+  if (lock >= 0)
+    close (lock);
+  if (ok)
+    emit (&t, event_new (o.stopped ? GRAFT_EVENT_STOPPED
+                         : GRAFT_EVENT_FINISHED));
   return ok;
 }

@@ -36,6 +36,9 @@ typedef struct
   char *message;              /* FAILED, NOTICE */
   GError *error;              /* FAILED */
   double progress, eta;       /* PROGRESS */
+  /* STEP, EPOCH, STAGE: from the history a resumed run keeps, told again
+   * so that the owner's arrays hold the whole run; no signal for it. */
+  gboolean replayed;
 } GraftEvent;
 
 void graft_event_free (GraftEvent *event);

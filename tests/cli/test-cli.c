@@ -389,6 +389,42 @@ test_train_labels (void)
   }
 }
 
+/* The JSON that `train` prints at the end: run.json's "final", the run's
+ * folder, and the weights it trained — for a head of K classes without a
+ * hidden layer on C bottleneck channels, K C weights and K biases. */
+static void
+test_train_summary (void)
+{
+  g_autofree char *data = source_path ("data", "samples", "fashion", NULL);
+  g_autofree char *dir = g_dir_make_tmp ("graft-summary-XXXXXX", NULL);
+  g_autofree char *path = g_build_filename (dir, "head.json", NULL);
+  g_autoptr (JsonParser) parser = json_parser_new ();
+  g_autoptr (JsonParser) head_parser = json_parser_new ();
+  g_auto (GraftCliRun) run = graft_test_cli
+    ("train", "--backbone", "fashion-cnn", "--data", data, "--mode",
+     "extract", "--hidden", "0", "--epochs", "1", "--out", dir, NULL);
+  JsonObject *root, *head;
+  gint64 channels, classes;
+
+  g_assert_cmpint (run.status, ==, 0);
+  root = parse_object (parser, run.out);
+  g_assert_cmpstr (json_object_get_string_member (root, "run"), ==, dir);
+  g_assert_cmpint (json_object_get_int_member (root, "best_epoch"), ==, 1);
+  g_assert_true (json_parser_load_from_file (head_parser, path, NULL));
+  head = json_node_get_object (json_parser_get_root (head_parser));
+  channels = json_array_get_int_element (json_object_get_array_member
+                                         (head, "bottleneck_shape"), 0);
+  classes = json_array_get_length (json_object_get_array_member (head,
+                                                                 "labels"));
+  g_assert_cmpint (json_object_get_int_member (root, "trainable_parameters"),
+                   ==, classes * channels + classes);
+  {
+    const char *argv[] = { "rm", "-rf", dir, NULL };
+    g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_SEARCH_PATH, NULL,
+                  NULL, NULL, NULL, NULL, NULL);
+  }
+}
+
 /* `train … --find-lr`: the range test instead of the run — JSON with the
  * curve (rising rates) and the suggestion on stdout, nothing written to
  * --out; a wrong option fails with one line. */
@@ -444,6 +480,7 @@ main (int argc, char **argv)
   g_test_add_func ("/cli/features", test_features);
   g_test_add_func ("/cli/cut-refused", test_cut_refused);
   g_test_add_func ("/cli/train/labels", test_train_labels);
+  g_test_add_func ("/cli/train/summary", test_train_summary);
   g_test_add_func ("/cli/train/find-lr", test_train_find_lr);
   return g_test_run ();
 }

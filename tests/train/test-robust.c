@@ -1,6 +1,8 @@
 /* test-robust.c: a run survives what real runs meet — a SIGKILL in the
  * middle of an epoch, a loss that blows up, a user who pauses, resumes
- * and stops — with graft-cli driven as a process and GraftRun in-process.
+ * and stops, a second trainer started on the same folder — with
+ * graft-cli driven as a process and GraftRun in-process; and a resumed
+ * run shows its whole history without telling the old part again.
  *
  * The pictures are made at test time: three classes of 40 × 40 PNGs,
  * resnet18.onnx's input size, so that decoding stays cheap. */
@@ -9,12 +11,14 @@
 #include <json-glib/json-glib.h>
 #include <math.h>
 #include <signal.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <time.h>
 
 #include "graft-error.h"
 #include "graft-run.h"
+#include "graft-run-files.h"
 #include "graft-safetensors.h"
 #include "train-test-pictures.h"
 
@@ -254,8 +258,9 @@ freeze_mid_epoch (GPid pid, const char *run_dir)
 }
 
 /* Starts graft-cli train with @args, freezes it in the middle of an
- * epoch and kills it; run.json must still say it is running. */
-static void
+ * epoch and kills it; run.json must still say it is running.  Returns
+ * the epochs it had finished. */
+static int
 kill_mid_epoch (const char *const *args, const char *run_dir)
 {
   g_autoptr (GPtrArray) argv = train_argv (args);
@@ -277,6 +282,26 @@ kill_mid_epoch (const char *const *args, const char *run_dir)
   run = read_json (run_dir);
   g_assert_cmpstr (json_object_get_string_member (json_node_get_object (run),
                                                   "status"), ==, "running");
+  return k;
+}
+
+/* The epochs graft-cli train reported on @err, in order, must be
+ * @first..@last: a resumed run does not report its kept epochs again. */
+static void
+assert_epoch_lines (const char *err, guint first, guint last)
+{
+  g_auto (GStrv) lines = g_strsplit (err, "\n", -1);
+  guint next = first;
+
+  for (guint i = 0; lines[i] != NULL; i++)
+    {
+      guint epoch;
+      if (sscanf (lines[i], "epoch %u:", &epoch) != 1)
+        continue;
+      g_assert_cmpuint (epoch, ==, next);
+      next++;
+    }
+  g_assert_cmpuint (next, ==, last + 1);
 }
 
 /* Two finished runs with the same losses, learning rates, metrics, stage
@@ -334,9 +359,11 @@ test_kill_resume (void)
   g_autofree const char **whole_args = run_args (large_data, whole, extra);
   const char *resume_args[] = { "--resume", killed, NULL };
   g_autoptr (JsonNode) run = NULL;
+  int k = kill_mid_epoch (killed_args, killed);
+  g_auto (CliResult) resumed = train_sync (resume_args);
 
-  kill_mid_epoch (killed_args, killed);
-  train_ok (resume_args);
+  g_assert_cmpint (resumed.status, ==, 0);
+  assert_epoch_lines (resumed.err, k + 1, KILL_EPOCHS);
   train_ok (whole_args);
   run = read_json (killed);
   assert_history_complete (run, KILL_EPOCHS, steps_per_epoch (whole));
@@ -393,15 +420,25 @@ run_session (GraftRun *run, guint stop_after)
   return graft_run_get_state (run);
 }
 
+/* A run of @mode on the pictures in @data with the test's backbone. */
 static GraftRunConfig *
-progressive_config (void)
+robust_config (GraftRunMode mode, const char *data)
 {
-  GraftRunConfig *config = graft_run_config_new (GRAFT_RUN_MODE_PROGRESSIVE);
-  g_autoptr (GError) error = NULL;
+  GraftRunConfig *config = graft_run_config_new (mode);
 
   config->backbone = g_strdup (backbone);
   config->data = g_new0 (char *, 2);
-  config->data[0] = g_strdup (small_data);
+  config->data[0] = g_strdup (data);
+  return config;
+}
+
+static GraftRunConfig *
+progressive_config (void)
+{
+  GraftRunConfig *config = robust_config (GRAFT_RUN_MODE_PROGRESSIVE,
+                                          small_data);
+  g_autoptr (GError) error = NULL;
+
   graft_run_config_set_option (config, "epochs", PROGRESSIVE_EPOCHS, &error);
   g_assert_no_error (error);
   config->batch = 16;
@@ -440,6 +477,184 @@ test_progressive_resume (void)
   assert_history_complete (a, atoi (PROGRESSIVE_EPOCHS),
                            steps_per_epoch (whole));
   assert_same_run (stopped, whole);
+}
+
+/* ---- A resumed run tells its whole history ------------------------------ */
+
+#define RESUME_STOP_EPOCH 3
+
+typedef struct
+{
+  GMainLoop *loop;
+  guint steps, epochs, stages;   /* signals of each */
+  guint first_epoch;             /* the first "epoch" signal's */
+  guint resumed;                 /* RESUMED notices */
+  guint epochs_at_resumed;       /* in the array when it came */
+  guint steps_at_resumed;        /* "step" signals before it */
+  guint steps_at_first_step;     /* in the array at the first "step" */
+  gboolean updated;              /* "updated" after the RESUMED notice */
+} Replay;
+
+static void
+on_replay_step (GraftRun *run, guint step, guint epoch, double loss,
+                double lr, Replay *r)
+{
+  if (r->steps++ == 0)
+    r->steps_at_first_step = graft_run_get_steps (run)->len;
+}
+
+static void
+on_replay_epoch (GraftRun *run, GraftEpochReport *report, Replay *r)
+{
+  if (r->epochs++ == 0)
+    r->first_epoch = report->epoch;
+}
+
+static void
+on_replay_stage (GraftRun *run, guint epoch, guint step, const char *block,
+                 const char *reason, Replay *r)
+{
+  r->stages++;
+}
+
+static void
+on_replay_notice (GraftRun *run, GraftRunNoticeKind kind,
+                  const char *message, Replay *r)
+{
+  g_autofree char *epoch = g_strdup_printf ("epoch %u", RESUME_STOP_EPOCH);
+
+  if (kind != GRAFT_RUN_NOTICE_RESUMED)
+    return;
+  g_test_message ("notice: %s", message);
+  g_assert_nonnull (strstr (message, epoch));
+  /* A resumed run holds its folder's lock too. */
+  g_assert_true (graft_run_files_in_use (graft_run_get_dir (run)));
+  r->resumed++;
+  r->epochs_at_resumed = graft_run_get_epochs (run)->len;
+  r->steps_at_resumed = r->steps;
+}
+
+static void
+on_replay_updated (GraftRun *run, Replay *r)
+{
+  r->updated = r->updated || r->resumed > 0;
+}
+
+/* Resumes @dir to its end, counting the signals. */
+static void
+replay_session (GraftRun *run, Replay *r)
+{
+  g_signal_connect (run, "step", G_CALLBACK (on_replay_step), r);
+  g_signal_connect (run, "epoch", G_CALLBACK (on_replay_epoch), r);
+  g_signal_connect (run, "stage", G_CALLBACK (on_replay_stage), r);
+  g_signal_connect (run, "notice", G_CALLBACK (on_replay_notice), r);
+  g_signal_connect (run, "updated", G_CALLBACK (on_replay_updated), r);
+  g_assert_cmpint (run_session (run, 0), ==, GRAFT_RUN_STATE_FINISHED);
+}
+
+/* The run's epochs begin with @kept's validation losses, bit for bit,
+ * and number @total. */
+static void
+assert_epochs_kept (GraftRun *run, JsonArray *kept, guint total)
+{
+  GPtrArray *epochs = graft_run_get_epochs (run);
+
+  g_assert_cmpuint (epochs->len, ==, total);
+  for (guint i = 0; i < epochs->len; i++)
+    g_assert_cmpuint (((GraftEpochReport *) epochs->pdata[i])->epoch, ==,
+                      i + 1);
+  for (guint i = 0; i < json_array_get_length (kept); i++)
+    g_assert_cmpfloat (((GraftEpochReport *) epochs->pdata[i])->val_loss, ==,
+                       json_object_get_double_member
+                       (json_array_get_object_element (kept, i),
+                        "val_loss"));
+}
+
+/* Steps 0..N-1, each once; the kept ones, @n_kept, without a time. */
+static void
+assert_steps_continuous (GraftRun *run, guint total, guint n_kept)
+{
+  const GArray *steps = graft_run_get_steps (run);
+
+  g_assert_cmpuint (steps->len, ==, total);
+  for (guint i = 0; i < steps->len; i++)
+    {
+      const GraftStepPoint *p = &g_array_index (steps, GraftStepPoint, i);
+      g_assert_cmpuint (p->step, ==, i);
+      if (i < n_kept)
+        g_assert_cmpfloat (p->seconds, ==, 0);
+    }
+}
+
+/* The stages in the run match run.json's, block for block. */
+static void
+assert_stages_match (GraftRun *run, JsonArray *stages)
+{
+  GPtrArray *got = graft_run_get_stages (run);
+
+  g_assert_cmpuint (got->len, ==, json_array_get_length (stages));
+  for (guint i = 0; i < got->len; i++)
+    {
+      const GraftStageEvent *e = got->pdata[i];
+      JsonObject *o = json_array_get_object_element (stages, i);
+      g_assert_cmpstr (e->block, ==, json_object_get_string_member (o,
+                                                                    "block"));
+      g_assert_cmpuint (e->step, ==, json_object_get_int_member (o, "step"));
+    }
+}
+
+/* Stopped after epoch 3 of a progressive run, in its second stage, then
+ * opened and resumed: the run's arrays hold the whole run — the kept
+ * epochs as run.json had them, every step, both sessions' stages — while
+ * its signals tell only what is new, after one RESUMED notice. */
+static void
+test_resume_history (void)
+{
+  g_autofree char *dir = g_build_filename (scratch, "replayed", NULL);
+  g_autoptr (GraftRunConfig) config = progressive_config ();
+  g_autoptr (GraftRun) first = graft_run_new (config, dir);
+  g_autoptr (GraftRun) resumed = NULL;
+  g_autoptr (JsonNode) before = NULL;
+  g_autoptr (JsonNode) after = NULL;
+  g_autoptr (GError) error = NULL;
+  Replay r = { 0 };
+  guint total = atoi (PROGRESSIVE_EPOCHS), per_epoch, kept_stages;
+
+  g_assert_cmpint (run_session (first, RESUME_STOP_EPOCH), ==,
+                   GRAFT_RUN_STATE_STOPPED);
+  before = read_json (dir);
+  g_assert_cmpuint (json_array_get_length (history_array (before, "epochs")),
+                    ==, RESUME_STOP_EPOCH);
+  per_epoch = graft_run_get_steps (first)->len / RESUME_STOP_EPOCH;
+  kept_stages = json_array_get_length (json_object_get_array_member
+                                       (json_node_get_object (before),
+                                        "stages"));
+  g_assert_cmpuint (kept_stages, ==, 2);
+
+  resumed = graft_run_open (dir, &error);
+  g_assert_no_error (error);
+  replay_session (resumed, &r);
+  g_assert_false (graft_run_files_in_use (dir));
+  after = read_json (dir);
+
+  assert_epochs_kept (resumed, history_array (before, "epochs"), total);
+  assert_steps_continuous (resumed, total * per_epoch,
+                           RESUME_STOP_EPOCH * per_epoch);
+  assert_stages_match (resumed, json_object_get_array_member
+                       (json_node_get_object (after), "stages"));
+  g_assert_cmpuint (r.epochs, ==, total - RESUME_STOP_EPOCH);
+  g_assert_cmpuint (r.first_epoch, ==, RESUME_STOP_EPOCH + 1);
+  g_assert_cmpuint (r.steps, ==, (total - RESUME_STOP_EPOCH) * per_epoch);
+  g_assert_cmpuint (r.stages, ==, graft_run_get_stages (resumed)->len
+                    - kept_stages);
+  g_assert_cmpuint (r.resumed, ==, 1);
+  g_assert_cmpuint (r.epochs_at_resumed, ==, RESUME_STOP_EPOCH);
+  g_assert_cmpuint (r.steps_at_resumed, ==, 0);
+  g_assert_cmpuint (r.steps_at_first_step, ==,
+                    RESUME_STOP_EPOCH * per_epoch + 1);
+  g_assert_true (r.updated);
+  g_assert_cmpint (((GraftRunNotice *) graft_run_get_notices (resumed)
+                    ->pdata[0])->kind, ==, GRAFT_RUN_NOTICE_RESUMED);
 }
 
 /* ---- A loss that becomes NaN --------------------------------------------------- */
@@ -570,8 +785,8 @@ static void
 test_nan_notice (void)
 {
   g_autofree char *dir = g_build_filename (scratch, "nan-notice", NULL);
-  g_autoptr (GraftRunConfig) config = graft_run_config_new
-    (GRAFT_RUN_MODE_EXTRACT);
+  g_autoptr (GraftRunConfig) config = robust_config (GRAFT_RUN_MODE_EXTRACT,
+                                                     small_data);
   const char *options[][2] = { { "optimizer", "sgd" }, { "lr", "10" },
                                { "weight-decay", "1" },
                                { "warmup-epochs", "3" }, { "batch", "8" },
@@ -580,9 +795,6 @@ test_nan_notice (void)
   g_autoptr (GraftRun) run = NULL;
   const GPtrArray *notices;
 
-  config->backbone = g_strdup (backbone);
-  config->data = g_new0 (char *, 2);
-  config->data[0] = g_strdup (small_data);
   for (gsize i = 0; i < G_N_ELEMENTS (options); i++)
     {
       g_autoptr (GError) error = NULL;
@@ -792,16 +1004,13 @@ static void
 test_pause_stop_latency (void)
 {
   g_autofree char *dir = g_build_filename (scratch, "latency", NULL);
-  g_autoptr (GraftRunConfig) config = graft_run_config_new
-    (GRAFT_RUN_MODE_FINETUNE);
+  g_autoptr (GraftRunConfig) config = robust_config (GRAFT_RUN_MODE_FINETUNE,
+                                                     large_data);
   g_autoptr (GraftRun) run = NULL;
   Watch w = { g_main_loop_new (NULL, FALSE) };
   guint sampler;
   gint64 step_us;
 
-  config->backbone = g_strdup (backbone);
-  config->data = g_new0 (char *, 2);
-  config->data[0] = g_strdup (large_data);
   config->unfreeze = GRAFT_UNFREEZE_ALL;
   config->batch = 4096;
   config->epochs = 50;
@@ -829,6 +1038,98 @@ test_pause_stop_latency (void)
   g_main_loop_unref (w.loop);
 }
 
+/* ---- One trainer per folder --------------------------------------------- */
+
+static void
+on_refused_started (GraftRun *run, gpointer data)
+{
+  g_error ("a second trainer started on a folder being trained");
+}
+
+/* Starts @second while another run trains its folder: it must fail at
+ * once, with the folder's lock as the reason, and write nothing. */
+static void
+assert_refused (GraftRun *second, Watch *w, const char *dir)
+{
+  g_autoptr (JsonNode) run = NULL;
+  const GError *error;
+
+  g_signal_connect (second, "started", G_CALLBACK (on_refused_started),
+                    NULL);
+  g_signal_connect (second, "failed", G_CALLBACK (on_failed), w);
+  g_signal_connect (second, "finished", G_CALLBACK (on_end), w);
+  w->end_us = 0;
+  graft_run_start (second);
+  while (w->end_us == 0)
+    g_main_loop_run (w->loop);
+  error = graft_run_get_error (second);
+  g_assert_error ((GError *) error, G_IO_ERROR, G_IO_ERROR_BUSY);
+  g_assert_nonnull (strstr (error->message, "being trained"));
+  g_assert_null (strchr (error->message, '\n'));
+  run = read_json (dir);
+  g_assert_cmpstr (json_object_get_string_member (json_node_get_object (run),
+                                                  "status"), ==, "running");
+}
+
+/* graft-cli train --resume of a folder being trained: one line on
+ * stderr that names the reason, exit status 1. */
+static void
+assert_cli_refused (const char *dir)
+{
+  const char *args[] = { "--resume", dir, NULL };
+  g_auto (CliResult) r = train_sync (args);
+  g_autofree char *line = NULL;
+
+  g_assert_cmpint (r.status, ==, 1);
+  line = failure_line (r.err);
+  g_assert_nonnull (strstr (line, "being trained"));
+}
+
+/* A run holds its folder's lock from start to end: while it trains,
+ * another GraftRun — fresh or resumed, in this process — and graft-cli in
+ * another are refused; once it has ended the folder is free. */
+static void
+test_lock (void)
+{
+  g_autofree char *dir = g_build_filename (scratch, "locked", NULL);
+  g_autoptr (GraftRunConfig) config = robust_config (GRAFT_RUN_MODE_EXTRACT,
+                                                     small_data);
+  g_autoptr (GraftRun) first = NULL;
+  g_autoptr (GraftRun) fresh = NULL;
+  g_autoptr (GraftRun) resumed = NULL;
+  g_autoptr (GError) error = NULL;
+  Watch w = { g_main_loop_new (NULL, FALSE) };
+
+  g_assert_false (graft_run_files_in_use (dir));
+  config->epochs = 1000;
+  first = graft_run_new (config, dir);
+  g_signal_connect (first, "checkpoint", G_CALLBACK (on_checkpoint), &w);
+  g_signal_connect (first, "finished", G_CALLBACK (on_end), &w);
+  g_signal_connect (first, "failed", G_CALLBACK (on_failed), &w);
+  w.quit_at_checkpoint = TRUE;
+  graft_run_start (first);
+  g_main_loop_run (w.loop);
+  w.quit_at_checkpoint = FALSE;
+  g_assert_cmpint (w.end_us, ==, 0);
+  g_assert_true (graft_run_files_in_use (dir));
+
+  fresh = graft_run_new (config, dir);
+  assert_refused (fresh, &w, dir);
+  resumed = graft_run_open (dir, &error);
+  g_assert_no_error (error);
+  assert_refused (resumed, &w, dir);
+  assert_cli_refused (dir);
+  g_assert_true (graft_run_files_in_use (dir));
+
+  w.end_us = 0;
+  graft_run_stop (first);
+  while (w.end_us == 0)
+    g_main_loop_run (w.loop);
+  g_assert_cmpint (graft_run_get_state (first), ==, GRAFT_RUN_STATE_STOPPED);
+  g_assert_false (graft_run_files_in_use (dir));
+  g_main_loop_unref (w.loop);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -846,10 +1147,12 @@ main (int argc, char **argv)
   g_test_add_func ("/train/robust/kill-resume", test_kill_resume);
   g_test_add_func ("/train/robust/progressive-resume",
                    test_progressive_resume);
+  g_test_add_func ("/train/robust/resume-history", test_resume_history);
   g_test_add_func ("/train/robust/nan-fails", test_nan_fails);
   g_test_add_func ("/train/robust/nan-notice", test_nan_notice);
   g_test_add_func ("/train/robust/pause-stop-latency",
                    test_pause_stop_latency);
+  g_test_add_func ("/train/robust/lock", test_lock);
   status = g_test_run ();
   train_test_rm_rf (scratch);
   g_free (scratch);

@@ -18,6 +18,7 @@
 #include <sys/wait.h>
 
 #include "gf-onnx.h"
+#include "graft-backbone.h"
 #include "graft-image.h"
 #include "graft-run.h"
 #include "graft-run-data.h"
@@ -758,6 +759,7 @@ static const Field run_schema[] = {
   { "graft_version", "string" },
   { "status", "string" },
   { "message", "string?" },
+  { "trainable_parameters", "integer" },
   { "config", "object" },
   { "config.backbone", "string" },
   { "config.cut", "string?" },
@@ -1130,6 +1132,69 @@ test_run_json (gconstpointer data)
     }
   check_stages (t);
   check_final (t);
+}
+
+/* The head's weights, counted by hand from its layout: a Dense from the
+ * @channels pooled values to @hidden units (none when 0), then one to
+ * @outputs, each with its bias. */
+static guint64
+head_params (guint64 channels, guint64 hidden, guint64 outputs)
+{
+  if (hidden == 0)
+    return channels * outputs + outputs;
+  return channels * hidden + hidden + hidden * outputs + outputs;
+}
+
+/* The blocks the run trained at its end: fine-tuning's last N, and one
+ * per stage after the head's for progressive unfreezing. */
+static guint
+unfrozen_blocks (Trained *t)
+{
+  JsonArray *stages = json_object_get_array_member
+    (json_node_get_object (t->run_json), "stages");
+
+  switch (t->config->mode)
+    {
+    case GRAFT_RUN_MODE_FINETUNE:
+      return (guint) t->config->unfreeze;
+    case GRAFT_RUN_MODE_PROGRESSIVE:
+      return json_array_get_length (stages) - 1;
+    case GRAFT_RUN_MODE_EXTRACT:
+    default:
+      return 0;
+    }
+}
+
+/* run.json's "trainable_parameters": the head's weights alone for
+ * feature extraction; with those of the blocks the last stage had
+ * unfrozen for the other modes — also when the best epoch, which the
+ * exports keep, lies in an earlier stage ("regress"). */
+static void
+test_trainable (gconstpointer data)
+{
+  Trained *t = get_trained (data);
+  JsonObject *run = json_node_get_object (t->run_json);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GraftBackbone) backbone = graft_backbone_load
+    (t->config->backbone, NULL, &error);
+  guint outputs = t->c->sigmoid ? 1 : json_array_get_length (run_classes (t));
+  guint channels, height, width, n_blocks, unfrozen = unfrozen_blocks (t);
+  guint64 head, want;
+
+  g_assert_no_error (error);
+  graft_backbone_get_cut_shape (backbone, &channels, &height, &width);
+  head = want = head_params (channels, t->config->hidden, outputs);
+  n_blocks = graft_backbone_get_n_blocks (backbone);
+  g_assert_cmpuint (unfrozen, <=, n_blocks);
+  for (guint b = n_blocks - unfrozen; b < n_blocks; b++)
+    want += graft_backbone_get_block (backbone, b)->n_params;
+  g_test_message ("%s: %u blocks unfrozen, %" G_GUINT64_FORMAT " weights "
+                  "train, %" G_GUINT64_FORMAT " of them the head's",
+                  t->c->name, unfrozen, want, head);
+  g_assert_cmpint (json_object_get_int_member (run, "trainable_parameters"),
+                   ==, want);
+  if (t->config->mode != GRAFT_RUN_MODE_EXTRACT)
+    g_assert_cmpuint (want, >, head);
 }
 
 static void
@@ -1965,6 +2030,7 @@ add_case_tests (const Case *c)
     { "notices", test_notices },
     { "run-json", test_run_json },
     { "head-json", test_head_json },
+    { "trainable", test_trainable },
     { "predict", test_predict_validation },
     { "onnx-runtime", test_onnx_runtime },
   };

@@ -1,4 +1,5 @@
-/* graft-application.c: the app's life — one window, the app-wide
+/* graft-application.c: the app's life — a window a project (the last
+ * one opened comes back at start), the recent projects, the app-wide
  * actions and their accelerators, and files given on the command line.
  * The window's own actions (win.*) are installed by GraftWindow. */
 #define G_LOG_DOMAIN "graft-application"
@@ -7,7 +8,10 @@
 
 #include <glib/gi18n.h>
 
+#include "graft-project-file.h"
 #include "graft-window.h"
+
+#define GRAFT_RECENT_MAX 8
 
 struct _GraftApplication
 {
@@ -19,14 +23,97 @@ struct _GraftApplication
 G_DEFINE_FINAL_TYPE (GraftApplication, graft_application,
                      ADW_TYPE_APPLICATION)
 
+GraftWindow *
+graft_application_open_project (GraftApplication *self, const char *dir)
+{
+  g_autofree char *wanted = dir != NULL
+    ? g_canonicalize_filename (dir, NULL) : graft_project_get_default_dir ();
+  GraftWindow *window;
+
+  for (GList *l = gtk_application_get_windows (GTK_APPLICATION (self));
+       l != NULL; l = l->next)
+    if (GRAFT_IS_WINDOW (l->data)
+        && g_strcmp0 (graft_project_get_dir (graft_window_get_project
+                                             (l->data)), wanted) == 0)
+      return l->data;
+  window = graft_window_new_for_project (self, wanted);
+  graft_window_load_project (window);
+  return window;
+}
+
+void
+graft_application_remember_project (GraftApplication *self, const char *dir)
+{
+  g_auto (GStrv) recent = NULL;
+  g_autoptr (GStrvBuilder) kept = NULL;
+  g_autofree char *default_dir = graft_project_get_default_dir ();
+  g_auto (GStrv) list = NULL;
+  guint n = 1;
+
+  if (self->settings == NULL)
+    return;
+  g_settings_set_string (self->settings, "last-project",
+                         g_strcmp0 (dir, default_dir) == 0 ? "" : dir);
+  if (g_strcmp0 (dir, default_dir) == 0)
+    return;
+  recent = g_settings_get_strv (self->settings, "recent-projects");
+  kept = g_strv_builder_new ();
+  g_strv_builder_add (kept, dir);
+  for (guint i = 0; recent[i] != NULL && n < GRAFT_RECENT_MAX; i++)
+    if (g_strcmp0 (recent[i], dir) != 0)
+      {
+        g_strv_builder_add (kept, recent[i]);
+        n++;
+      }
+  list = g_strv_builder_end (kept);
+  g_settings_set_strv (self->settings, "recent-projects",
+                       (const char *const *) list);
+}
+
+void
+graft_application_forget_project (GraftApplication *self, const char *dir)
+{
+  g_auto (GStrv) recent = NULL;
+  g_autoptr (GStrvBuilder) kept = NULL;
+  g_auto (GStrv) list = NULL;
+
+  if (self->settings == NULL)
+    return;
+  recent = g_settings_get_strv (self->settings, "recent-projects");
+  kept = g_strv_builder_new ();
+  for (guint i = 0; recent[i] != NULL; i++)
+    if (g_strcmp0 (recent[i], dir) != 0)
+      g_strv_builder_add (kept, recent[i]);
+  list = g_strv_builder_end (kept);
+  g_settings_set_strv (self->settings, "recent-projects",
+                       (const char *const *) list);
+}
+
+/* The active window, or the last project's (the default project's when
+ * that one has gone, which a toast says). */
 static GraftWindow *
 get_window (GraftApplication *self)
 {
   GtkWindow *window
     = gtk_application_get_active_window (GTK_APPLICATION (self));
+  g_autofree char *last = NULL;
+  gboolean gone;
 
-  if (window == NULL)
-    window = GTK_WINDOW (graft_window_new (self));
+  if (window != NULL)
+    return GRAFT_WINDOW (window);
+  last = self->settings != NULL
+    ? g_settings_get_string (self->settings, "last-project") : NULL;
+  gone = last != NULL && *last != '\0' && !graft_project_file_exists (last);
+  window = GTK_WINDOW (graft_application_open_project
+                       (self, last != NULL && *last != '\0' && !gone
+                        ? last : NULL));
+  if (gone)
+    {
+      graft_toast (GTK_WIDGET (window), _("The project %s is not there any "
+                                          "more: this is the default "
+                                          "project"), last);
+      graft_application_forget_project (self, last);
+    }
   return GRAFT_WINDOW (window);
 }
 
@@ -36,13 +123,23 @@ graft_application_activate (GApplication *app)
   gtk_window_present (GTK_WINDOW (get_window (GRAFT_APPLICATION (app))));
 }
 
-/* `graft DIR…` opens folders as data; `graft MODEL.onnx` imports it. */
+/* `graft PROJECT` opens a project; `graft DIR…` opens folders as data;
+ * `graft MODEL.onnx` imports it. */
 static void
 graft_application_open (GApplication *app, GFile **files, int n_files,
                         const char *hint)
 {
-  GraftWindow *window = get_window (GRAFT_APPLICATION (app));
+  GraftApplication *self = GRAFT_APPLICATION (app);
+  g_autofree char *path = n_files == 1 ? g_file_get_path (files[0]) : NULL;
+  GraftWindow *window;
 
+  if (path != NULL && graft_project_file_exists (path))
+    {
+      gtk_window_present (GTK_WINDOW (graft_application_open_project
+                                      (self, path)));
+      return;
+    }
+  window = get_window (self);
   gtk_window_present (GTK_WINDOW (window));
   graft_window_open_files (window, files, n_files);
 }
@@ -50,13 +147,15 @@ graft_application_open (GApplication *app, GFile **files, int n_files,
 static void
 quit_activated (GSimpleAction *action, GVariant *param, gpointer user_data)
 {
-  GList *windows = gtk_application_get_windows (GTK_APPLICATION (user_data));
+  g_autoptr (GList) windows = g_list_copy
+    (gtk_application_get_windows (GTK_APPLICATION (user_data)));
 
-  /* Closing the window saves its size and asks about a running run. */
-  if (windows != NULL)
-    gtk_window_close (GTK_WINDOW (windows->data));
-  else
+  /* Closing a window saves its size and stops its run, which can be
+   * resumed.  The last one closed ends the app. */
+  if (windows == NULL)
     g_application_quit (G_APPLICATION (user_data));
+  for (GList *l = windows; l != NULL; l = l->next)
+    gtk_window_close (GTK_WINDOW (l->data));
 }
 
 static void

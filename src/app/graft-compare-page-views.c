@@ -15,6 +15,9 @@
 
 /* Accuracy differences from this many percentage points are marked. */
 #define MARKED_DIFFERENCE 5.0
+/* A run's name in a column's heading wraps after about this many
+ * characters ("2026-12-04-153012-" / "finetune"). */
+#define RUN_NAME_CHARS 22
 /* A cell or a change shows at most this many pictures. */
 #define MAX_PICTURES 120
 
@@ -40,7 +43,16 @@ add_text (GtkGrid *grid, int column, int row, const char *text,
 {
   GtkWidget *label = gtk_label_new (text);
 
+  /* Cells wrap where a narrow window has no room for them (a long name,
+   * "Progressive unfreezing"), rather than make the grid scroll. */
+  gtk_label_set_wrap (GTK_LABEL (label), TRUE);
+  gtk_label_set_wrap_mode (GTK_LABEL (label), PANGO_WRAP_WORD_CHAR);
   gtk_label_set_xalign (GTK_LABEL (label), column == 0 ? 0 : 1);
+  gtk_label_set_justify (GTK_LABEL (label), column == 0 ? GTK_JUSTIFY_LEFT
+                         : GTK_JUSTIFY_RIGHT);
+  /* Headings of one line and of two stand on the same line. */
+  if (row == 0)
+    gtk_label_set_yalign (GTK_LABEL (label), 1);
   if (css_class != NULL)
     gtk_widget_add_css_class (label, css_class);
   gtk_grid_attach (grid, label, column, row, 1, 1);
@@ -53,10 +65,23 @@ add_heading (GtkGrid *grid, int column, const char *text)
   add_text (grid, column, 0, text, "caption-heading");
 }
 
-/* The run's name after a dot of its colour in the plot. */
+/* @name, escaped for markup, with a place to break the line after each
+ * hyphen: Pango breaks no line inside "2026-12-04-153012", the start of
+ * the name of every run Graft makes. */
+static char *
+breakable (const char *name)
+{
+  g_autofree char *escaped = g_markup_escape_text (name, -1);
+  g_auto (GStrv) parts = g_strsplit (escaped, "-", -1);
+
+  /* U+200B ZERO WIDTH SPACE: a break that shows nothing. */
+  return g_strjoinv ("-\u200b", parts);
+}
+
+/* The run's name after a dot of its colour in the plot, as a column's
+ * heading. */
 static void
-add_run_name (GtkGrid *grid, int column, int row, GraftRunRecord *record,
-              guint index)
+add_run_name (GtkGrid *grid, int column, GraftRunRecord *record, guint index)
 {
   GdkRGBA color;
   g_autofree char *hex = NULL, *name = NULL, *markup = NULL;
@@ -65,11 +90,14 @@ add_run_name (GtkGrid *grid, int column, int row, GraftRunRecord *record,
   graft_compare_page_run_color (index, &color);
   hex = g_strdup_printf ("#%02x%02x%02x", (int) (color.red * 255),
                          (int) (color.green * 255), (int) (color.blue * 255));
-  name = g_markup_escape_text (graft_run_record_get_name (record), -1);
-  markup = g_strdup_printf ("<span foreground=\"%s\">●</span> %s", hex, name);
-  label = add_text (grid, column, row, NULL, column > 0 ? "heading" : NULL);
-  /* Whole: the grid scrolls sideways rather than cut a name. */
+  name = breakable (graft_run_record_get_name (record));
+  /* A no-break space: the dot stays with the name's first line. */
+  markup = g_strdup_printf ("<span foreground=\"%s\">●</span>\u00a0%s",
+                            hex, name);
+  label = add_text (grid, column, 0, NULL, "caption-heading");
   gtk_label_set_markup (GTK_LABEL (label), markup);
+  /* A long name takes two lines rather than the width of two columns. */
+  gtk_label_set_max_width_chars (GTK_LABEL (label), RUN_NAME_CHARS);
 }
 
 static char *
@@ -96,71 +124,127 @@ format_seconds (double seconds)
                           (guint) seconds % 60);
 }
 
+/* A count in a table cell, whose row says what is counted: "950",
+ * "12.3 k", "162 k", "1.2 M". */
+static char *
+format_count (guint64 n)
+{
+  static const struct { double scale; const char *unit; } units[] = {
+    { 1e9, "G" }, { 1e6, "M" }, { 1e3, "k" },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (units); i++)
+    if (n >= units[i].scale)
+      {
+        double value = n / units[i].scale;
+        /* Translators: a number and its unit (k, M, G); the space is a
+         * no-break space. */
+        return g_strdup_printf (_("%.*f\u00a0%s"), value < 100 ? 1 : 0,
+                                value, units[i].unit);
+      }
+  return g_strdup_printf ("%" G_GUINT64_FORMAT, n);
+}
+
 /* ---- The table of runs -------------------------------------------------------- */
 
-static gboolean
-any_trainable (GPtrArray *records)
+/* One line of the table: its heading, and how a run's cell says it. */
+typedef struct _RunLine RunLine;
+typedef char *(*RunCell) (GraftRunRecord *record, const RunLine *line);
+
+struct _RunLine
 {
-  for (guint i = 0; i < records->len; i++)
-    if (graft_run_record_get_trainable_params (records->pdata[i], NULL))
-      return TRUE;
-  return FALSE;
+  const char *heading;
+  RunCell cell;
+  /* For cell_epoch: the last epoch's rather than the best's, which
+   * number of its report, and how it reads. */
+  gboolean last;
+  gsize member;
+  char *(*format) (double value);
+};
+
+static char *
+cell_mode (GraftRunRecord *record, const RunLine *line)
+{
+  return g_strdup (graft_compare_page_mode_name
+                   (graft_run_record_get_mode (record)));
 }
 
-/* One row's cells after the name, as text. */
-static GPtrArray *
-run_cells (GraftRunRecord *record, gboolean trainable)
+static char *
+cell_trainable (GraftRunRecord *record, const RunLine *line)
 {
-  GPtrArray *cells = g_ptr_array_new_with_free_func (g_free);
-  const GraftEpochReport *best = graft_run_record_get_best (record);
-  const GraftEpochReport *last = graft_run_record_get_last (record);
+  guint64 n;
+
+  return graft_run_record_get_trainable_params (record, &n)
+    ? format_count (n) : g_strdup ("—");
+}
+
+static char *
+cell_epoch (GraftRunRecord *record, const RunLine *line)
+{
+  const GraftEpochReport *report = line->last
+    ? graft_run_record_get_last (record) : graft_run_record_get_best (record);
+
+  return line->format (report != NULL
+                       ? G_STRUCT_MEMBER (double, report, line->member)
+                       : NAN);
+}
+
+static char *
+cell_time (GraftRunRecord *record, const RunLine *line)
+{
+  return format_seconds (graft_run_record_get_wall_seconds (record));
+}
+
+static char *
+cell_speed (GraftRunRecord *record, const RunLine *line)
+{
   double pps = graft_run_record_get_pictures_per_second (record);
-  guint64 n = 0;
 
-  g_ptr_array_add (cells, g_strdup (graft_compare_page_mode_name
-                                    (graft_run_record_get_mode (record))));
-  if (trainable)
-    g_ptr_array_add (cells, graft_run_record_get_trainable_params (record, &n)
-                     ? g_strdup_printf ("%" G_GUINT64_FORMAT, n)
-                     : g_strdup ("—"));
-  g_ptr_array_add (cells, format_loss (best != NULL ? best->val_loss : NAN));
-  g_ptr_array_add (cells, format_percent (best != NULL ? best->val_accuracy
-                                          : NAN));
-  g_ptr_array_add (cells, format_loss (last != NULL ? last->val_loss : NAN));
-  g_ptr_array_add (cells, format_percent (last != NULL ? last->val_accuracy
-                                          : NAN));
-  g_ptr_array_add (cells, format_seconds
-                   (graft_run_record_get_wall_seconds (record)));
-  g_ptr_array_add (cells, isfinite (pps) ? g_strdup_printf ("%.0f", pps)
-                   : g_strdup ("—"));
-  return cells;
+  return isfinite (pps) ? g_strdup_printf ("%.0f", pps) : g_strdup ("—");
 }
+
+/* An epoch cell's member and format, for the table below. */
+#define VAL_LOSS G_STRUCT_OFFSET (GraftEpochReport, val_loss), format_loss
+#define VAL_ACCURACY G_STRUCT_OFFSET (GraftEpochReport, val_accuracy), \
+  format_percent
+
+/* Runs are columns and what is compared are lines, as in the table per
+ * class: a few runs side by side fit a narrow window, eight numbers
+ * across would not. */
+static const RunLine run_lines[] = {
+  { N_("Mode"), cell_mode },
+  { N_("Trainable parameters"), cell_trainable },
+  /* The validation loss and accuracy of the best epoch and the last. */
+  { N_("Best loss"), cell_epoch, FALSE, VAL_LOSS },
+  { N_("Best accuracy"), cell_epoch, FALSE, VAL_ACCURACY },
+  { N_("Final loss"), cell_epoch, TRUE, VAL_LOSS },
+  { N_("Final accuracy"), cell_epoch, TRUE, VAL_ACCURACY },
+  { N_("Training time"), cell_time },
+  { N_("Pictures per second"), cell_speed },
+};
+
+#undef VAL_LOSS
+#undef VAL_ACCURACY
 
 void
 graft_compare_page_refresh_table (GraftComparePage *self, GPtrArray *records)
 {
-  gboolean trainable = any_trainable (records);
-  const char *headings[] = {
-    /* Translators: validation loss and accuracy of the best epoch and of
-     * the last, as short column headings. */
-    _("Run"), _("Mode"), _("Trainable"), _("Best loss"), _("Best acc."),
-    _("Final loss"), _("Final acc."), _("Time"), _("Pictures/s"),
-  };
-  int column = 0;
-
   clear_children (GTK_WIDGET (self->table));
-  for (guint h = 0; h < G_N_ELEMENTS (headings); h++)
-    if (h != 2 || trainable)
-      add_heading (self->table, column++, headings[h]);
-  for (guint i = 0; i < records->len; i++)
-    {
-      g_autoptr (GPtrArray) cells = run_cells (records->pdata[i], trainable);
-
-      add_run_name (self->table, 0, i + 1, records->pdata[i], i);
-      for (guint c = 0; c < cells->len; c++)
-        add_text (self->table, c + 1, i + 1, cells->pdata[c], NULL);
-    }
   self->n_table_rows = records->len;
+  if (records->len == 0)
+    return;
+  for (guint i = 0; i < records->len; i++)
+    add_run_name (self->table, i + 1, records->pdata[i], i);
+  for (guint line = 0; line < G_N_ELEMENTS (run_lines); line++)
+    {
+      add_text (self->table, 0, line + 1, _(run_lines[line].heading), NULL);
+      for (guint i = 0; i < records->len; i++)
+        {
+          g_autofree char *text = run_lines[line].cell (records->pdata[i],
+                                                        &run_lines[line]);
+          add_text (self->table, i + 1, line + 1, text, NULL);
+        }
+    }
 }
 
 /* ---- Accuracy per class ---------------------------------------------------------- */
@@ -233,7 +317,7 @@ graft_compare_page_refresh_classes (GraftComparePage *self,
     return;
   add_heading (self->class_table, 0, _("Class"));
   for (guint i = 0; i < records->len; i++)
-    add_run_name (self->class_table, i + 1, 0, records->pdata[i], i);
+    add_run_name (self->class_table, i + 1, records->pdata[i], i);
   if (records->len > 1)
     add_heading (self->class_table, records->len + 1, _("Difference"));
   names = graft_run_record_get_class_names (records->pdata[0]);

@@ -28,6 +28,8 @@ static const char *const palette_dark[] = {
 
 /* A toast with an undo button stays long enough to find the button. */
 #define UNDO_TOAST_SECONDS 10
+/* A switch is shorter than the name's field beside it. */
+#define ROW_TICK_MARGIN 5
 
 void
 graft_compare_page_run_color (guint index, GdkRGBA *color)
@@ -232,36 +234,74 @@ describe_run (GraftRunRecord *record)
                           100 * best->val_accuracy);
 }
 
-/* The names a screen reader gives the row's controls follow the run's. */
+/* How the run ended, in a word, for runs that did not finish; NULL for
+ * finished ones.  A "running" run nobody trains any more crashed (or its
+ * Graft was killed): it says so rather than claim to run. */
+static const char *
+run_status (GraftRunRecord *record)
+{
+  const char *status = graft_run_record_get_status (record);
+
+  if (graft_run_record_get_interrupted (record))
+    return _("Interrupted");
+  if (g_str_equal (status, "running"))
+    return _("Training");
+  if (g_str_equal (status, "stopped"))
+    return _("Stopped");
+  if (g_str_equal (status, "failed"))
+    return _("Failed");
+  return NULL;
+}
+
+/* Names the row's control @key (when it has one) @label, which it frees. */
+static void
+name_control (GtkWidget *row, const char *key, char *label)
+{
+  GtkWidget *control = g_object_get_data (G_OBJECT (row), key);
+
+  if (control != NULL)
+    gtk_accessible_update_property (GTK_ACCESSIBLE (control),
+                                    GTK_ACCESSIBLE_PROPERTY_LABEL, label, -1);
+  g_free (label);
+}
+
+/* The names a screen reader gives the row's controls follow the run's;
+ * so does the name field's tooltip, which shows a name too long for the
+ * field whole. */
 static void
 name_row_controls (GtkWidget *row, GParamSpec *pspec, GraftRunRecord *record)
 {
   const char *name = graft_run_record_get_name (record);
-  g_autofree char *tick = g_strdup_printf (_("Compare run %s"), name);
-  g_autofree char *remove = g_strdup_printf (_("Delete run %s"), name);
-  g_autofree char *edit = g_strdup_printf (_("Name of run %s"), name);
-  g_autofree char *details = g_strdup_printf (_("Try run %s"), name);
-  g_autofree char *export = g_strdup_printf (_("Export run %s"), name);
+  GtkWidget *entry = g_object_get_data (G_OBJECT (row), "name");
+  g_autofree char *tooltip = g_strdup_printf
+    (_("%s\nType a new name and press Enter"), name);
 
-  gtk_accessible_update_property (g_object_get_data (G_OBJECT (row), "tick"),
-                                  GTK_ACCESSIBLE_PROPERTY_LABEL, tick, -1);
-  gtk_accessible_update_property (g_object_get_data (G_OBJECT (row), "delete"),
-                                  GTK_ACCESSIBLE_PROPERTY_LABEL, remove, -1);
-  gtk_accessible_update_property (g_object_get_data (G_OBJECT (row), "name"),
-                                  GTK_ACCESSIBLE_PROPERTY_LABEL, edit, -1);
-  gtk_accessible_update_property (g_object_get_data (G_OBJECT (row),
-                                                     "details"),
-                                  GTK_ACCESSIBLE_PROPERTY_LABEL, details, -1);
-  gtk_accessible_update_property (g_object_get_data (G_OBJECT (row), "export"),
-                                  GTK_ACCESSIBLE_PROPERTY_LABEL, export, -1);
-  if (g_strcmp0 (gtk_editable_get_text (g_object_get_data (G_OBJECT (row),
-                                                           "name")), name))
-    gtk_editable_set_text (g_object_get_data (G_OBJECT (row), "name"), name);
+  name_control (row, "tick", g_strdup_printf (_("Compare run %s"), name));
+  name_control (row, "delete", g_strdup_printf (_("Delete run %s"), name));
+  name_control (row, "name", g_strdup_printf (_("Name of run %s"), name));
+  name_control (row, "details", g_strdup_printf (_("Try run %s"), name));
+  name_control (row, "export", g_strdup_printf (_("Export run %s"), name));
+  name_control (row, "resume", g_strdup_printf (_("Resume run %s"), name));
+  gtk_widget_set_tooltip_text (entry, tooltip);
+  if (g_strcmp0 (gtk_editable_get_text (GTK_EDITABLE (entry)), name))
+    gtk_editable_set_text (GTK_EDITABLE (entry), name);
+}
+
+static GtkWidget *
+caption (const char *text, const char *css_class)
+{
+  GtkWidget *label = gtk_label_new (text);
+
+  gtk_label_set_xalign (GTK_LABEL (label), 0);
+  gtk_label_set_wrap (GTK_LABEL (label), TRUE);
+  gtk_widget_add_css_class (label, "caption");
+  gtk_widget_add_css_class (label, css_class);
+  return label;
 }
 
 /* The name, editable in place (a frameless entry: GTK 4.8's
- * GtkEditableLabel, once edited, fails when its row is destroyed), and
- * what the run was under it. */
+ * GtkEditableLabel, once edited, fails when its row is destroyed), then
+ * how the run ended when it did not finish, and what the run was. */
 static GtkWidget *
 row_text (GraftRunRecord *record, GtkWidget *row)
 {
@@ -269,26 +309,31 @@ row_text (GraftRunRecord *record, GtkWidget *row)
   GtkWidget *name = gtk_entry_new ();
   GtkEventController *focus = gtk_event_controller_focus_new ();
   g_autofree char *about = describe_run (record);
-  GtkWidget *subtitle = gtk_label_new (about);
+  const char *status = run_status (record);
 
-  gtk_widget_set_hexpand (box, TRUE);
-  gtk_widget_set_valign (box, GTK_ALIGN_CENTER);
   gtk_entry_set_has_frame (GTK_ENTRY (name), FALSE);
   gtk_editable_set_width_chars (GTK_EDITABLE (name), 12);
   gtk_editable_set_text (GTK_EDITABLE (name),
                          graft_run_record_get_name (record));
-  gtk_widget_set_tooltip_text (name, _("Type a new name and press Enter"));
-  gtk_label_set_xalign (GTK_LABEL (subtitle), 0);
-  gtk_label_set_wrap (GTK_LABEL (subtitle), TRUE);
-  gtk_widget_add_css_class (subtitle, "caption");
-  gtk_widget_add_css_class (subtitle, "dim-label");
   g_signal_connect_object (name, "activate", G_CALLBACK (commit_name),
                            record, 0);
   g_signal_connect_object (focus, "leave", G_CALLBACK (on_name_focus_leave),
                            record, 0);
   gtk_widget_add_controller (name, focus);
   gtk_box_append (GTK_BOX (box), name);
-  gtk_box_append (GTK_BOX (box), subtitle);
+  if (status != NULL)
+    {
+      GtkWidget *label = caption (status, "heading");
+
+      if (graft_run_record_get_resumable (record))
+        gtk_widget_set_tooltip_text (label, _("Resume it to train on from "
+                                              "its last saved epoch"));
+      if (graft_run_record_get_interrupted (record)
+          || g_str_equal (graft_run_record_get_status (record), "failed"))
+        gtk_widget_add_css_class (label, "warning");
+      gtk_box_append (GTK_BOX (box), label);
+    }
+  gtk_box_append (GTK_BOX (box), caption (about, "dim-label"));
   g_object_set_data (G_OBJECT (row), "name", name);
   return box;
 }
@@ -300,7 +345,6 @@ row_action_button (const char *icon, const char *tooltip, const char *action,
 {
   GtkWidget *button = gtk_button_new_from_icon_name (icon);
 
-  gtk_widget_set_valign (button, GTK_ALIGN_CENTER);
   gtk_widget_add_css_class (button, "flat");
   gtk_widget_set_tooltip_text (button, tooltip);
   gtk_actionable_set_action_name (GTK_ACTIONABLE (button), action);
@@ -310,47 +354,72 @@ row_action_button (const char *icon, const char *tooltip, const char *action,
   return button;
 }
 
-static GtkWidget *
-create_row (gpointer item, gpointer user_data)
+static void
+add_row_button (GtkWidget *row, GtkWidget *buttons, const char *key,
+                GtkWidget *button)
 {
-  GraftComparePage *self = user_data;
-  GraftRunRecord *record = item;
-  GtkWidget *row = gtk_box_new (GTK_ORIENTATION_HORIZONTAL, 10);
-  GtkWidget *tick = gtk_switch_new ();
-  GtkWidget *remove = gtk_button_new_from_icon_name ("user-trash-symbolic");
-  GtkWidget *details, *export;
+  gtk_box_append (GTK_BOX (buttons), button);
+  g_object_set_data (G_OBJECT (row), key, button);
+}
 
-  gtk_widget_set_margin_top (row, 4);
-  gtk_widget_set_margin_bottom (row, 4);
-  gtk_widget_set_valign (tick, GTK_ALIGN_CENTER);
-  gtk_switch_set_active (GTK_SWITCH (tick),
-                         is_ticked (self, graft_run_record_get_dir (record)));
-  g_object_set_data_full (G_OBJECT (tick), "record", g_object_ref (record),
-                          g_object_unref);
-  g_signal_connect_object (tick, "notify::active",
-                           G_CALLBACK (on_switch_active), self, 0);
-  gtk_widget_set_valign (remove, GTK_ALIGN_CENTER);
+/* The row's buttons go under its text, not beside it: the list stays
+ * narrow enough for the page to fit an 800-pixel-wide window, and the
+ * name keeps the row's width. */
+static GtkWidget *
+row_buttons (GraftComparePage *self, GraftRunRecord *record, GtkWidget *row)
+{
+  GtkWidget *buttons = gtk_box_new (GTK_ORIENTATION_HORIZONTAL, 2);
+  GtkWidget *remove = gtk_button_new_from_icon_name ("user-trash-symbolic");
+
+  if (graft_run_record_get_resumable (record))
+    add_row_button (row, buttons, "resume", row_action_button
+                    ("media-playback-start-symbolic",
+                     _("Resume training from the last saved epoch"),
+                     "win.resume-run", record));
+  add_row_button (row, buttons, "details", row_action_button
+                  ("image-x-generic-symbolic",
+                   _("Try the run on pictures, see its mistakes"),
+                   "win.run-details", record));
+  add_row_button (row, buttons, "export", row_action_button
+                  ("document-save-symbolic",
+                   _("Export the model, curves or plot"),
+                   "win.export-run", record));
   gtk_widget_add_css_class (remove, "flat");
   gtk_widget_set_tooltip_text (remove, _("Delete the run"));
   g_object_set_data_full (G_OBJECT (remove), "record", g_object_ref (record),
                           g_object_unref);
   g_signal_connect_object (remove, "clicked",
                            G_CALLBACK (on_delete_clicked), self, 0);
+  add_row_button (row, buttons, "delete", remove);
+  return buttons;
+}
+
+static GtkWidget *
+create_row (gpointer item, gpointer user_data)
+{
+  GraftComparePage *self = user_data;
+  GraftRunRecord *record = item;
+  GtkWidget *row = gtk_box_new (GTK_ORIENTATION_HORIZONTAL, 10);
+  GtkWidget *column = gtk_box_new (GTK_ORIENTATION_VERTICAL, 4);
+  GtkWidget *tick = gtk_switch_new ();
+
+  gtk_widget_set_margin_top (row, 4);
+  gtk_widget_set_margin_bottom (row, 4);
+  /* Level with the name, the line that says which run it ticks. */
+  gtk_widget_set_valign (tick, GTK_ALIGN_START);
+  gtk_widget_set_margin_top (tick, ROW_TICK_MARGIN);
+  gtk_switch_set_active (GTK_SWITCH (tick),
+                         is_ticked (self, graft_run_record_get_dir (record)));
+  g_object_set_data_full (G_OBJECT (tick), "record", g_object_ref (record),
+                          g_object_unref);
+  g_signal_connect_object (tick, "notify::active",
+                           G_CALLBACK (on_switch_active), self, 0);
+  gtk_widget_set_hexpand (column, TRUE);
+  gtk_box_append (GTK_BOX (column), row_text (record, row));
+  gtk_box_append (GTK_BOX (column), row_buttons (self, record, row));
   gtk_box_append (GTK_BOX (row), tick);
-  gtk_box_append (GTK_BOX (row), row_text (record, row));
-  details = row_action_button ("image-x-generic-symbolic",
-                               _("Try the run on pictures, see its "
-                                 "mistakes"), "win.run-details", record);
-  export = row_action_button ("document-save-symbolic",
-                              _("Export the model, curves or plot"),
-                              "win.export-run", record);
-  gtk_box_append (GTK_BOX (row), details);
-  gtk_box_append (GTK_BOX (row), export);
-  gtk_box_append (GTK_BOX (row), remove);
-  g_object_set_data (G_OBJECT (row), "details", details);
-  g_object_set_data (G_OBJECT (row), "export", export);
+  gtk_box_append (GTK_BOX (row), column);
   g_object_set_data (G_OBJECT (row), "tick", tick);
-  g_object_set_data (G_OBJECT (row), "delete", remove);
   name_row_controls (row, NULL, record);
   g_signal_connect_object (record, "notify::name",
                            G_CALLBACK (name_row_controls), row,

@@ -13,6 +13,8 @@
 #include <glib/gi18n.h>
 #include <glib/gstdio.h>
 
+#include "graft-project-file.h"
+#include "graft-run-files.h"
 #include "graft-run-list.h"
 
 /* ---- GraftClassItem -------------------------------------------------------- */
@@ -198,6 +200,15 @@ struct _GraftProject
   GraftRunMode mode;
   int unfreeze;
   GraftRun *run;
+
+  char *dir;                 /* the project's folder */
+  GraftProjectFile *choices; /* only its classes are used: the user's
+                              * renames and removals, by class folder */
+  char *wanted_backbone;     /* the saved backbone, until one loads */
+  gboolean loaded;           /* the file was read: changes are saved */
+  gboolean restoring;        /* applying the file: nothing to save */
+  guint save_source;
+  gboolean writing, write_again;
 };
 
 G_DEFINE_FINAL_TYPE (GraftProject, graft_project, G_TYPE_OBJECT)
@@ -214,9 +225,10 @@ enum
   PROP_MODE,
   PROP_UNFREEZE,
   PROP_RUN,
+  PROP_DIR,
   N_PROPS
 };
-enum { SCAN_FAILED, N_SIGNALS };
+enum { SCAN_FAILED, SAVE_FAILED, N_SIGNALS };
 
 static GParamSpec *properties[N_PROPS];
 static guint signals[N_SIGNALS];
@@ -226,10 +238,20 @@ static guint signals[N_SIGNALS];
 #define GRAFT_PROJECT_SPLIT_SEED 0
 #define GRAFT_PROJECT_DEFAULT_VAL 0.2
 
+/* How long the choices wait after a change before they are written: a
+ * slider dragged writes once. */
+#define SAVE_DELAY_MS 400
+
 GraftProject *
 graft_project_new (void)
 {
   return g_object_new (GRAFT_TYPE_PROJECT, NULL);
+}
+
+GraftProject *
+graft_project_new_for_dir (const char *dir)
+{
+  return g_object_new (GRAFT_TYPE_PROJECT, "dir", dir, NULL);
 }
 
 static void
@@ -237,6 +259,8 @@ notify (GraftProject *self, guint prop)
 {
   g_object_notify_by_pspec (G_OBJECT (self), properties[prop]);
 }
+
+static void schedule_save (GraftProject *self);
 
 /* ---- Scanning ---------------------------------------------------------------- */
 
@@ -271,6 +295,29 @@ on_scan_progress (GraftScanPhase phase, guint done, guint total,
   set_scan_status (self, total > 0 ? (double) done / total : 1, status);
 }
 
+/* A renamed class keeps its name in the project file. */
+static void
+on_class_renamed (GraftClassItem *item, GParamSpec *pspec,
+                  GraftProject *self)
+{
+  GraftClassChoice *choice = graft_project_file_class (self->choices,
+                                                       item->path, TRUE);
+
+  g_free (choice->name);
+  choice->name = g_strdup (item->name);
+  schedule_save (self);
+}
+
+static void
+insert_class (GraftProject *self, GraftClassItem *item, guint position)
+{
+  g_signal_connect_object (item, "notify::name",
+                           G_CALLBACK (on_class_renamed), self, 0);
+  g_list_store_insert (self->classes, position, item);
+}
+
+/* The scan's classes, as the user renamed them and without those left
+ * out. */
 static void
 fill_classes (GraftProject *self)
 {
@@ -280,7 +327,15 @@ fill_classes (GraftProject *self)
   for (guint i = 0; i < self->scan->classes->len; i++)
     {
       g_autoptr (GraftClassItem) item = class_item_new (self->scan, i);
-      g_list_store_append (self->classes, item);
+      const GraftClassChoice *choice
+        = graft_project_file_class (self->choices, item->path, FALSE);
+
+      if (choice != NULL && !choice->kept)
+        continue;
+      if (choice != NULL && choice->name != NULL)
+        set_str (&item->name, choice->name);
+      insert_class (self, item,
+                    g_list_model_get_n_items (G_LIST_MODEL (self->classes)));
     }
 }
 
@@ -337,6 +392,7 @@ scan_done (GObject *source, GAsyncResult *result, gpointer user_data)
   end_scan (self);
   fill_classes (self);
   notify (self, PROP_SCAN);
+  schedule_save (self);
 }
 
 static void
@@ -373,6 +429,8 @@ graft_project_open_folders (GraftProject *self, GFile **folders, guint n)
       if (path != NULL)
         g_strv_builder_add (paths, path);
     }
+  /* New data: the names and removals were the old data's. */
+  g_ptr_array_set_size (self->choices->classes, 0);
   start_scan (self, g_strv_builder_end (paths));
 }
 
@@ -436,9 +494,15 @@ graft_project_get_classes (GraftProject *self)
 void
 graft_project_remove_class (GraftProject *self, guint position)
 {
+  g_autoptr (GraftClassItem) item = NULL;
+
   g_return_if_fail (GRAFT_IS_PROJECT (self));
-  if (position < g_list_model_get_n_items (G_LIST_MODEL (self->classes)))
-    g_list_store_remove (self->classes, position);
+  item = g_list_model_get_item (G_LIST_MODEL (self->classes), position);
+  if (item == NULL)
+    return;
+  graft_project_file_class (self->choices, item->path, TRUE)->kept = FALSE;
+  g_list_store_remove (self->classes, position);
+  schedule_save (self);
 }
 
 guint
@@ -492,6 +556,7 @@ graft_project_set_val_fraction (GraftProject *self, double fraction)
     return;
   self->val_fraction = fraction;
   notify (self, PROP_VAL_FRACTION);
+  schedule_save (self);
   if (self->scan == NULL)
     return;
   graft_scan_set_split (self->scan, GRAFT_PROJECT_SPLIT_SEED, fraction);
@@ -511,8 +576,12 @@ void
 graft_project_set_backbone (GraftProject *self, GraftBackbone *backbone)
 {
   g_return_if_fail (GRAFT_IS_PROJECT (self));
-  if (g_set_object (&self->backbone, backbone))
-    notify (self, PROP_BACKBONE);
+  if (!g_set_object (&self->backbone, backbone))
+    return;
+  if (backbone != NULL)
+    g_clear_pointer (&self->wanted_backbone, g_free);
+  notify (self, PROP_BACKBONE);
+  schedule_save (self);
 }
 
 GraftRunMode
@@ -529,6 +598,7 @@ graft_project_set_mode (GraftProject *self, GraftRunMode mode)
     return;
   self->mode = mode;
   notify (self, PROP_MODE);
+  schedule_save (self);
 }
 
 int
@@ -545,6 +615,7 @@ graft_project_set_unfreeze (GraftProject *self, int unfreeze)
     return;
   self->unfreeze = unfreeze;
   notify (self, PROP_UNFREEZE);
+  schedule_save (self);
 }
 
 guint
@@ -626,9 +697,15 @@ graft_data_subdir (const char *name)
 }
 
 char *
-graft_project_get_runs_dir (void)
+graft_project_get_default_dir (void)
 {
-  return graft_data_subdir ("runs");
+  return graft_data_subdir (NULL);
+}
+
+char *
+graft_project_get_runs_dir (GraftProject *self)
+{
+  return g_build_filename (self->dir, "runs", NULL);
 }
 
 char *
@@ -639,9 +716,10 @@ graft_project_get_imported_dir (void)
 
 /* runs/2026-12-04-153012-extract, or -2, -3… when taken. */
 static char *
-new_run_dir (const GraftRunConfig *config, GError **error)
+new_run_dir (GraftProject *self, const GraftRunConfig *config,
+             GError **error)
 {
-  g_autofree char *runs = graft_project_get_runs_dir ();
+  g_autofree char *runs = graft_project_get_runs_dir (self);
   g_autoptr (GDateTime) now = g_date_time_new_now_local ();
   g_autofree char *stamp = g_date_time_format (now, "%Y-%m-%d-%H%M%S");
   const char *mode = graft_run_mode_to_string (config->mode);
@@ -674,10 +752,429 @@ graft_project_start_run (GraftProject *self, const GraftRunConfig *config,
 
   g_return_val_if_fail (GRAFT_IS_PROJECT (self), NULL);
   if (!graft_run_config_validate (config, error)
-      || (dir = new_run_dir (config, error)) == NULL)
+      || (dir = new_run_dir (self, config, error)) == NULL)
     return NULL;
   g_clear_object (&self->run);
   self->run = graft_run_new (config, dir);
+  notify (self, PROP_RUN);
+  graft_run_start (self->run);
+  return self->run;
+}
+
+/* ---- The project on disk -------------------------------------------------------- */
+
+const char *
+graft_project_get_dir (GraftProject *self)
+{
+  return self->dir;
+}
+
+gboolean
+graft_project_is_default (GraftProject *self)
+{
+  g_autofree char *dir = graft_project_get_default_dir ();
+
+  return g_strcmp0 (self->dir, dir) == 0;
+}
+
+char *
+graft_project_get_name (GraftProject *self)
+{
+  if (graft_project_is_default (self))
+    return g_strdup (_("Default Project"));
+  return g_path_get_basename (self->dir);
+}
+
+const char *
+graft_project_get_backbone_spec (GraftProject *self)
+{
+  if (self->backbone != NULL)
+    return graft_backbone_get_spec (self->backbone);
+  return self->wanted_backbone;
+}
+
+/* What the file will say, copied: the worker writes it while the user
+ * goes on choosing. */
+static GraftProjectFile *
+snapshot (GraftProject *self)
+{
+  GraftProjectFile *file = graft_project_file_new ();
+  const char *backbone = graft_project_get_backbone_spec (self);
+
+  g_strfreev (file->folders);
+  file->folders = g_strdupv (self->folders);
+  for (guint i = 0; i < self->choices->classes->len; i++)
+    {
+      const GraftClassChoice *c = g_ptr_array_index (self->choices->classes,
+                                                     i);
+      GraftClassChoice *copy = graft_project_file_class (file, c->path, TRUE);
+      copy->name = g_strdup (c->name);
+      copy->kept = c->kept;
+    }
+  file->val_fraction = self->val_fraction;
+  file->backbone = g_strdup (backbone);
+  file->mode = self->mode;
+  file->unfreeze = self->unfreeze;
+  return file;
+}
+
+static void
+write_thread (GTask *task, gpointer source, gpointer data,
+              GCancellable *cancellable)
+{
+  GraftProject *self = source;
+  GError *error = NULL;
+
+  if (graft_project_file_write (self->dir, data, &error))
+    g_task_return_boolean (task, TRUE);
+  else
+    g_task_return_error (task, error);
+}
+
+static void save_now (GraftProject *self);
+
+static void
+on_written (GObject *source, GAsyncResult *result, gpointer data)
+{
+  GraftProject *self = GRAFT_PROJECT (source);
+  g_autoptr (GError) error = NULL;
+
+  self->writing = FALSE;
+  if (!g_task_propagate_boolean (G_TASK (result), &error))
+    {
+      g_autofree char *message = g_strdup_printf
+        (_("The project’s choices could not be saved: %s"), error->message);
+      g_signal_emit (self, signals[SAVE_FAILED], 0, message);
+    }
+  if (self->write_again)
+    {
+      self->write_again = FALSE;
+      save_now (self);
+    }
+}
+
+/* One write at a time, the latest choices last. */
+static void
+save_now (GraftProject *self)
+{
+  g_autoptr (GTask) task = NULL;
+
+  if (self->writing)
+    {
+      self->write_again = TRUE;
+      return;
+    }
+  self->writing = TRUE;
+  task = g_task_new (self, NULL, on_written, NULL);
+  g_task_set_source_tag (task, save_now);
+  g_task_set_task_data (task, snapshot (self),
+                        (GDestroyNotify) graft_project_file_free);
+  g_task_run_in_thread (task, write_thread);
+}
+
+static gboolean
+on_save_due (gpointer data)
+{
+  GraftProject *self = data;
+
+  self->save_source = 0;
+  save_now (self);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+schedule_save (GraftProject *self)
+{
+  /* Before its file is read a project has nothing to say: writing then
+   * would overwrite the user's choices with defaults. */
+  if (!self->loaded || self->restoring || self->save_source != 0)
+    return;
+  self->save_source = g_timeout_add (SAVE_DELAY_MS, on_save_due, self);
+}
+
+/* The window is closing: a change still waiting is written now, while
+ * the process is sure to be there. */
+static void
+flush_save (GraftProject *self)
+{
+  g_autoptr (GraftProjectFile) file = NULL;
+  g_autoptr (GError) error = NULL;
+
+  if (self->save_source == 0)
+    return;
+  g_clear_handle_id (&self->save_source, g_source_remove);
+  file = snapshot (self);
+  if (!graft_project_file_write (self->dir, file, &error))
+    g_warning ("The project’s choices could not be saved: %s",
+               error->message);
+}
+
+/* ---- Opening a project ---------------------------------------------------------- */
+
+static void
+read_thread (GTask *task, gpointer source, gpointer data,
+             GCancellable *cancellable)
+{
+  GraftProject *self = source;
+  GError *error = NULL;
+  GraftProjectFile *file;
+
+  if (!graft_project_is_default (self)
+      && !graft_project_file_exists (self->dir))
+    {
+      g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_NOT_FOUND,
+                               g_file_test (self->dir, G_FILE_TEST_IS_DIR)
+                               ? _("%s is not a Graft project")
+                               : _("The project %s is not there any more"),
+                               self->dir);
+      return;
+    }
+  file = graft_project_file_read (self->dir, &error);
+  if (file == NULL)
+    g_task_return_error (task, error);
+  else
+    g_task_return_pointer (task, file,
+                           (GDestroyNotify) graft_project_file_free);
+}
+
+/* The saved choices become the project's: the folders are scanned again
+ * and the classes come back renamed and left out as they were. */
+static void
+apply_file (GraftProject *self, GraftProjectFile *file)
+{
+  self->restoring = TRUE;
+  graft_project_set_val_fraction (self, file->val_fraction);
+  graft_project_set_mode (self, file->mode);
+  graft_project_set_unfreeze (self, file->unfreeze);
+  g_free (self->wanted_backbone);
+  self->wanted_backbone = g_strdup (file->backbone);
+  /* Data the user opened while the file was being read wins. */
+  if (graft_project_get_scanning (self) || self->scan != NULL)
+    {
+      self->restoring = FALSE;
+      self->loaded = TRUE;
+      schedule_save (self);
+      return;
+    }
+  g_ptr_array_set_size (self->choices->classes, 0);
+  for (guint i = 0; i < file->classes->len; i++)
+    {
+      const GraftClassChoice *c = g_ptr_array_index (file->classes, i);
+      GraftClassChoice *mine = graft_project_file_class (self->choices,
+                                                         c->path, TRUE);
+      mine->name = g_strdup (c->name);
+      mine->kept = c->kept;
+    }
+  /* Kept even when the scan fails (a drive not plugged in): the next
+   * save must not forget them. */
+  g_strfreev (self->folders);
+  self->folders = g_strdupv (file->folders);
+  if (self->folders[0] != NULL)
+    start_scan (self, g_strdupv (self->folders));
+  self->restoring = FALSE;
+  self->loaded = TRUE;
+}
+
+void
+graft_project_load_async (GraftProject *self, GCancellable *cancellable,
+                          GAsyncReadyCallback callback, gpointer user_data)
+{
+  g_autoptr (GTask) task = g_task_new (self, cancellable, callback,
+                                       user_data);
+
+  g_return_if_fail (GRAFT_IS_PROJECT (self));
+  g_task_set_source_tag (task, graft_project_load_async);
+  g_task_run_in_thread (task, read_thread);
+}
+
+gboolean
+graft_project_load_finish (GraftProject *self, GAsyncResult *result,
+                           GError **error)
+{
+  g_autoptr (GraftProjectFile) file = NULL;
+
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+  file = g_task_propagate_pointer (G_TASK (result), error);
+  if (file == NULL)
+    return FALSE;
+  apply_file (self, file);
+  return TRUE;
+}
+
+/* ---- Save As -------------------------------------------------------------------- */
+
+typedef struct
+{
+  char *from, *to;
+  GraftProjectFile *file;
+} CopyJob;
+
+static void
+copy_job_free (gpointer data)
+{
+  CopyJob *job = data;
+
+  g_free (job->from);
+  g_free (job->to);
+  graft_project_file_free (job->file);
+  g_free (job);
+}
+
+/* @from's files and folders into @to, which must not exist. */
+static gboolean
+copy_tree (GFile *from, GFile *to, GCancellable *cancellable,
+           GError **error)
+{
+  g_autoptr (GFileEnumerator) children = NULL;
+
+  if (!g_file_make_directory (to, cancellable, error))
+    return FALSE;
+  children = g_file_enumerate_children
+    (from, G_FILE_ATTRIBUTE_STANDARD_NAME "," G_FILE_ATTRIBUTE_STANDARD_TYPE,
+     G_FILE_QUERY_INFO_NOFOLLOW_SYMLINKS, cancellable, error);
+  if (children == NULL)
+    return FALSE;
+  while (TRUE)
+    {
+      GFileInfo *info;
+      GFile *child;
+      g_autoptr (GFile) dest = NULL;
+
+      if (!g_file_enumerator_iterate (children, &info, &child, cancellable,
+                                      error))
+        return FALSE;
+      if (info == NULL)
+        return TRUE;
+      dest = g_file_get_child (to, g_file_info_get_name (info));
+      switch (g_file_info_get_file_type (info))
+        {
+        case G_FILE_TYPE_DIRECTORY:
+          if (!copy_tree (child, dest, cancellable, error))
+            return FALSE;
+          break;
+        case G_FILE_TYPE_REGULAR:
+          if (!g_file_copy (child, dest, G_FILE_COPY_NOFOLLOW_SYMLINKS,
+                            cancellable, NULL, NULL, error))
+            return FALSE;
+          break;
+        default:   /* a run folder holds nothing else */
+          break;
+        }
+    }
+}
+
+static gboolean
+dir_is_empty (GFile *dir, GCancellable *cancellable)
+{
+  g_autoptr (GFileEnumerator) children = g_file_enumerate_children
+    (dir, G_FILE_ATTRIBUTE_STANDARD_NAME, G_FILE_QUERY_INFO_NONE,
+     cancellable, NULL);
+  g_autoptr (GFileInfo) info = children != NULL
+    ? g_file_enumerator_next_file (children, cancellable, NULL) : NULL;
+
+  return children != NULL && info == NULL;
+}
+
+static void
+save_as_thread (GTask *task, gpointer source, gpointer data,
+                GCancellable *cancellable)
+{
+  CopyJob *job = data;
+  GError *error = NULL;
+  g_autoptr (GFile) to = g_file_new_for_path (job->to);
+  g_autofree char *runs_from = g_build_filename (job->from, "runs", NULL);
+  g_autofree char *runs_to = g_build_filename (job->to, "runs", NULL);
+  g_autoptr (GFile) from_file = g_file_new_for_path (runs_from);
+  g_autoptr (GFile) to_file = g_file_new_for_path (runs_to);
+
+  /* Into a new folder, or an empty one the file chooser made: never over
+   * someone's files. */
+  if (g_file_query_exists (to, cancellable) && !dir_is_empty (to, cancellable))
+    {
+      g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_EXISTS,
+                               _("%s is not empty: choose a new name for "
+                                 "the project"), job->to);
+      return;
+    }
+  if ((!g_file_query_exists (to, cancellable)
+       && !g_file_make_directory_with_parents (to, cancellable, &error))
+      || (g_file_query_exists (from_file, cancellable)
+          && !copy_tree (from_file, to_file, cancellable, &error))
+      || !graft_project_file_write (job->to, job->file, &error))
+    {
+      g_prefix_error (&error, _("The project could not be copied to %s: "),
+                      job->to);
+      g_task_return_error (task, error);
+      return;
+    }
+  g_task_return_boolean (task, TRUE);
+}
+
+void
+graft_project_save_as_async (GraftProject *self, const char *dir,
+                             GCancellable *cancellable,
+                             GAsyncReadyCallback callback,
+                             gpointer user_data)
+{
+  g_autoptr (GTask) task = g_task_new (self, cancellable, callback,
+                                       user_data);
+  CopyJob *job = g_new0 (CopyJob, 1);
+
+  g_return_if_fail (GRAFT_IS_PROJECT (self));
+  job->from = g_strdup (self->dir);
+  job->to = g_canonicalize_filename (dir, NULL);
+  job->file = snapshot (self);
+  g_task_set_source_tag (task, graft_project_save_as_async);
+  g_task_set_task_data (task, job, copy_job_free);
+  if (self->run != NULL
+      && (graft_run_get_state (self->run) == GRAFT_RUN_STATE_RUNNING
+          || graft_run_get_state (self->run) == GRAFT_RUN_STATE_PAUSED))
+    {
+      g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_BUSY,
+                               _("Stop the run before saving the project "
+                                 "elsewhere"));
+      return;
+    }
+  g_task_run_in_thread (task, save_as_thread);
+}
+
+gboolean
+graft_project_save_as_finish (GraftProject *self, GAsyncResult *result,
+                              GError **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+/* ---- Resuming ------------------------------------------------------------------- */
+
+GraftRun *
+graft_project_resume_run (GraftProject *self, const char *dir,
+                          GError **error)
+{
+  g_autoptr (GraftRun) run = NULL;
+
+  g_return_val_if_fail (GRAFT_IS_PROJECT (self), NULL);
+  if (self->run != NULL
+      && (graft_run_get_state (self->run) == GRAFT_RUN_STATE_RUNNING
+          || graft_run_get_state (self->run) == GRAFT_RUN_STATE_PAUSED))
+    {
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_BUSY,
+                           _("A run is training: stop it before resuming "
+                             "another"));
+      return NULL;
+    }
+  if (graft_run_files_in_use (dir))
+    {
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_BUSY,
+                           _("That run is being trained already, by "
+                             "another Graft"));
+      return NULL;
+    }
+  run = graft_run_open (dir, error);
+  if (run == NULL)
+    return NULL;
+  g_set_object (&self->run, run);
   notify (self, PROP_RUN);
   graft_run_start (self->run);
   return self->run;
@@ -698,6 +1195,7 @@ graft_project_dispose (GObject *object)
   if (self->run != NULL)
     graft_run_stop (self->run);
   g_clear_object (&self->run);
+  flush_save (self);
   G_OBJECT_CLASS (graft_project_parent_class)->dispose (object);
 }
 
@@ -710,6 +1208,9 @@ graft_project_finalize (GObject *object)
   g_strfreev (self->scanning_folders);
   g_clear_pointer (&self->scan, graft_scan_free);
   g_free (self->scan_status);
+  g_free (self->dir);
+  g_free (self->wanted_backbone);
+  graft_project_file_free (self->choices);
   G_OBJECT_CLASS (graft_project_parent_class)->finalize (object);
 }
 
@@ -735,6 +1236,7 @@ graft_project_get_property (GObject *object, guint prop_id, GValue *value,
     case PROP_MODE: g_value_set_enum (value, self->mode); break;
     case PROP_UNFREEZE: g_value_set_int (value, self->unfreeze); break;
     case PROP_RUN: g_value_set_object (value, self->run); break;
+    case PROP_DIR: g_value_set_string (value, self->dir); break;
     default: G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
 }
@@ -757,6 +1259,12 @@ graft_project_set_property (GObject *object, guint prop_id,
       break;
     case PROP_UNFREEZE:
       graft_project_set_unfreeze (self, g_value_get_int (value));
+      break;
+    case PROP_DIR:
+      g_free (self->dir);
+      self->dir = g_value_get_string (value) != NULL
+        ? g_canonicalize_filename (g_value_get_string (value), NULL)
+        : graft_project_get_default_dir ();
       break;
     default: G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -789,6 +1297,10 @@ install_properties (GObjectClass *object_class)
                         G_MAXINT, 2, rw);
   properties[PROP_RUN]
     = g_param_spec_object ("run", NULL, NULL, GRAFT_TYPE_RUN, ro);
+  properties[PROP_DIR]
+    = g_param_spec_string ("dir", NULL, NULL, NULL,
+                           G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY
+                           | G_PARAM_STATIC_STRINGS);
   g_object_class_install_properties (object_class, N_PROPS, properties);
 }
 
@@ -807,6 +1319,10 @@ graft_project_class_init (GraftProjectClass *klass)
                                        G_TYPE_FROM_CLASS (klass),
                                        G_SIGNAL_RUN_LAST, 0, NULL, NULL,
                                        NULL, G_TYPE_NONE, 1, G_TYPE_STRING);
+  signals[SAVE_FAILED] = g_signal_new ("save-failed",
+                                       G_TYPE_FROM_CLASS (klass),
+                                       G_SIGNAL_RUN_LAST, 0, NULL, NULL,
+                                       NULL, G_TYPE_NONE, 1, G_TYPE_STRING);
 }
 
 static void
@@ -816,6 +1332,7 @@ graft_project_init (GraftProject *self)
   self->val_fraction = GRAFT_PROJECT_DEFAULT_VAL;
   self->unfreeze = 2;
   self->folders = g_new0 (char *, 1);
+  self->choices = graft_project_file_new ();
 }
 
 /* ---- Undoing a removal ------------------------------------------------------ */
@@ -848,7 +1365,9 @@ graft_project_restore_class (GraftProject *self, GraftClassItem *item,
     {
       g_autoptr (GraftClassItem) fresh = class_item_new (self->scan, label);
       graft_class_item_set_name (fresh, item->name);
-      g_list_store_insert (self->classes, MIN (position, n), fresh);
+      insert_class (self, fresh, MIN (position, n));
+      graft_project_file_class (self->choices, item->path, TRUE)->kept = TRUE;
+      schedule_save (self);
     }
 }
 
@@ -860,9 +1379,9 @@ graft_project_restore_class (GraftProject *self, GraftClassItem *item,
 #define RUNS_KEY "graft-project-runs"
 
 char *
-graft_project_get_trash_dir (void)
+graft_project_get_trash_dir (GraftProject *self)
 {
-  return graft_data_subdir ("trash");
+  return g_build_filename (self->dir, "trash", NULL);
 }
 
 /* A run that has ended, however it ended, has its last files written. */
@@ -873,12 +1392,24 @@ on_run_ended (GraftRun *run, GParamSpec *pspec, GraftRunList *runs)
     graft_run_list_refresh (runs, graft_run_get_dir (run));
 }
 
+/* Training holds the folder's lock by now: a resumed run's row says so
+ * (and offers no second Resume). */
+static void
+on_run_started (GraftRun *run, GraftRunList *runs)
+{
+  if (graft_run_list_find (runs, graft_run_get_dir (run)) != NULL)
+    graft_run_list_refresh (runs, graft_run_get_dir (run));
+}
+
 static void
 on_run_for_runs (GraftProject *self, GParamSpec *pspec, GraftRunList *runs)
 {
-  if (self->run != NULL)
-    g_signal_connect_object (self->run, "notify::state",
-                             G_CALLBACK (on_run_ended), runs, 0);
+  if (self->run == NULL)
+    return;
+  g_signal_connect_object (self->run, "notify::state",
+                           G_CALLBACK (on_run_ended), runs, 0);
+  g_signal_connect_object (self->run, "started",
+                           G_CALLBACK (on_run_started), runs, 0);
 }
 
 GListModel *
@@ -891,8 +1422,8 @@ graft_project_get_runs (GraftProject *self)
   runs = g_object_get_data (G_OBJECT (self), RUNS_KEY);
   if (runs != NULL)
     return G_LIST_MODEL (runs);
-  runs_dir = graft_project_get_runs_dir ();
-  trash_dir = graft_project_get_trash_dir ();
+  runs_dir = graft_project_get_runs_dir (self);
+  trash_dir = graft_project_get_trash_dir (self);
   runs = graft_run_list_new (runs_dir, trash_dir);
   g_object_set_data_full (G_OBJECT (self), RUNS_KEY, runs, g_object_unref);
   g_signal_connect_object (self, "notify::run", G_CALLBACK (on_run_for_runs),

@@ -42,7 +42,41 @@ const char *const *graft_class_item_get_pictures (GraftClassItem *self);
 #define GRAFT_TYPE_PROJECT (graft_project_get_type ())
 G_DECLARE_FINAL_TYPE (GraftProject, graft_project, GRAFT, PROJECT, GObject)
 
-GraftProject *graft_project_new (void);
+/* A project is a folder: its choices in graft-project.json, its runs in
+ * runs/ (graft-project-file.h).  graft_project_new gives the default
+ * project, $XDG_DATA_HOME/graft; "dir" is the folder.  Every choice the
+ * user makes is written there shortly after (atomically, on a worker;
+ * "save-failed" says why when it cannot be), and load_async reads it
+ * back: the folders are scanned again, the classes renamed and left out
+ * as before, the validation share, mode and backbone restored. */
+GraftProject *graft_project_new         (void);
+GraftProject *graft_project_new_for_dir (const char *dir);
+const char   *graft_project_get_dir     (GraftProject *self);
+gboolean      graft_project_is_default  (GraftProject *self);
+/* The folder's name, or "Default Project". */
+char         *graft_project_get_name    (GraftProject *self);
+char         *graft_project_get_default_dir (void);
+void          graft_project_load_async  (GraftProject *self,
+                                         GCancellable *cancellable,
+                                         GAsyncReadyCallback callback,
+                                         gpointer user_data);
+gboolean      graft_project_load_finish (GraftProject *self,
+                                         GAsyncResult *result,
+                                         GError **error);
+/* Copies the project (its choices and every run) into @dir, new or
+ * empty; the project itself stays where it is.  Refused while a run
+ * trains. */
+void          graft_project_save_as_async  (GraftProject *self,
+                                            const char *dir,
+                                            GCancellable *cancellable,
+                                            GAsyncReadyCallback callback,
+                                            gpointer user_data);
+gboolean      graft_project_save_as_finish (GraftProject *self,
+                                            GAsyncResult *result,
+                                            GError **error);
+/* The backbone chosen, or the one saved while it is not loaded yet;
+ * NULL when none. */
+const char   *graft_project_get_backbone_spec (GraftProject *self);
 
 /* Data.  open_folders replaces the data with @folders (one parent folder
  * of class folders, or several class folders) and scans them in the
@@ -103,15 +137,21 @@ GraftRunConfig *graft_project_make_config  (GraftProject *self,
                                             GError **error);
 
 /* Runs: "run" is the current (or last) run.  start_run makes a new run
- * folder under graft_project_get_runs_dir () and starts it. */
+ * folder under graft_project_get_runs_dir () and starts it; resume_run
+ * continues the stopped or interrupted run in @dir from its last
+ * checkpoint (refused while another run trains, or while another process
+ * trains that one). */
 GraftRun     *graft_project_get_run        (GraftProject *self);
 GraftRun     *graft_project_start_run      (GraftProject *self,
                                             const GraftRunConfig *config,
                                             GError **error);
+GraftRun     *graft_project_resume_run     (GraftProject *self,
+                                            const char *dir,
+                                            GError **error);
 
-/* Graft's own folders in the user's data folder ($XDG_DATA_HOME/graft):
- * runs, and the ONNX models the user imported. */
-char         *graft_project_get_runs_dir     (void);
+/* The project's runs (PROJECT/runs), and the ONNX models the user
+ * imported, which every project shares ($XDG_DATA_HOME/graft/backbones). */
+char         *graft_project_get_runs_dir     (GraftProject *self);
 char         *graft_project_get_imported_dir (void);
 
 /* Undoes graft_project_remove_class: puts the class @item showed back
@@ -130,7 +170,7 @@ void          graft_project_restore_class  (GraftProject *self,
  * added.  reload_runs reads every folder again. */
 GListModel   *graft_project_get_runs       (GraftProject *self);
 void          graft_project_reload_runs    (GraftProject *self);
-/* Where deleted runs wait for their undo ($XDG_DATA_HOME/graft/trash). */
-char         *graft_project_get_trash_dir  (void);
+/* Where deleted runs wait for their undo (PROJECT/trash). */
+char         *graft_project_get_trash_dir  (GraftProject *self);
 
 G_END_DECLS

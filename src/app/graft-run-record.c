@@ -42,6 +42,7 @@ struct _GraftRunRecord
   guint n_train;
   gboolean has_trainable;
   guint64 trainable;
+  gboolean in_use;            /* a trainer held the lock when read */
 
   gboolean saving, save_again;
   gboolean predicting;
@@ -274,6 +275,7 @@ graft_run_record_load (const char *dir, GError **error)
   read_summary (self, json_node_get_object (root));
   read_history (self, json_node_get_object (root));
   read_app_json (self);
+  self->in_use = graft_run_files_in_use (dir);
   return g_steal_pointer (&self);
 }
 
@@ -319,6 +321,19 @@ const char *
 graft_run_record_get_status (GraftRunRecord *self)
 {
   return self->status;
+}
+
+gboolean
+graft_run_record_get_interrupted (GraftRunRecord *self)
+{
+  return g_str_equal (self->status, "running") && !self->in_use;
+}
+
+gboolean
+graft_run_record_get_resumable (GraftRunRecord *self)
+{
+  return g_str_equal (self->status, "stopped")
+    || graft_run_record_get_interrupted (self);
 }
 
 const char *const *

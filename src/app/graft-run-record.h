@@ -58,6 +58,12 @@ GraftRunMode  graft_run_record_get_mode        (GraftRunRecord *self);
 GDateTime    *graft_run_record_get_date        (GraftRunRecord *self);
 /* run.json's "status": running, finished, stopped or failed. */
 const char   *graft_run_record_get_status      (GraftRunRecord *self);
+/* Status "running" while no trainer held the folder's lock when the
+ * record was read: the process training it crashed or was killed. */
+gboolean      graft_run_record_get_interrupted (GraftRunRecord *self);
+/* Whether training can go on from the folder's checkpoint: the run was
+ * stopped, or interrupted. */
+gboolean      graft_run_record_get_resumable   (GraftRunRecord *self);
 /* The class names, NULL-terminated, in label order. */
 const char *const *graft_run_record_get_class_names (GraftRunRecord *self);
 

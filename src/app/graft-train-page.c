@@ -131,6 +131,7 @@ struct _GraftTrainPage
   GtkButton *pause_button;
   GtkWidget *details_button;   /* "Try It…" and "Export…", once a run */
   GtkWidget *export_button;    /* has ended, on that run */
+  GtkWidget *resume_button;    /* once it was stopped */
   GtkLabel *status;
   GtkProgressBar *progress;
   GraftLossPlot *plot;
@@ -818,19 +819,28 @@ show_progress (GraftTrainPage *self)
   gtk_progress_bar_set_text (self->progress, text);
 }
 
-/* A run that has ended can be tried and exported, through the window's
- * actions on its folder (the Compare page's rows use the same). */
+/* A run that has ended can be tried and exported, and a stopped one
+ * resumed, through the window's actions on its folder (the Compare
+ * page's rows use the same). */
 static void
 show_run_actions (GraftTrainPage *self, GraftRunState state)
 {
   gboolean ended = self->run != NULL && (state == GRAFT_RUN_STATE_FINISHED
                                          || state == GRAFT_RUN_STATE_STOPPED);
-  GtkWidget *buttons[] = { self->details_button, self->export_button };
+  GtkWidget *buttons[] = { self->details_button, self->export_button,
+                           self->resume_button };
 
   for (guint i = 0; i < G_N_ELEMENTS (buttons); i++)
     {
-      gtk_widget_set_visible (buttons[i], ended);
-      if (ended)
+      /* Resuming starts from the last finished epoch's checkpoint: a
+       * run stopped during its first epoch has none. */
+      gboolean shown = buttons[i] == self->resume_button
+        ? self->run != NULL && state == GRAFT_RUN_STATE_STOPPED
+          && graft_run_get_epochs (self->run)->len > 0
+        : ended;
+
+      gtk_widget_set_visible (buttons[i], shown);
+      if (shown)
         gtk_actionable_set_action_target_value
           (GTK_ACTIONABLE (buttons[i]),
            g_variant_new_string (graft_run_get_dir (self->run)));
@@ -915,6 +925,10 @@ log_notice (GraftTrainPage *self, const GraftRunNotice *notice)
     case GRAFT_RUN_NOTICE_EARLY_STOP:
       line = g_strdup_printf (_("Stopped early: %s"), notice->message);
       break;
+    case GRAFT_RUN_NOTICE_RESUMED:
+      line = g_strdup_printf (_("Resumed from epoch %u’s checkpoint"),
+                              notice->epoch);
+      break;
     case GRAFT_RUN_NOTICE_NAN_STOP:
     default:
       line = g_strdup_printf (_("Stopped: %s"), notice->message);
@@ -998,9 +1012,11 @@ on_run_state (GraftRun *run, GParamSpec *pspec, GraftTrainPage *self)
   show_state (self);
 }
 
-/* After the last events, in the same dispatch: the log's last line. */
+/* After the last events, in the same dispatch: the log's last line.
+ * Connected swapped to "finished" and to "failed" (which also carries
+ * the message): only the page is taken. */
 static void
-on_run_ended (GraftRun *run, GraftTrainPage *self)
+on_run_ended (GraftTrainPage *self)
 {
   take_points (self);
   log_ended (self);
@@ -1027,9 +1043,11 @@ connect_run (GraftTrainPage *self)
                            G_CALLBACK (show_progress), self,
                            G_CONNECT_SWAPPED);
   g_signal_connect_object (self->run, "finished",
-                           G_CALLBACK (on_run_ended), self, 0);
+                           G_CALLBACK (on_run_ended), self,
+                           G_CONNECT_SWAPPED);
   g_signal_connect_object (self->run, "failed",
-                           G_CALLBACK (on_run_ended), self, 0);
+                           G_CALLBACK (on_run_ended), self,
+                           G_CONNECT_SWAPPED);
 }
 
 /* A run joined in its middle: what it has told so far. */
@@ -1378,6 +1396,7 @@ graft_train_page_class_init (GraftTrainPageClass *klass)
   BIND (pause_button);
   BIND (details_button);
   BIND (export_button);
+  BIND (resume_button);
   BIND (status);
   BIND (progress);
   BIND (plot);

@@ -1,6 +1,7 @@
-/* graft-window.c: the main window — the stages, toasts, the win.*
- * actions with one function deciding which are enabled, and the window's
- * size and the user's last choices kept in GSettings. */
+/* graft-window.c: the main window — one project's stages, toasts, the
+ * win.* actions with one function deciding which are enabled, the
+ * project's menu (New, Open, Save As, recent projects), and the window's
+ * size kept in GSettings. */
 #define G_LOG_DOMAIN "graft-window"
 
 #include "graft-window.h"
@@ -11,6 +12,7 @@
 #include "graft-compare-page.h"
 #include "graft-data-page.h"
 #include "graft-export-dialog.h"
+#include "graft-project-file.h"
 #include "graft-run-details.h"
 #include "graft-run-list.h"
 #include "graft-train-page.h"
@@ -23,9 +25,14 @@ struct _GraftWindow
   AdwApplicationWindow parent_instance;
 
   GraftProject *project;
+  char *project_dir;        /* construct-only; NULL: the default project */
   GSettings *settings;
   GraftRun *run;            /* the run whose state we follow */
+  GCancellable *cancellable;
+  char *saving_to;          /* Save As's folder, while it copies */
 
+  AdwViewSwitcherTitle *switcher_title;
+  GMenu *recent_menu;
   AdwViewStack *stack;
   AdwToastOverlay *toast_overlay;
   GraftDataPage *data_page;
@@ -35,6 +42,8 @@ struct _GraftWindow
 };
 
 G_DEFINE_FINAL_TYPE (GraftWindow, graft_window, ADW_TYPE_APPLICATION_WINDOW)
+
+enum { PROP_0, PROP_PROJECT_DIR, N_PROPS };
 
 /* ---- Toasts ------------------------------------------------------------------ */
 
@@ -402,30 +411,328 @@ follow_project (GraftWindow *self)
                            self, G_CONNECT_SWAPPED);
 }
 
-/* ---- Settings ------------------------------------------------------------------ */
+/* ---- The project ----------------------------------------------------------------- */
 
-/* The data opened last is opened again: the scan says so with a toast
- * when a folder has gone since. */
-static void
-reopen_last_folders (GraftWindow *self)
+static GraftApplication *
+get_app (GraftWindow *self)
 {
-  g_auto (GStrv) folders = g_settings_get_strv (self->settings,
-                                                "last-folders");
-  g_autoptr (GPtrArray) files = g_ptr_array_new_with_free_func
-    (g_object_unref);
+  GtkApplication *app = gtk_window_get_application (GTK_WINDOW (self));
 
-  for (guint i = 0; folders[i] != NULL; i++)
-    g_ptr_array_add (files, g_file_new_for_path (folders[i]));
-  if (files->len > 0)
-    graft_project_open_folders (self->project, (GFile **) files->pdata,
-                                files->len);
+  return GRAFT_IS_APPLICATION (app) ? GRAFT_APPLICATION (app) : NULL;
 }
+
+static void
+show_project_name (GraftWindow *self)
+{
+  g_autofree char *name = graft_project_get_name (self->project);
+  g_autofree char *title = g_strdup_printf ("%s — Graft", name);
+
+  adw_view_switcher_title_set_subtitle (self->switcher_title, name);
+  gtk_window_set_title (GTK_WINDOW (self), title);
+}
+
+/* Recent projects, newest first, without this window's own. */
+static void
+fill_recent_menu (GraftWindow *self)
+{
+  g_auto (GStrv) recent = NULL;
+  const char *own = graft_project_get_dir (self->project);
+
+  g_menu_remove_all (self->recent_menu);
+  if (self->settings == NULL)
+    return;
+  if (!graft_project_is_default (self->project))
+    {
+      g_autofree char *dir = graft_project_get_default_dir ();
+      g_autoptr (GMenuItem) item = g_menu_item_new (_("Default Project"),
+                                                    NULL);
+      g_menu_item_set_action_and_target (item, "win.open-recent", "s", dir);
+      g_menu_append_item (self->recent_menu, item);
+    }
+  recent = g_settings_get_strv (self->settings, "recent-projects");
+  for (guint i = 0; recent[i] != NULL; i++)
+    {
+      g_autofree char *name = NULL;
+      g_autoptr (GMenuItem) item = NULL;
+
+      if (g_strcmp0 (recent[i], own) == 0)
+        continue;
+      name = g_path_get_basename (recent[i]);
+      item = g_menu_item_new (name, NULL);
+      g_menu_item_set_action_and_target (item, "win.open-recent", "s",
+                                         recent[i]);
+      g_menu_append_item (self->recent_menu, item);
+    }
+}
+
+static void
+on_project_loaded (GObject *source, GAsyncResult *result, gpointer data)
+{
+  GraftProject *project = GRAFT_PROJECT (source);
+  g_autoptr (GraftWindow) self = data;
+  g_autoptr (GError) error = NULL;
+
+  if (!graft_project_load_finish (project, result, &error))
+    {
+      graft_toast (GTK_WIDGET (self), "%s", error->message);
+      return;
+    }
+  /* The backbone the project used, or the bundled one a first project
+   * starts with. */
+  graft_backbone_page_select (self->backbone_page,
+                              graft_project_get_backbone_spec (project));
+  if (get_app (self) != NULL)
+    graft_application_remember_project (get_app (self),
+                                        graft_project_get_dir (project));
+  update_actions (self);
+}
+
+static void
+on_project_save_failed (GraftProject *project, const char *message,
+                        GraftWindow *self)
+{
+  graft_toast (GTK_WIDGET (self), "%s", message);
+}
+
+/* A chosen folder, from a file chooser's response. */
+static char *
+chosen_path (GtkNativeDialog *dialog, int response)
+{
+  g_autoptr (GFile) file = NULL;
+
+  if (response != GTK_RESPONSE_ACCEPT)
+    return NULL;
+  file = gtk_file_chooser_get_file (GTK_FILE_CHOOSER (dialog));
+  return file != NULL ? g_file_get_path (file) : NULL;
+}
+
+static GtkFileChooserNative *
+project_chooser (GraftWindow *self, const char *title, const char *accept,
+                 GtkFileChooserAction action)
+{
+  GtkFileChooserNative *chooser = gtk_file_chooser_native_new
+    (title, GTK_WINDOW (self), action, accept, _("_Cancel"));
+
+  gtk_native_dialog_set_modal (GTK_NATIVE_DIALOG (chooser), TRUE);
+  return chooser;
+}
+
+/* New and Open check the folder on a worker, then open a window. */
+typedef struct
+{
+  char *dir;
+  gboolean create;
+} ProjectCheck;
+
+static void
+project_check_free (gpointer data)
+{
+  ProjectCheck *check = data;
+
+  g_free (check->dir);
+  g_free (check);
+}
+
+static void
+check_thread (GTask *task, gpointer source, gpointer data,
+              GCancellable *cancellable)
+{
+  ProjectCheck *check = data;
+  GError *error = NULL;
+
+  if (check->create ? graft_project_file_create (check->dir, &error)
+      : graft_project_file_exists (check->dir))
+    g_task_return_boolean (task, TRUE);
+  else if (error != NULL)
+    g_task_return_error (task, error);
+  else
+    g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_NOT_FOUND,
+                             g_file_test (check->dir, G_FILE_TEST_IS_DIR)
+                             ? _("%s is not a Graft project: it has no %s")
+                             : _("The project %s is not there any more"),
+                             check->dir, GRAFT_PROJECT_FILE);
+}
+
+static void
+on_project_checked (GObject *source, GAsyncResult *result, gpointer data)
+{
+  GraftWindow *self = GRAFT_WINDOW (source);
+  ProjectCheck *check = g_task_get_task_data (G_TASK (result));
+  g_autoptr (GError) error = NULL;
+
+  if (!g_task_propagate_boolean (G_TASK (result), &error))
+    {
+      if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        {
+          graft_toast (GTK_WIDGET (self), "%s", error->message);
+          if (get_app (self) != NULL)
+            graft_application_forget_project (get_app (self), check->dir);
+        }
+      return;
+    }
+  graft_window_open_project (self, check->dir);
+}
+
+static void
+check_and_open (GraftWindow *self, const char *dir, gboolean create)
+{
+  g_autoptr (GTask) task = g_task_new (self, self->cancellable,
+                                       on_project_checked, NULL);
+  ProjectCheck *check = g_new0 (ProjectCheck, 1);
+
+  check->dir = g_canonicalize_filename (dir, NULL);
+  check->create = create;
+  g_task_set_source_tag (task, check_and_open);
+  g_task_set_task_data (task, check, project_check_free);
+  g_task_run_in_thread (task, check_thread);
+}
+
+static void
+on_project_chosen (GtkNativeDialog *dialog, int response, GraftWindow *self)
+{
+  g_autofree char *dir = chosen_path (dialog, response);
+  gboolean create = gtk_file_chooser_get_action (GTK_FILE_CHOOSER (dialog))
+    == GTK_FILE_CHOOSER_ACTION_SAVE;
+
+  if (dir != NULL)
+    check_and_open (self, dir, create);
+  g_object_unref (dialog);
+}
+
+/* New asks for a name and a place; Open for a project's folder. */
+static void
+choose_project (GraftWindow *self, gboolean create)
+{
+  GtkFileChooserNative *chooser = create
+    ? project_chooser (self, _("New Project"), _("_Create"),
+                       GTK_FILE_CHOOSER_ACTION_SAVE)
+    : project_chooser (self, _("Open Project"), _("_Open"),
+                       GTK_FILE_CHOOSER_ACTION_SELECT_FOLDER);
+
+  if (create)
+    gtk_file_chooser_set_current_name (GTK_FILE_CHOOSER (chooser),
+                                       _("New Project"));
+  g_signal_connect (chooser, "response", G_CALLBACK (on_project_chosen),
+                    self);
+  gtk_native_dialog_show (GTK_NATIVE_DIALOG (chooser));
+}
+
+static void
+new_project_action (GtkWidget *widget, const char *name, GVariant *param)
+{
+  choose_project (GRAFT_WINDOW (widget), TRUE);
+}
+
+static void
+open_project_action (GtkWidget *widget, const char *name, GVariant *param)
+{
+  choose_project (GRAFT_WINDOW (widget), FALSE);
+}
+
+static void
+open_recent_action (GtkWidget *widget, const char *name, GVariant *param)
+{
+  GraftWindow *self = GRAFT_WINDOW (widget);
+  const char *dir = g_variant_get_string (param, NULL);
+  g_autofree char *default_dir = graft_project_get_default_dir ();
+
+  /* The default project needs no file to be one. */
+  if (g_strcmp0 (dir, default_dir) == 0)
+    graft_window_open_project (self, dir);
+  else
+    check_and_open (self, dir, FALSE);
+}
+
+static void
+on_saved_as (GObject *source, GAsyncResult *result, gpointer data)
+{
+  GraftProject *project = GRAFT_PROJECT (source);
+  g_autoptr (GraftWindow) self = data;
+  g_autofree char *to = g_steal_pointer (&self->saving_to);
+  g_autoptr (GError) error = NULL;
+
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.save-project-as",
+                                 TRUE);
+  if (!graft_project_save_as_finish (project, result, &error))
+    {
+      graft_toast (GTK_WIDGET (self), "%s", error->message);
+      return;
+    }
+  /* The copy is the project from now on, in this window's place. */
+  graft_window_open_project (self, to);
+  gtk_window_close (GTK_WINDOW (self));
+}
+
+static void
+on_save_as_chosen (GtkNativeDialog *dialog, int response, GraftWindow *self)
+{
+  g_autofree char *dir = chosen_path (dialog, response);
+
+  g_object_unref (dialog);
+  if (dir == NULL)
+    return;
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.save-project-as",
+                                 FALSE);
+  graft_toast (GTK_WIDGET (self), _("Copying the project to %s…"), dir);
+  g_free (self->saving_to);
+  self->saving_to = g_strdup (dir);
+  graft_project_save_as_async (self->project, dir, self->cancellable,
+                               on_saved_as, g_object_ref (self));
+}
+
+static void
+save_project_as_action (GtkWidget *widget, const char *name,
+                        GVariant *param)
+{
+  GraftWindow *self = GRAFT_WINDOW (widget);
+  GtkFileChooserNative *chooser = project_chooser
+    (self, _("Save Project As"), _("_Save"), GTK_FILE_CHOOSER_ACTION_SAVE);
+  g_autofree char *current = graft_project_get_name (self->project);
+
+  gtk_file_chooser_set_current_name (GTK_FILE_CHOOSER (chooser), current);
+  g_signal_connect (chooser, "response", G_CALLBACK (on_save_as_chosen),
+                    self);
+  gtk_native_dialog_show (GTK_NATIVE_DIALOG (chooser));
+}
+
+void
+graft_window_open_project (GraftWindow *self, const char *dir)
+{
+  GraftApplication *app;
+  GraftWindow *window;
+
+  g_return_if_fail (GRAFT_IS_WINDOW (self));
+  app = get_app (self);
+  window = app != NULL ? graft_application_open_project (app, dir) : NULL;
+  if (window == NULL)
+    {
+      window = graft_window_new_for_project (NULL, dir);
+      graft_window_load_project (window);
+    }
+  gtk_window_present (GTK_WINDOW (window));
+}
+
+static void
+resume_run_action (GtkWidget *widget, const char *name, GVariant *param)
+{
+  GraftWindow *self = GRAFT_WINDOW (widget);
+  g_autoptr (GError) error = NULL;
+
+  if (graft_project_resume_run (self->project,
+                                g_variant_get_string (param, NULL),
+                                &error) == NULL)
+    {
+      graft_toast (widget, "%s", error->message);
+      return;
+    }
+  graft_window_show_page (self, "train");
+}
+
+/* ---- Settings ------------------------------------------------------------------ */
 
 static void
 restore_settings (GraftWindow *self)
 {
-  g_autofree char *backbone = NULL;
-
   if (self->settings == NULL)
     return;
   gtk_window_set_default_size (GTK_WINDOW (self),
@@ -435,20 +742,16 @@ restore_settings (GraftWindow *self)
                                                    "window-height"));
   if (g_settings_get_boolean (self->settings, "window-maximized"))
     gtk_window_maximize (GTK_WINDOW (self));
-  g_settings_bind (self->settings, "val-fraction", self->project,
-                   "val-fraction", G_SETTINGS_BIND_DEFAULT);
-  g_settings_bind (self->settings, "mode", self->project, "mode",
-                   G_SETTINGS_BIND_DEFAULT);
-  backbone = g_settings_get_string (self->settings, "backbone");
-  graft_backbone_page_select (self->backbone_page, backbone);
-  reopen_last_folders (self);
+  g_signal_connect_object (self->settings, "changed::recent-projects",
+                           G_CALLBACK (fill_recent_menu), self,
+                           G_CONNECT_SWAPPED);
+  fill_recent_menu (self);
 }
 
 static void
 save_settings (GraftWindow *self)
 {
   int width, height;
-  GraftBackbone *backbone = graft_project_get_backbone (self->project);
 
   if (self->settings == NULL)
     return;
@@ -457,11 +760,6 @@ save_settings (GraftWindow *self)
   g_settings_set_int (self->settings, "window-height", height);
   g_settings_set_boolean (self->settings, "window-maximized",
                           gtk_window_is_maximized (GTK_WINDOW (self)));
-  if (backbone != NULL)
-    g_settings_set_string (self->settings, "backbone",
-                           graft_backbone_get_spec (backbone));
-  g_settings_set_strv (self->settings, "last-folders",
-                       graft_project_get_folders (self->project));
 }
 
 static gboolean
@@ -480,10 +778,10 @@ graft_window_close_request (GtkWindow *window)
 /* ---- GObject ----------------------------------------------------------------------- */
 
 GraftWindow *
-graft_window_new (GraftApplication *app)
+graft_window_new_for_project (GraftApplication *app, const char *dir)
 {
   GraftWindow *self = g_object_new (GRAFT_TYPE_WINDOW, "application", app,
-                                    NULL);
+                                    "project-dir", dir, NULL);
   GSettings *settings = app != NULL
     ? graft_application_get_settings (app) : NULL;
 
@@ -494,17 +792,69 @@ graft_window_new (GraftApplication *app)
   return self;
 }
 
+GraftWindow *
+graft_window_new (GraftApplication *app)
+{
+  return graft_window_new_for_project (app, NULL);
+}
+
+void
+graft_window_load_project (GraftWindow *self)
+{
+  g_return_if_fail (GRAFT_IS_WINDOW (self));
+  graft_project_load_async (self->project, self->cancellable,
+                            on_project_loaded, g_object_ref (self));
+}
+
+static void
+graft_window_constructed (GObject *object)
+{
+  GraftWindow *self = GRAFT_WINDOW (object);
+
+  G_OBJECT_CLASS (graft_window_parent_class)->constructed (object);
+  self->project = graft_project_new_for_dir (self->project_dir);
+  graft_data_page_set_project (self->data_page, self->project);
+  graft_backbone_page_set_project (self->backbone_page, self->project);
+  graft_train_page_set_project (self->train_page, self->project);
+  graft_compare_page_set_project (self->compare_page, self->project);
+  follow_project (self);
+  g_signal_connect_object (self->project, "save-failed",
+                           G_CALLBACK (on_project_save_failed), self, 0);
+  show_project_name (self);
+  update_actions (self);
+}
+
+static void
+graft_window_set_property (GObject *object, guint prop_id,
+                           const GValue *value, GParamSpec *pspec)
+{
+  GraftWindow *self = GRAFT_WINDOW (object);
+
+  switch (prop_id)
+    {
+    case PROP_PROJECT_DIR:
+      g_free (self->project_dir);
+      self->project_dir = g_value_dup_string (value);
+      break;
+    default: G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
 static void
 graft_window_dispose (GObject *object)
 {
   GraftWindow *self = GRAFT_WINDOW (object);
 
+  g_cancellable_cancel (self->cancellable);
   if (self->run != NULL)
     g_signal_handlers_disconnect_by_data (self->run, self);
   g_clear_object (&self->run);
   gtk_widget_dispose_template (GTK_WIDGET (self), GRAFT_TYPE_WINDOW);
   g_clear_object (&self->settings);
   g_clear_object (&self->project);
+  g_clear_object (&self->cancellable);
+  g_clear_pointer (&self->project_dir, g_free);
+  g_clear_pointer (&self->saving_to, g_free);
   G_OBJECT_CLASS (graft_window_parent_class)->dispose (object);
 }
 
@@ -529,6 +879,16 @@ install_actions (GtkWidgetClass *widget_class)
                                    run_details_action);
   gtk_widget_class_install_action (widget_class, "win.export-run", "s",
                                    export_run_action);
+  gtk_widget_class_install_action (widget_class, "win.resume-run", "s",
+                                   resume_run_action);
+  gtk_widget_class_install_action (widget_class, "win.new-project", NULL,
+                                   new_project_action);
+  gtk_widget_class_install_action (widget_class, "win.open-project", NULL,
+                                   open_project_action);
+  gtk_widget_class_install_action (widget_class, "win.open-recent", "s",
+                                   open_recent_action);
+  gtk_widget_class_install_action (widget_class, "win.save-project-as",
+                                   NULL, save_project_as_action);
 }
 
 static void
@@ -538,7 +898,14 @@ graft_window_class_init (GraftWindowClass *klass)
   GtkWidgetClass *widget_class = GTK_WIDGET_CLASS (klass);
   GtkWindowClass *window_class = GTK_WINDOW_CLASS (klass);
 
+  object_class->constructed = graft_window_constructed;
+  object_class->set_property = graft_window_set_property;
   object_class->dispose = graft_window_dispose;
+  g_object_class_install_property
+    (object_class, PROP_PROJECT_DIR,
+     g_param_spec_string ("project-dir", NULL, NULL, NULL,
+                          G_PARAM_WRITABLE | G_PARAM_CONSTRUCT_ONLY
+                          | G_PARAM_STATIC_STRINGS));
   window_class->close_request = graft_window_close_request;
 
   /* Referencing the bundle links it in, and with it its registration. */
@@ -553,6 +920,10 @@ graft_window_class_init (GraftWindowClass *klass)
                                                "/io/github/graft/Graft/"
                                                "graft-window.ui");
   gtk_widget_class_bind_template_child (widget_class, GraftWindow, stack);
+  gtk_widget_class_bind_template_child (widget_class, GraftWindow,
+                                        switcher_title);
+  gtk_widget_class_bind_template_child (widget_class, GraftWindow,
+                                        recent_menu);
   gtk_widget_class_bind_template_child (widget_class, GraftWindow,
                                         toast_overlay);
   gtk_widget_class_bind_template_child (widget_class, GraftWindow,
@@ -570,11 +941,5 @@ static void
 graft_window_init (GraftWindow *self)
 {
   gtk_widget_init_template (GTK_WIDGET (self));
-  self->project = graft_project_new ();
-  graft_data_page_set_project (self->data_page, self->project);
-  graft_backbone_page_set_project (self->backbone_page, self->project);
-  graft_train_page_set_project (self->train_page, self->project);
-  graft_compare_page_set_project (self->compare_page, self->project);
-  follow_project (self);
-  update_actions (self);
+  self->cancellable = g_cancellable_new ();
 }

@@ -1,6 +1,7 @@
 /* graft-window.h: the main window — a header bar with the stages Data ·
  * Backbone · Train · Compare, a toast overlay for errors and notices, and the
- * win.* actions.  It owns the GraftProject the pages show. */
+ * win.* actions.  It owns the GraftProject the pages show: one project a
+ * window. */
 #pragma once
 
 #include <adwaita.h>
@@ -14,8 +15,17 @@ G_BEGIN_DECLS
 G_DECLARE_FINAL_TYPE (GraftWindow, graft_window, GRAFT, WINDOW,
                       AdwApplicationWindow)
 
-/* @app may be NULL (tests): then nothing is remembered. */
+/* A window on the project in @dir (NULL: the default project).  @app may
+ * be NULL (tests): then nothing is remembered.  The project's saved
+ * choices are read by graft_window_load_project (the application does
+ * it); until then, and if that fails, nothing is saved over them. */
 GraftWindow  *graft_window_new         (GraftApplication *app);
+GraftWindow  *graft_window_new_for_project (GraftApplication *app,
+                                            const char *dir);
+void          graft_window_load_project (GraftWindow *self);
+/* Shows the project in @dir: its window when one has it open, else a new
+ * one. */
+void          graft_window_open_project (GraftWindow *self, const char *dir);
 GraftProject *graft_window_get_project (GraftWindow *self);
 /* Folders become the data, ONNX files are imported as backbones. */
 void          graft_window_open_files  (GraftWindow *self, GFile **files,

@@ -8,19 +8,28 @@
  * right and the other wrong; a rename survives a new window; a delete
  * moves the folder to the trash and its undo brings it back; a new window
  * on the same data folder shows the same runs and curves, and empties
- * the trash.
+ * the trash; the table's "Trainable parameters" line shows what run.json
+ * says, compactly, or "—"; a stopped run and a crashed one ("running" with
+ * nobody holding its lock) say so and offer Resume, which activates
+ * win.resume-run with the run's folder, while a run a trainer holds does
+ * not.
  *
  * Env: run under `xvfb-run -a` with GTK_A11Y=none (meson sets the rest).
  * Optional: GRAFT_TEST_SCREENSHOT_DIR (the page at 1280×800 and 800×600,
- * light and dark).
+ * light and dark: the top, the tables and further down; then again with
+ * the stopped, crashed and training runs listed).
  */
 #include <glib/gstdio.h>
+#include <json-glib/json-glib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "graft-backbone.h"
 #include "graft-compare-page.h"
 #include "graft-export-dialog.h"
+#include "graft-json.h"
 #include "graft-run-details.h"
+#include "graft-run-files.h"
 #include "graft-run-list.h"
 #include "graft-scan.h"
 #include "graft-test-app.h"
@@ -32,6 +41,15 @@
 #define LIST_TIMEOUT_MS 30000
 #define PREDICT_TIMEOUT_MS 120000
 #define NEW_NAME "Frozen backbone"
+/* Trainable parameters written into the runs' run.json, and as the table
+ * shows them. */
+#define EXTRACT_PARAMS 12345
+#define FINETUNE_PARAMS 1234567
+/* Copies of the finetune run's run.json, older than the runs trained
+ * here so that they are listed after them. */
+#define STOPPED_RUN "2020-01-01-120000-finetune"
+#define CRASHED_RUN "2020-01-02-120000-finetune"
+#define LIVE_RUN "2020-01-03-120000-finetune"
 /* Longer than a toast takes to slide in. */
 #define TOAST_SLIDE_MS 600
 
@@ -41,6 +59,7 @@ typedef struct
   GraftProject *project;
   GraftComparePage *page;
   char *extract_dir, *finetune_dir;
+  char *stopped_dir, *crashed_dir, *live_dir;
   gsize n_points[4];             /* each series' points, before restart */
 } Fixture;
 
@@ -99,13 +118,19 @@ find_widget (GtkWidget *widget, GType type, guint *index)
 /* The row's buttons, in order: Try, Export, Delete. */
 #define ROW_DELETE_BUTTON 2
 
+static GtkWidget *
+run_list (void)
+{
+  guint zero = 0;
+
+  return find_widget (GTK_WIDGET (fixture.page), GTK_TYPE_LIST_BOX, &zero);
+}
+
 /* The @nth control of @type in the list row of the run in @dir. */
 static GtkWidget *
 row_control_nth (const char *dir, GType type, guint nth)
 {
-  guint zero = 0;
-  GtkListBox *list = GTK_LIST_BOX (find_widget (GTK_WIDGET (fixture.page),
-                                                GTK_TYPE_LIST_BOX, &zero));
+  GtkListBox *list = GTK_LIST_BOX (run_list ());
   GListModel *runs = graft_project_get_runs (fixture.project);
 
   for (guint i = 0; i < g_list_model_get_n_items (runs); i++)
@@ -325,6 +350,20 @@ changed_listed (gpointer data)
   return paths != NULL;
 }
 
+/* Reads the runs again, as a refresh would.  The two ticked runs' new
+ * records compute their predictions again: each reload waits for the
+ * last one's, so that no worker still predicts when the test ends. */
+static void
+reload_runs (guint n)
+{
+  graft_test_wait_for (changed_listed, fixture.page, PREDICT_TIMEOUT_MS,
+                       "the changed pictures");
+  graft_project_reload_runs (fixture.project);
+  wait_for_runs (n);
+  graft_test_wait_for (changed_listed, fixture.page, PREDICT_TIMEOUT_MS,
+                       "the changed pictures, again");
+}
+
 static void
 test_changed (void)
 {
@@ -454,7 +493,7 @@ test_details_export (void)
 static void
 test_delete_undo (void)
 {
-  g_autofree char *trash = graft_project_get_trash_dir ();
+  g_autofree char *trash = graft_project_get_trash_dir (fixture.project);
 
   g_signal_emit_by_name (row_control_nth (fixture.extract_dir, GTK_TYPE_BUTTON,
                                           ROW_DELETE_BUTTON), "clicked");
@@ -480,30 +519,39 @@ test_delete_undo (void)
 }
 
 static void
-screenshots (const char *suffix)
+scroll_to (GtkAdjustment *scroll, double value)
+{
+  gtk_adjustment_set_value (scroll, value);
+  graft_test_spin (500);   /* the thumbnails decode */
+}
+
+/* The page as it is, named @prefix-@suffix[-part][-dark].png: the top,
+ * light and dark; the tables; further down, the matrices, a cell's
+ * pictures and the changed ones. */
+static void
+screenshots (const char *prefix, const char *suffix)
 {
   AdwStyleManager *style = adw_style_manager_get_default ();
   GtkWidget *window = GTK_WIDGET (fixture.window);
-  g_autofree char *light = g_strconcat ("compare-", suffix, NULL);
-  g_autofree char *dark = g_strconcat ("compare-", suffix, "-dark", NULL);
-
-  g_autofree char *bottom = g_strconcat ("compare-", suffix, "-bottom", NULL);
+  GtkWidget *plot = GTK_WIDGET (graft_compare_page_get_plot (fixture.page));
   GtkAdjustment *scroll = gtk_scrolled_window_get_vadjustment
     (GTK_SCROLLED_WINDOW (gtk_widget_get_ancestor
-                          (GTK_WIDGET (graft_compare_page_get_plot
-                                       (fixture.page)),
-                           GTK_TYPE_SCROLLED_WINDOW)));
+                          (plot, GTK_TYPE_SCROLLED_WINDOW)));
+  g_autofree char *name = g_strdup_printf ("%s-%s", prefix, suffix);
+  g_autofree char *dark = g_strconcat (name, "-dark", NULL);
+  g_autofree char *tables = g_strconcat (name, "-tables", NULL);
+  g_autofree char *bottom = g_strconcat (name, "-bottom", NULL);
 
-  gtk_adjustment_set_value (scroll, 0);
-  graft_test_spin (500);   /* the thumbnails decode */
-  graft_test_screenshot (window, light);
+  scroll_to (scroll, 0);
+  graft_test_screenshot (window, name);
   adw_style_manager_set_color_scheme (style, ADW_COLOR_SCHEME_FORCE_DARK);
   graft_test_spin (200);
   graft_test_screenshot (window, dark);
   adw_style_manager_set_color_scheme (style, ADW_COLOR_SCHEME_DEFAULT);
-  /* The matrices, a cell's pictures and the changed ones, further down. */
-  gtk_adjustment_set_value (scroll, gtk_adjustment_get_upper (scroll) * 0.45);
-  graft_test_spin (500);
+  /* The plot's height down: the tables at the top. */
+  scroll_to (scroll, gtk_widget_get_height (plot));
+  graft_test_screenshot (window, tables);
+  scroll_to (scroll, gtk_adjustment_get_upper (scroll) * 0.45);
   graft_test_screenshot (window, bottom);
 }
 
@@ -515,20 +563,28 @@ has_width (gpointer data)
     <= GPOINTER_TO_INT (data);
 }
 
+/* The page at 1280×800, then at 800×600, the smallest the window is
+ * meant for. */
 static void
-test_screenshots (void)
+screenshot_sizes (const char *prefix)
 {
   if (g_getenv ("GRAFT_TEST_SCREENSHOT_DIR") == NULL)
     {
       g_test_skip ("GRAFT_TEST_SCREENSHOT_DIR is not set");
       return;
     }
-  screenshots ("1280x800");
+  screenshots (prefix, "1280x800");
   gtk_window_set_default_size (GTK_WINDOW (fixture.window), 800, 600);
   graft_test_wait_for (has_width, GINT_TO_POINTER (800), LIST_TIMEOUT_MS,
                        "the window at 800×600");
-  screenshots ("800x600");
+  screenshots (prefix, "800x600");
   gtk_window_set_default_size (GTK_WINDOW (fixture.window), 1280, 800);
+}
+
+static void
+test_screenshots (void)
+{
+  screenshot_sizes ("compare");
 }
 
 /* ---- A new window ------------------------------------------------------------------- */
@@ -548,7 +604,7 @@ open_window (void)
 static void
 test_restart (void)
 {
-  g_autofree char *trash = graft_project_get_trash_dir ();
+  g_autofree char *trash = graft_project_get_trash_dir (fixture.project);
   g_autofree char *left = g_build_filename (trash, "left-over", NULL);
   GraftLossPlot *plot;
   GraftRunRecord *record;
@@ -572,6 +628,246 @@ test_restart (void)
   for (guint s = 0; s < 4; s++)
     g_assert_cmpuint (graft_loss_plot_get_n_points (plot, s), ==,
                       fixture.n_points[s]);
+}
+
+/* ---- run.json written here ------------------------------------------------------------ */
+
+static JsonObject *
+read_run_json (const char *dir, JsonParser *parser)
+{
+  g_autofree char *path = g_build_filename (dir, GRAFT_RUN_JSON, NULL);
+  g_autoptr (GError) error = NULL;
+
+  json_parser_load_from_file (parser, path, &error);
+  g_assert_no_error (error);
+  return json_node_get_object (json_parser_get_root (parser));
+}
+
+static void
+write_run_json (const char *dir, JsonParser *parser)
+{
+  g_autofree char *path = g_build_filename (dir, GRAFT_RUN_JSON, NULL);
+  g_autofree char *text = graft_json_to_text (json_parser_get_root (parser),
+                                              TRUE);
+  g_autoptr (GError) error = NULL;
+
+  g_assert_cmpint (g_mkdir_with_parents (dir, 0755), ==, 0);
+  g_file_set_contents (path, text, -1, &error);
+  g_assert_no_error (error);
+}
+
+static void
+set_trainable (const char *dir, gint64 n)
+{
+  g_autoptr (JsonParser) parser = json_parser_new ();
+
+  json_object_set_int_member (read_run_json (dir, parser),
+                              "trainable_parameters", n);
+  write_run_json (dir, parser);
+}
+
+/* A run folder @name beside the others with the finetune run's run.json
+ * saying @status, and not how many parameters it trained. */
+static char *
+copy_run (const char *name, const char *status)
+{
+  g_autofree char *runs = graft_project_get_runs_dir (fixture.project);
+  char *dir = g_build_filename (runs, name, NULL);
+  g_autoptr (JsonParser) parser = json_parser_new ();
+  JsonObject *run = read_run_json (fixture.finetune_dir, parser);
+  JsonObject *final = json_object_get_object_member (run, "final");
+
+  json_object_set_string_member (run, "status", status);
+  json_object_remove_member (run, "trainable_parameters");
+  if (final != NULL)
+    json_object_remove_member (final, "trainable_parameters");
+  write_run_json (dir, parser);
+  return dir;
+}
+
+/* ---- The table's lines ------------------------------------------------------------------ */
+
+static GtkGrid *
+runs_table (void)
+{
+  guint zero = 0;
+
+  return GTK_GRID (find_widget (GTK_WIDGET (fixture.page), GTK_TYPE_GRID,
+                                &zero));
+}
+
+static const char *
+cell_text (GtkGrid *grid, int column, int row)
+{
+  GtkWidget *label = gtk_grid_get_child_at (grid, column, row);
+
+  g_assert_true (GTK_IS_LABEL (label));
+  return gtk_label_get_text (GTK_LABEL (label));
+}
+
+/* The table's line that @heading heads. */
+static int
+table_line (const char *heading)
+{
+  GtkGrid *grid = runs_table ();
+
+  for (int row = 1; gtk_grid_get_child_at (grid, 0, row) != NULL; row++)
+    if (g_str_equal (cell_text (grid, 0, row), heading))
+      return row;
+  g_assert_not_reached ();
+}
+
+/* ---- Trainable parameters ----------------------------------------------------------------- */
+
+static void
+test_trainable (void)
+{
+  int line;
+  /* The app's format, so that the test holds in any locale. */
+  g_autofree char *extract = g_strdup_printf ("%.1f\u00a0k",
+                                              EXTRACT_PARAMS / 1e3);
+  g_autofree char *finetune = g_strdup_printf ("%.1f\u00a0M",
+                                               FINETUNE_PARAMS / 1e6);
+
+  set_trainable (fixture.extract_dir, EXTRACT_PARAMS);
+  set_trainable (fixture.finetune_dir, FINETUNE_PARAMS);
+  reload_runs (2);
+  /* Both stay ticked, in the order ticked: extract, then finetune. */
+  g_assert_cmpuint (graft_compare_page_get_n_table_rows (fixture.page), ==,
+                    2);
+  line = table_line ("Trainable parameters");
+  g_assert_cmpstr (cell_text (runs_table (), 1, line), ==, extract);
+  g_assert_cmpstr (cell_text (runs_table (), 2, line), ==, finetune);
+}
+
+/* ---- Resuming ------------------------------------------------------------------------------ */
+
+static char *resumed;   /* the parameter win.resume-run was given */
+
+static void
+on_resume_run (GSimpleAction *action, GVariant *parameter, gpointer data)
+{
+  g_free (resumed);
+  resumed = g_variant_dup_string (parameter, NULL);
+}
+
+/* The buttons of @dir's row that activate @action. */
+static GPtrArray *
+row_buttons_for (const char *dir, const char *action)
+{
+  GPtrArray *found = g_ptr_array_new ();
+  GtkWidget *button;
+
+  for (guint i = 0; (button = row_control_nth (dir, GTK_TYPE_BUTTON, i))
+       != NULL; i++)
+    if (g_strcmp0 (gtk_actionable_get_action_name (GTK_ACTIONABLE (button)),
+                   action) == 0)
+      g_ptr_array_add (found, button);
+  return found;
+}
+
+static gboolean
+row_says (const char *dir, const char *text)
+{
+  GtkWidget *label;
+
+  for (guint i = 0; (label = row_control_nth (dir, GTK_TYPE_LABEL, i))
+       != NULL; i++)
+    if (g_strcmp0 (gtk_label_get_text (GTK_LABEL (label)), text) == 0)
+      return TRUE;
+  return FALSE;
+}
+
+static GraftRunRecord *
+record_of (const char *dir)
+{
+  return graft_run_list_find
+    (GRAFT_RUN_LIST (graft_project_get_runs (fixture.project)), dir);
+}
+
+/* @dir's row says @status, and offers Resume when @resumable: a click
+ * activates win.resume-run with the run's folder. */
+static void
+assert_resume (const char *dir, const char *status, gboolean resumable)
+{
+  g_autoptr (GPtrArray) buttons = row_buttons_for (dir, "win.resume-run");
+  GVariant *target;
+
+  g_assert_true (row_says (dir, status));
+  g_assert_cmpint (graft_run_record_get_resumable (record_of (dir)), ==,
+                   resumable);
+  g_assert_cmpuint (buttons->len, ==, resumable ? 1 : 0);
+  if (!resumable)
+    return;
+  target = gtk_actionable_get_action_target_value (buttons->pdata[0]);
+  g_assert_cmpstr (g_variant_get_string (target, NULL), ==, dir);
+  g_clear_pointer (&resumed, g_free);
+  g_signal_emit_by_name (buttons->pdata[0], "clicked");
+  g_assert_cmpstr (resumed, ==, dir);
+}
+
+static void
+test_resume (void)
+{
+  g_autoptr (GSimpleActionGroup) group = g_simple_action_group_new ();
+  g_autoptr (GSimpleAction) action = g_simple_action_new
+    ("resume-run", G_VARIANT_TYPE_STRING);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GPtrArray) finished = NULL;
+  int lock;
+
+  fixture.stopped_dir = copy_run (STOPPED_RUN, "stopped");
+  fixture.crashed_dir = copy_run (CRASHED_RUN, "running");
+  fixture.live_dir = copy_run (LIVE_RUN, "running");
+  /* A trainer, as far as the folder can tell. */
+  lock = graft_run_files_lock (fixture.live_dir, &error);
+  g_assert_no_error (error);
+  /* The window's own win.resume-run would start training: catch it
+   * nearer the rows' buttons.  On the list, whose rows are made anew by
+   * the reload: GTK 4.8 links a widget's actions to the nearest ancestor
+   * that had some when they were made, and the window's class action
+   * wins over a "win" group on the window itself. */
+  g_signal_connect (action, "activate", G_CALLBACK (on_resume_run), NULL);
+  g_action_map_add_action (G_ACTION_MAP (group), G_ACTION (action));
+  gtk_widget_insert_action_group (run_list (), "win", G_ACTION_GROUP (group));
+  reload_runs (5);
+  assert_resume (fixture.stopped_dir, "Stopped", TRUE);
+  assert_resume (fixture.crashed_dir, "Interrupted", TRUE);
+  assert_resume (fixture.live_dir, "Training", FALSE);
+  g_assert_false (graft_run_record_get_resumable
+                  (record_of (fixture.finetune_dir)));
+  finished = row_buttons_for (fixture.finetune_dir, "win.resume-run");
+  g_assert_cmpuint (finished->len, ==, 0);
+  /* The trainer is gone without writing run.json again: interrupted. */
+  close (lock);
+  reload_runs (5);
+  assert_resume (fixture.live_dir, "Interrupted", TRUE);
+  gtk_widget_insert_action_group (run_list (), "win", NULL);
+  g_clear_pointer (&resumed, g_free);
+  /* Without the test's group, the button reaches the window's action. */
+  reload_runs (5);
+  g_ptr_array_unref (finished);
+  finished = row_buttons_for (fixture.stopped_dir, "win.resume-run");
+  g_assert_cmpuint (finished->len, ==, 1);
+  g_assert_true (gtk_widget_is_sensitive (finished->pdata[0]));
+}
+
+/* A run.json that does not say how many parameters trained: "—". */
+static void
+test_trainable_unknown (void)
+{
+  gtk_switch_set_active (GTK_SWITCH (row_control (fixture.stopped_dir,
+                                                  GTK_TYPE_SWITCH)), TRUE);
+  g_assert_cmpuint (graft_compare_page_get_n_table_rows (fixture.page), ==,
+                    3);
+  g_assert_cmpstr (cell_text (runs_table (), 3,
+                              table_line ("Trainable parameters")), ==, "—");
+}
+
+static void
+test_screenshots_resume (void)
+{
+  screenshot_sizes ("compare-resume");
 }
 
 /* AdwApplication loads the app's style sheet; the test has none. */
@@ -605,9 +901,18 @@ main (int argc, char **argv)
   g_test_add_func ("/app/compare-page/delete-undo", test_delete_undo);
   g_test_add_func ("/app/compare-page/screenshots", test_screenshots);
   g_test_add_func ("/app/compare-page/restart", test_restart);
+  g_test_add_func ("/app/compare-page/trainable", test_trainable);
+  g_test_add_func ("/app/compare-page/resume", test_resume);
+  g_test_add_func ("/app/compare-page/trainable-unknown",
+                   test_trainable_unknown);
+  g_test_add_func ("/app/compare-page/screenshots-resume",
+                   test_screenshots_resume);
   status = g_test_run ();
   gtk_window_destroy (GTK_WINDOW (fixture.window));
   g_free (fixture.extract_dir);
   g_free (fixture.finetune_dir);
+  g_free (fixture.stopped_dir);
+  g_free (fixture.crashed_dir);
+  g_free (fixture.live_dir);
   return status;
 }

@@ -4,7 +4,9 @@ as a person would: open the sample data, pick a backbone, choose
 progressive unfreezing, press Start, and wait until the window says the
 run finished; then a feature-extraction run, both ticked on Compare, and
 the progressive one exported through the Export window, whose check of
-the written model must pass.  Every control pressed is found by its
+the written model must pass.  Then graft is killed and started again on
+the same project: the data comes back, and Compare shows the same two
+runs with the same curves.  Every control pressed is found by its
 role and its visible (or accessible) name, so an unnamed control fails
 the test.
 
@@ -37,12 +39,20 @@ def tap(n, ok, what):
         sys.exit(1)
 
 
+def compare_plot(app):
+    """What the Compare page's plot tells a screen reader: its series,
+    each with its last point."""
+    plots = [p.get_description() for p in app.find_all(name="Loss plot")
+             if "· training" in (p.get_description() or "")]
+    return plots[0] if plots else None
+
+
 def main():
     build = sys.argv[1]
     data_home = tempfile.mkdtemp(prefix="graft-journey-")
     env = graft_atspi.app_env(build, data_home)
     app = graft_atspi.App([os.path.join(build, "src", "app", "graft")], env)
-    say("1..10")
+    say("1..12")
     try:
         app.press_button("Try the Sample Data")
         app.find(contains="300 pictures", timeout=TIMEOUT_SCAN)
@@ -79,7 +89,8 @@ def main():
             graft_atspi.wait_for(lambda t=tick: t.get_state_set().contains(
                 graft_atspi.Atspi.StateType.CHECKED), 30, "the run ticked")
         app.find(contains="Runs Side by Side")
-        tap(8, True, "both runs ticked on Compare")
+        curves = compare_plot(app)
+        tap(8, True, f"both runs ticked on Compare: {curves!r}")
 
         export = app.find("push button", contains="Export run")
         app.press(export)
@@ -97,6 +108,27 @@ def main():
             say(f"# no accessible name: {control}")
         tap(10, not unnamed, "every control on every page and window has a "
             "name")
+
+        # A new process on the same project, after the old one was killed.
+        app.close()
+        app = graft_atspi.App([os.path.join(build, "src", "app", "graft")],
+                              env)
+        app.find(contains="300 pictures", timeout=TIMEOUT_SCAN)
+        tap(11, True, "after a restart the project's data is back")
+        app.show_page("Compare")
+        ticks = graft_atspi.wait_for(
+            lambda: app.find_all("check box", contains="Compare run")
+            if len(app.find_all("check box", contains="Compare run")) == 2
+            else None, TIMEOUT_SCAN, "both runs on Compare again")
+        for tick in ticks:
+            app.press(tick)
+            graft_atspi.wait_for(lambda t=tick: t.get_state_set().contains(
+                graft_atspi.Atspi.StateType.CHECKED), 30, "the run ticked")
+        again = graft_atspi.wait_for(
+            lambda: compare_plot(app) if compare_plot(app) == curves
+            else None, 30, f"the same curves as before: {curves!r}")
+        tap(12, again == curves, "after a restart Compare shows the same "
+            "runs and curves")
     except TimeoutError as error:
         print(app.dump(), file=sys.stderr)
         say(f"not ok {error}")

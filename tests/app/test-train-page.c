@@ -467,6 +467,12 @@ test_run (gconstpointer data)
 }
 
 static gboolean
+has_epoch (gpointer data)
+{
+  return graft_run_get_epochs (data)->len > 0;
+}
+
+static gboolean
 pause_label_is (gpointer data)
 {
   return g_str_equal (gtk_button_get_label
@@ -476,7 +482,7 @@ pause_label_is (gpointer data)
 static void
 test_pause_stop (void)
 {
-  GraftRun *run;
+  GraftRun *run, *resumed;
   guint steps;
 
   choose_mode ("finetune");
@@ -499,6 +505,7 @@ test_pause_stop (void)
   press ("pause_button");
   wait_for_state (run, GRAFT_RUN_STATE_RUNNING, STATE_TIMEOUT_MS);
   g_assert_true (pause_label_is ((gpointer) "Pause"));
+  graft_test_wait_for (has_epoch, run, RUN_TIMEOUT_MS, "the first epoch");
   press ("stop_button");
   wait_for_state (run, GRAFT_RUN_STATE_STOPPED, STATE_TIMEOUT_MS);
   g_assert_cmpstr (graft_train_page_get_status (fixture.page), ==,
@@ -506,6 +513,41 @@ test_pause_stop (void)
   g_assert_true (log_has ("Paused"));
   g_assert_true (log_has ("Resumed"));
   g_assert_true (log_has ("Training stopped"));
+
+  /* A stopped run goes on from its last checkpoint, its whole curve on
+   * the plot. */
+  g_assert_true (gtk_widget_get_visible (child ("resume_button")));
+  g_object_ref (run);
+  press ("resume_button");
+  g_assert_true (graft_project_get_run (fixture.project) != run);
+  resumed = graft_project_get_run (fixture.project);
+  g_assert_cmpstr (graft_run_get_dir (resumed), ==, graft_run_get_dir (run));
+  wait_for_state (resumed, GRAFT_RUN_STATE_FINISHED, RUN_TIMEOUT_MS);
+  g_assert_cmpuint (graft_run_get_epochs (resumed)->len, ==,
+                    PAUSE_RUN_EPOCHS);
+  /* Every step once, the first session's ones first. */
+  for (guint i = 0; i < graft_run_get_steps (resumed)->len; i++)
+    g_assert_cmpuint (g_array_index (graft_run_get_steps (resumed),
+                                     GraftStepPoint, i).step, ==, i);
+  g_assert_cmpuint (graft_loss_plot_get_n_points
+                    (graft_train_page_get_plot (fixture.page), 0), ==,
+                    graft_run_get_steps (resumed)->len);
+  g_assert_cmpuint (graft_loss_plot_get_n_points
+                    (graft_train_page_get_plot (fixture.page), 1), ==,
+                    PAUSE_RUN_EPOCHS);
+  g_assert_true (log_has ("checkpoint"));
+  g_assert_false (gtk_widget_get_visible (child ("resume_button")));
+  g_object_unref (run);
+
+  /* A run that cannot go on fails with its reason, and the page says so
+   * (a finished run has nothing left to resume). */
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (fixture.window),
+                                             "win.resume-run", "s",
+                                             graft_run_get_dir (resumed)));
+  run = graft_project_get_run (fixture.project);
+  wait_for_state (run, GRAFT_RUN_STATE_FAILED, RUN_TIMEOUT_MS);
+  g_assert_nonnull (strstr (graft_train_page_get_status (fixture.page),
+                            "finished already"));
 }
 
 static gboolean

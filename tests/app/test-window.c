@@ -1,7 +1,12 @@
 /* test-window.c: the app's shell — its stages, opening files from the
- * command line, toasts, the About and shortcuts windows, and the window
- * size and choices kept in GSettings. */
+ * command line, toasts, the About and shortcuts windows, the window size
+ * kept in GSettings, and projects: choices kept in the project's file,
+ * New, Open, Save As and the recent ones. */
+#include <string.h>
+#include <glib/gstdio.h>
+
 #include "graft-application.h"
+#include "graft-project-file.h"
 #include "graft-test-app.h"
 #include "graft-window.h"
 
@@ -165,7 +170,44 @@ pointer_cleared (gpointer data)
   return *(gpointer *) data == NULL;
 }
 
-/* The window's size and the last folders survive a restart. */
+/* Closes @window (shown: GTK closes only a realized window) and waits
+ * until its project is gone: a scan it replaced, and the choices still
+ * to be written, are done by then. */
+static void
+close_and_wait (GraftWindow *window)
+{
+  GraftProject *project = graft_window_get_project (window);
+
+  gtk_window_present (GTK_WINDOW (window));
+  g_object_add_weak_pointer (G_OBJECT (project), (gpointer *) &project);
+  gtk_window_close (GTK_WINDOW (window));
+  graft_test_wait_for (pointer_cleared, &project, 60000,
+                       "the closed window's project to go");
+}
+
+static gboolean
+classes_are (gpointer data)
+{
+  GraftProject *project = data;
+
+  return scan_done (project)
+    && g_list_model_get_n_items (graft_project_get_classes (project)) == 4;
+}
+
+static char *
+project_file_text (const char *dir)
+{
+  g_autofree char *path = g_build_filename (dir, "graft-project.json",
+                                            NULL);
+  char *text = NULL;
+
+  g_assert_true (g_file_get_contents (path, &text, NULL, NULL));
+  return text;
+}
+
+/* The window's size survives a restart, and the project's choices (its
+ * data, a class renamed and one left out, the validation share, the
+ * mode) come back from its file. */
 static void
 test_settings (void)
 {
@@ -173,7 +215,8 @@ test_settings (void)
   GSettings *settings = graft_application_get_settings (app);
   g_autofree char *samples = graft_test_samples_path ("fashion");
   g_autoptr (GFile) file = g_file_new_for_path (samples);
-  g_auto (GStrv) folders = NULL;
+  g_autofree char *text = NULL;
+  g_autoptr (GraftClassItem) first = NULL;
   GraftWindow *window;
   GraftProject *project;
   int width, height;
@@ -181,38 +224,230 @@ test_settings (void)
   g_assert_nonnull (settings);
   g_application_set_flags (G_APPLICATION (app), G_APPLICATION_NON_UNIQUE);
   g_assert_true (g_application_register (G_APPLICATION (app), NULL, NULL));
-  window = graft_window_new (app);
+  window = graft_application_open_project (app, NULL);
+  project = graft_window_get_project (window);
+  g_assert_true (graft_project_is_default (project));
   gtk_window_set_default_size (GTK_WINDOW (window), 900, 640);
   gtk_window_present (GTK_WINDOW (window));
   graft_window_open_files (window, &file, 1);
-  graft_test_wait_for (scan_done, graft_window_get_project (window), 60000,
-                       "the scan");
-  /* The folders reopened at start were replaced before their scan ended:
-   * that scan's thread still has to finish, and then nothing of it (or of
-   * the window's project) may be left behind. */
-  project = graft_window_get_project (window);
-  g_object_add_weak_pointer (G_OBJECT (project), (gpointer *) &project);
-  gtk_window_close (GTK_WINDOW (window));
-  graft_test_wait_for (pointer_cleared, &project, 60000,
-                       "the closed window's project to go");
+  graft_test_wait_for (scan_done, project, 60000, "the scan");
+  first = g_list_model_get_item (graft_project_get_classes (project), 0);
+  graft_class_item_set_name (first, "Tops");
+  graft_project_remove_class (project, 1);
+  graft_project_set_val_fraction (project, 0.3);
+  graft_project_set_mode (project, GRAFT_RUN_MODE_FINETUNE);
+  close_and_wait (window);
   g_assert_cmpint (g_settings_get_int (settings, "window-width"), ==, 900);
-  folders = g_settings_get_strv (settings, "last-folders");
-  g_assert_cmpstrv (folders, ((const char *[]) { samples, NULL }));
+  text = project_file_text (graft_project_get_default_dir ());
+  g_assert_nonnull (strstr (text, samples));
+  g_assert_nonnull (strstr (text, "\"Tops\""));
 
-  window = graft_window_new (app);
+  /* The same app starting again: a window on the same project. */
+  window = graft_application_open_project (app, NULL);
+  project = graft_window_get_project (window);
   gtk_window_get_default_size (GTK_WINDOW (window), &width, &height);
   g_assert_cmpint (width, ==, 900);
   g_assert_cmpint (height, ==, 640);
-  /* The data opened last is back, scanned again. */
-  graft_test_wait_for (scan_done, graft_window_get_project (window), 60000,
-                       "the last folders' scan");
-  g_assert_cmpuint (graft_project_get_n_pictures
-                    (graft_window_get_project (window)), ==, 300);
+  graft_test_wait_for (classes_are, project, 60000,
+                       "the last folders' scan, one class left out");
+  g_clear_object (&first);
+  first = g_list_model_get_item (graft_project_get_classes (project), 0);
+  g_assert_cmpstr (graft_class_item_get_name (first), ==, "Tops");
+  g_assert_cmpfloat (graft_project_get_val_fraction (project), ==, 0.3);
+  g_assert_cmpint (graft_project_get_mode (project), ==,
+                   GRAFT_RUN_MODE_FINETUNE);
+  g_assert_cmpstr (graft_project_get_backbone_spec (project), ==,
+                   "fashion-resnet");
+  close_and_wait (window);
+}
+
+static void
+store_result (GObject *source, GAsyncResult *result, gpointer data)
+{
+  *(GAsyncResult **) data = g_object_ref (result);
+}
+
+static gboolean
+pointer_set (gpointer data)
+{
+  return *(gpointer *) data != NULL;
+}
+
+static gboolean
+project_loaded_progressive (GraftProject *project)
+{
+  return graft_project_get_mode (project) == GRAFT_RUN_MODE_PROGRESSIVE;
+}
+
+static gboolean
+chooser_in (gpointer data)
+{
+  g_autoptr (GFile) folder = gtk_file_chooser_get_current_folder (data);
+  const char *wanted = g_object_get_data (data, "graft-test-folder");
+
+  return folder != NULL && g_strcmp0 (g_file_peek_path (folder), wanted) == 0;
+}
+
+/* Activates @action (New or Open) and answers its file chooser with
+ * @folder (where it opens: the working folder), and @name when it asks
+ * for one. */
+static void
+answer_chooser (GraftWindow *window, const char *action, const char *folder,
+                const char *name)
+{
+  g_autofree char *cwd = g_get_current_dir ();
+  g_autoptr (GFile) dir = g_file_new_for_path (folder);
+  GtkWindow *dialog;
+
+  g_assert_true (g_mkdir_with_parents (folder, 0755) == 0);
+  g_assert_true (g_chdir (folder) == 0);
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), action,
+                                             NULL));
+  dialog = graft_test_find_toplevel (GTK_TYPE_FILE_CHOOSER_DIALOG);
+  g_assert_nonnull (dialog);
+  g_object_set_data_full (G_OBJECT (dialog), "graft-test-folder",
+                          g_strdup (folder), g_free);
+  g_assert_true (gtk_file_chooser_set_current_folder
+                 (GTK_FILE_CHOOSER (dialog), dir, NULL));
+  graft_test_wait_for (chooser_in, dialog, 30000, "the chooser's folder");
+  /* A whole path typed as the name, as a person may type it: the
+   * chooser's own folder changes asynchronously. */
+  if (name != NULL)
+    {
+      g_autofree char *path = g_build_filename (folder, name, NULL);
+      gtk_file_chooser_set_current_name (GTK_FILE_CHOOSER (dialog), path);
+    }
+  graft_test_spin (500);
+  gtk_dialog_response (GTK_DIALOG (dialog), GTK_RESPONSE_ACCEPT);
+  g_assert_true (g_chdir (cwd) == 0);
+}
+
+/* The application of the test running. */
+static GraftApplication *current_app;
+
+static gboolean
+project_window_open (gpointer data)
+{
+  GraftApplication *app = current_app;
+
+  for (GList *l = gtk_application_get_windows (GTK_APPLICATION (app));
+       l != NULL; l = l->next)
+    if (GRAFT_IS_WINDOW (l->data)
+        && g_strcmp0 (graft_project_get_dir (graft_window_get_project
+                                             (l->data)), data) == 0)
+      return TRUE;
+  return FALSE;
+}
+
+/* New, Open, Save As and the recent projects, on real folders. */
+static void
+test_projects (void)
+{
+  g_autoptr (GraftApplication) app = graft_application_new ();
+  GSettings *settings = graft_application_get_settings (app);
+  g_autofree char *base = g_build_filename (graft_test_app_data_home (),
+                                            "projects", NULL);
+  g_autofree char *shoes = g_build_filename (base, "Shoes", NULL);
+  g_autofree char *copy = g_build_filename (base, "Shoes copy", NULL);
+  g_autofree char *busy = g_build_filename (base, "Holiday", NULL);
+  g_autofree char *busy_file = g_build_filename (busy, "beach.jpg", NULL);
+  g_autofree char *run = NULL, *copied_run = NULL, *name = NULL;
+  g_autofree char *run_json = NULL;
+  g_autofree char *runs = NULL;
+  g_autoptr (GError) error = NULL;
+  g_auto (GStrv) recent = NULL;
+  GraftWindow *window, *again;
+  GraftProject *project;
+
+  g_application_set_flags (G_APPLICATION (app), G_APPLICATION_NON_UNIQUE);
+  g_assert_true (g_application_register (G_APPLICATION (app), NULL, NULL));
+  current_app = app;
+
+  /* New: an empty or missing folder becomes a project; one holding
+   * someone's files does not. */
+  g_assert_true (g_mkdir_with_parents (busy, 0755) == 0);
+  g_assert_true (g_file_set_contents (busy_file, "x", 1, NULL));
+  g_assert_false (graft_project_file_create (busy, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_EXISTS);
+  g_clear_error (&error);
+  g_assert_false (graft_project_file_exists (busy));
+
+  /* New Project… asks for a name and a place, as a person would give
+   * them. */
+  window = graft_application_open_project (app, NULL);
+  gtk_window_present (GTK_WINDOW (window));
+  answer_chooser (window, "win.new-project", base, "Shoes");
+  graft_test_wait_for (project_window_open, shoes, 30000,
+                       "the new project's window");
+  g_assert_true (graft_project_file_exists (shoes));
+  /* Open Project… on a folder of someone's files: a toast, no window. */
+  g_test_expect_message ("graft-window", G_LOG_LEVEL_MESSAGE,
+                         "*Holiday is not a Graft project*");
+  answer_chooser (window, "win.open-project", busy, NULL);
+  graft_test_spin (1000);
+  g_test_assert_expected_messages ();
+  g_assert_false (project_window_open (busy));
+  g_assert_false (graft_project_file_exists (busy));
+  close_and_wait (window);
+
+  window = graft_application_open_project (app, shoes);
   project = graft_window_get_project (window);
-  g_object_add_weak_pointer (G_OBJECT (project), (gpointer *) &project);
-  gtk_window_destroy (GTK_WINDOW (window));
-  graft_test_wait_for (pointer_cleared, &project, 60000,
-                       "the destroyed window's project to go");
+  gtk_window_present (GTK_WINDOW (window));
+  g_assert_cmpstr (graft_project_get_dir (project), ==, shoes);
+  name = graft_project_get_name (project);
+  g_assert_cmpstr (name, ==, "Shoes");
+  g_assert_nonnull (strstr (gtk_window_get_title (GTK_WINDOW (window)),
+                            "Shoes"));
+  /* Its runs live in it. */
+  runs = graft_project_get_runs_dir (project);
+  g_assert_true (g_str_has_prefix (runs, shoes));
+  graft_test_spin (300);
+  recent = g_settings_get_strv (settings, "recent-projects");
+  g_assert_cmpstr (recent[0], ==, shoes);
+  g_assert_true (graft_application_open_project (app, shoes) == window);
+
+  /* Save As copies the choices and every run. */
+  run = g_build_filename (runs, "first-run", NULL);
+  g_assert_true (g_mkdir_with_parents (run, 0755) == 0);
+  run_json = g_build_filename (run, "run.json", NULL);
+  g_assert_true (g_file_set_contents (run_json, "{}", 2, NULL));
+  graft_project_set_mode (project, GRAFT_RUN_MODE_PROGRESSIVE);
+  {
+    GAsyncResult *result = NULL;
+    graft_project_save_as_async (project, copy, NULL,
+                                 store_result, &result);
+    graft_test_wait_for (pointer_set, &result, 30000, "Save As");
+    g_assert_true (graft_project_save_as_finish (project, result, &error));
+    g_assert_no_error (error);
+    g_object_unref (result);
+  }
+  copied_run = g_build_filename (copy, "runs", "first-run", "run.json",
+                                 NULL);
+  g_assert_true (g_file_test (copied_run, G_FILE_TEST_IS_REGULAR));
+  g_assert_true (graft_project_file_exists (copy));
+  again = graft_application_open_project (app, copy);
+  g_assert_true (again != window);
+  graft_test_wait_for ((GraftTestCondition) project_loaded_progressive,
+                       graft_window_get_project (again), 30000,
+                       "the copy's choices");
+  /* Not over a folder with files in it. */
+  {
+    GAsyncResult *result = NULL;
+    graft_project_save_as_async (project, busy, NULL,
+                                 store_result, &result);
+    graft_test_wait_for (pointer_set, &result, 30000, "Save As refused");
+    g_assert_false (graft_project_save_as_finish (project, result, &error));
+    g_assert_error (error, G_IO_ERROR, G_IO_ERROR_EXISTS);
+    g_clear_error (&error);
+    g_object_unref (result);
+  }
+  g_assert_true (g_file_test (busy_file, G_FILE_TEST_IS_REGULAR));
+  close_and_wait (again);
+  g_strfreev (recent);
+  recent = g_settings_get_strv (settings, "recent-projects");
+  g_assert_cmpstr (recent[0], ==, copy);
+  g_assert_cmpstr (recent[1], ==, shoes);
+  close_and_wait (window);
 }
 
 int
@@ -226,5 +461,6 @@ main (int argc, char **argv)
   g_test_add_func ("/app/window/backbone-elsewhere", test_backbone_elsewhere);
   g_test_add_func ("/app/application/open-about-shortcuts", test_application);
   g_test_add_func ("/app/window/settings", test_settings);
+  g_test_add_func ("/app/window/projects", test_projects);
   return g_test_run ();
 }

@@ -1,7 +1,9 @@
 /* graft-progress-relay.c: a worker's latest progress, under a lock, and
  * at most one idle on the caller's context to deliver it.  The task holds
  * one reference to the relay and an attached idle another, so an idle
- * that runs after the task is gone still finds the relay. */
+ * that runs after the task is gone still finds the relay.  The count is
+ * atomic: the worker takes the idle's reference, the caller's thread
+ * drops it. */
 #define G_LOG_DOMAIN "graft-progress"
 
 #include "graft-progress-relay.h"
@@ -42,13 +44,13 @@ relay_clear (gpointer data)
 static GraftProgressRelay *
 relay_ref (GraftProgressRelay *relay)
 {
-  return g_rc_box_acquire (relay);
+  return g_atomic_rc_box_acquire (relay);
 }
 
 static void
 relay_unref (gpointer relay)
 {
-  g_rc_box_release_full (relay, relay_clear);
+  g_atomic_rc_box_release_full (relay, relay_clear);
 }
 
 void
@@ -64,7 +66,7 @@ graft_progress_relay_attach (GTask *task, gsize report_size,
   g_return_if_fail (report_size > 0);
   g_return_if_fail (deliver != NULL);
 
-  relay = g_rc_box_new0 (GraftProgressRelay);
+  relay = g_atomic_rc_box_new0 (GraftProgressRelay);
   relay->context = g_main_context_ref (g_task_get_context (task));
   relay->priority = g_task_get_priority (task);
   relay->name = name;

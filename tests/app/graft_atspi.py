@@ -222,5 +222,8 @@ def app_env(build_dir, data_home, extra=None):
         "XDG_CACHE_HOME": os.path.join(data_home, "cache"),
         "NO_AT_BRIDGE": "0",
     })
+    # test-journey.sh keeps G_DEBUG from the driver and hands it on here.
+    if env.get("GRAFT_APP_G_DEBUG"):
+        env["G_DEBUG"] = env["GRAFT_APP_G_DEBUG"]
     env.update(extra or {})
     return env

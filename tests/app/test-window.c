@@ -215,7 +215,7 @@ test_settings (void)
   GSettings *settings = graft_application_get_settings (app);
   g_autofree char *samples = graft_test_samples_path ("fashion");
   g_autoptr (GFile) file = g_file_new_for_path (samples);
-  g_autofree char *text = NULL;
+  g_autofree char *text = NULL, *default_dir = NULL;
   g_autoptr (GraftClassItem) first = NULL;
   GraftWindow *window;
   GraftProject *project;
@@ -238,7 +238,8 @@ test_settings (void)
   graft_project_set_mode (project, GRAFT_RUN_MODE_FINETUNE);
   close_and_wait (window);
   g_assert_cmpint (g_settings_get_int (settings, "window-width"), ==, 900);
-  text = project_file_text (graft_project_get_default_dir ());
+  default_dir = graft_project_get_default_dir ();
+  text = project_file_text (default_dir);
   g_assert_nonnull (strstr (text, samples));
   g_assert_nonnull (strstr (text, "\"Tops\""));
 

@@ -1,7 +1,14 @@
 /* graft-cli-scan.c: `graft-cli scan` — the data intake report: classes,
  * files that cannot be used and why, health warnings and the split.  JSON
  * on stdout with --json (and the summary on stderr), else the summary on
- * stdout.  A scan that worked exits 0 however many files it skipped. */
+ * stdout.  A scan that worked exits 0 however many files it skipped.
+ *
+ * Paths are the file system's bytes, not always UTF-8, and may hold
+ * control characters.  JSON must be UTF-8: a path that is not gives its
+ * display name (U+FFFD for what does not convert) and, beside it, its
+ * exact bytes in base64 ("path_base64", "paths_base64").  The summary
+ * escapes control characters and stray bytes (graft-text.h), so that a
+ * folder's name cannot send escape sequences to the terminal. */
 #define G_LOG_DOMAIN "graft-cli"
 
 #include <stdio.h>
@@ -9,6 +16,7 @@
 #include "graft-cli-private.h"
 #include "graft-scan.h"
 #include "graft-split.h"
+#include "graft-text.h"
 
 #define MEGAPIXEL 1000000
 
@@ -39,6 +47,56 @@ add_int (JsonBuilder *b, const char *name, gint64 value)
   json_builder_add_int_value (b, value);
 }
 
+/* @path in JSON: itself when it is UTF-8, else its display name and its
+ * bytes in MEMBER_base64. */
+static void
+add_path (JsonBuilder *b, const char *member, const char *path)
+{
+  g_autofree char *shown = NULL;
+  g_autofree char *bytes_member = NULL;
+  g_autofree char *bytes = NULL;
+
+  if (g_utf8_validate (path, -1, NULL))
+    {
+      add_string (b, member, path);
+      return;
+    }
+  shown = g_filename_display_name (path);
+  add_string (b, member, shown);
+  bytes_member = g_strconcat (member, "_base64", NULL);
+  bytes = g_base64_encode ((const guchar *) path, strlen (path));
+  add_string (b, bytes_member, bytes);
+}
+
+/* A warning's paths; "paths_base64" (every path's bytes, in the same
+ * order) only when one of them is not UTF-8. */
+static void
+add_paths (JsonBuilder *b, char **paths)
+{
+  gboolean all_text = TRUE;
+
+  json_builder_set_member_name (b, "paths");
+  json_builder_begin_array (b);
+  for (char **p = paths; *p != NULL; p++)
+    {
+      g_autofree char *shown = g_filename_display_name (*p);
+      json_builder_add_string_value (b, shown);
+      all_text = all_text && g_utf8_validate (*p, -1, NULL);
+    }
+  json_builder_end_array (b);
+  if (all_text)
+    return;
+  json_builder_set_member_name (b, "paths_base64");
+  json_builder_begin_array (b);
+  for (char **p = paths; *p != NULL; p++)
+    {
+      g_autofree char *bytes = g_base64_encode ((const guchar *) *p,
+                                                strlen (*p));
+      json_builder_add_string_value (b, bytes);
+    }
+  json_builder_end_array (b);
+}
+
 static void
 build_classes (JsonBuilder *b, const GraftScan *scan)
 {
@@ -50,7 +108,7 @@ build_classes (JsonBuilder *b, const GraftScan *scan)
       json_builder_begin_object (b);
       add_string (b, "name", klass->name);
       add_int (b, "count", klass->count);
-      add_string (b, "path", klass->path);
+      add_path (b, "path", klass->path);
       add_int (b, "train", klass->n_train);
       add_int (b, "val", klass->n_val);
       json_builder_end_object (b);
@@ -67,7 +125,7 @@ build_skipped (JsonBuilder *b, const GraftScan *scan)
     {
       GraftSkipped *skipped = scan->skipped->pdata[i];
       json_builder_begin_object (b);
-      add_string (b, "path", skipped->path);
+      add_path (b, "path", skipped->path);
       add_string (b, "reason", skipped->reason);
       json_builder_end_object (b);
     }
@@ -86,13 +144,7 @@ build_warnings (JsonBuilder *b, const GraftScan *scan)
       add_string (b, "kind", warning->kind);
       add_string (b, "message", warning->message);
       if (warning->paths != NULL)
-        {
-          json_builder_set_member_name (b, "paths");
-          json_builder_begin_array (b);
-          for (char **p = warning->paths; *p != NULL; p++)
-            json_builder_add_string_value (b, *p);
-          json_builder_end_array (b);
-        }
+        add_paths (b, warning->paths);
       json_builder_end_object (b);
     }
   json_builder_end_array (b);
@@ -146,17 +198,24 @@ print_summary (FILE *out, const GraftScan *scan)
   for (guint i = 0; i < scan->classes->len; i++)
     {
       GraftClass *klass = scan->classes->pdata[i];
-      fprintf (out, "  %-20s %6u  (%u / %u)  %s\n", klass->name,
-               klass->count, klass->n_train, klass->n_val, klass->path);
+      g_autofree char *name = graft_text_escape (klass->name);
+      g_autofree char *path = graft_text_escape (klass->path);
+      fprintf (out, "  %-20s %6u  (%u / %u)  %s\n", name, klass->count,
+               klass->n_train, klass->n_val, path);
     }
   for (guint i = 0; i < scan->skipped->len; i++)
     {
       GraftSkipped *skipped = scan->skipped->pdata[i];
-      fprintf (out, "skipped %s: %s\n", skipped->path, skipped->reason);
+      g_autofree char *path = graft_text_escape (skipped->path);
+      g_autofree char *reason = graft_text_escape (skipped->reason);
+      fprintf (out, "skipped %s: %s\n", path, reason);
     }
   for (guint i = 0; i < scan->warnings->len; i++)
-    fprintf (out, "warning: %s\n",
-             ((GraftWarning *) scan->warnings->pdata[i])->message);
+    {
+      GraftWarning *warning = scan->warnings->pdata[i];
+      g_autofree char *message = graft_text_escape (warning->message);
+      fprintf (out, "warning: %s\n", message);
+    }
 }
 
 typedef struct
@@ -173,7 +232,9 @@ parse_args (Args *a, int *argc, char ***argv)
 {
   const GOptionEntry entries[] = {
     { "json", 0, 0, G_OPTION_ARG_NONE, &a->json,
-      "Print the report as JSON (the summary goes to stderr)", NULL },
+      "Print the report as JSON (the summary goes to stderr); a path "
+      "that is not UTF-8 is given by its display name, its bytes in "
+      "PATH_base64", NULL },
     { "val", 0, 0, G_OPTION_ARG_DOUBLE, &a->val,
       "Fraction of each class kept for validation (0.2)", "F" },
     { "seed", 0, 0, G_OPTION_ARG_INT64, &a->seed, "Seed of the split (0)",
@@ -229,7 +290,10 @@ graft_cli_scan (int argc, char **argv)
   scan = graft_scan_folders ((const char *const *) folders, &options,
                              show_progress, &bar, NULL, &error);
   if (scan == NULL)
-    return graft_cli_fail (GRAFT_CLI_FAILED, "scan: %s", error->message);
+    {
+      g_autofree char *message = graft_text_escape (error->message);
+      return graft_cli_fail (GRAFT_CLI_FAILED, "scan: %s", message);
+    }
   if (a.json)
     {
       g_autoptr (JsonNode) root = build_report (scan);

@@ -25,6 +25,7 @@ typedef enum
   GRAFT_DATA_ERROR_NO_CLASSES,    /* nothing usable to train on */
   GRAFT_DATA_ERROR_NOT_REGULAR,   /* a device, socket, pipe or broken link */
   GRAFT_DATA_ERROR_CACHE,         /* the feature cache cannot be used */
+  GRAFT_DATA_ERROR_NO_LOADER,     /* this system reads no pictures at all */
 } GraftDataError;
 
 GQuark graft_data_error_quark (void);

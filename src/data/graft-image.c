@@ -16,6 +16,17 @@
 #define WHITE 255
 #define READ_CHUNK_BYTES (256 * 1024)
 #define SHA256_BYTES 32
+#define PNG_MIME_TYPE "image/png"
+
+/* A 1×1 gray PNG, which any GdkPixbuf installation reads. */
+static const guint8 tiny_png[] = {
+  0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00, 0x00, 0x0d,
+  0x49, 0x48, 0x44, 0x52, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01,
+  0x08, 0x00, 0x00, 0x00, 0x00, 0x3a, 0x7e, 0x9b, 0x55, 0x00, 0x00, 0x00,
+  0x0a, 0x49, 0x44, 0x41, 0x54, 0x78, 0xda, 0x63, 0x60, 0x00, 0x00, 0x00,
+  0x02, 0x00, 0x01, 0xe5, 0x27, 0xde, 0xfc, 0x00, 0x00, 0x00, 0x00, 0x49,
+  0x45, 0x4e, 0x44, 0xae, 0x42, 0x60, 0x82,
+};
 
 /* WHAT, when not NULL, names the step that failed ("read error"). */
 static gboolean
@@ -30,7 +41,17 @@ fail_errno (GError **error, int saved, const char *what)
   return FALSE;
 }
 
-/* The file itself: there, readable, regular and not empty. */
+static gboolean
+fail_not_regular (GError **error)
+{
+  g_set_error_literal (error, GRAFT_DATA_ERROR, GRAFT_DATA_ERROR_NOT_REGULAR,
+                       _("not a regular file"));
+  return FALSE;
+}
+
+/* The file itself: there, readable, regular and not empty.  Checked
+ * before any open for reading: opening a FIFO blocks until a writer
+ * comes, and reading a device may never end. */
 static gboolean
 check_file (const char *path, gint64 *size, GError **error)
 {
@@ -39,12 +60,7 @@ check_file (const char *path, gint64 *size, GError **error)
   if (g_stat (path, &st) != 0)
     return fail_errno (error, errno, NULL);
   if (!S_ISREG (st.st_mode))
-    {
-      g_set_error_literal (error, GRAFT_DATA_ERROR,
-                           GRAFT_DATA_ERROR_NOT_REGULAR,
-                           _("not a regular file"));
-      return FALSE;
-    }
+    return fail_not_regular (error);
   if (st.st_size == 0)
     {
       g_set_error_literal (error, GRAFT_DATA_ERROR, GRAFT_DATA_ERROR_EMPTY,
@@ -62,12 +78,21 @@ read_through (const char *path, GraftIntegrity *integrity, GChecksum *sum,
               GCancellable *cancellable, GError **error)
 {
   g_autofree guint8 *buffer = NULL;
-  int fd = g_open (path, O_RDONLY | O_CLOEXEC, 0);
+  /* Non-blocking, so that a FIFO put in the file's place since it was
+   * checked cannot block the open; the read below is of a regular file,
+   * which O_NONBLOCK does not change. */
+  int fd = g_open (path, O_RDONLY | O_CLOEXEC | O_NONBLOCK, 0);
+  GStatBuf st;
   gssize got;
   int saved = 0;
 
   if (fd < 0)
     return fail_errno (error, errno, NULL);
+  if (fstat (fd, &st) != 0 || !S_ISREG (st.st_mode))
+    {
+      close (fd);
+      return fail_not_regular (error);
+    }
   buffer = g_malloc (READ_CHUNK_BYTES);
   do
     {
@@ -90,15 +115,59 @@ read_through (const char *path, GraftIntegrity *integrity, GChecksum *sum,
   return saved == 0 || fail_errno (error, saved, _("read error"));
 }
 
-/* The reason for a file no loader recognised: not an image at all, or an
- * image whose header is cut short or damaged. */
+/* Why this system reads no picture at all, or NULL when it reads them.
+ * GdkPixbuf picks its loader by content type: without the shared MIME
+ * database (XDG_DATA_DIRS/mime) every picture would otherwise be reported
+ * as damaged. */
+static const char *
+find_missing_loaders (void)
+{
+  g_autoptr (GdkPixbufLoader) loader = gdk_pixbuf_loader_new ();
+  g_autofree char *type = NULL;
+  gboolean reads = FALSE;
+
+  /* A failed write closes the loader itself. */
+  if (gdk_pixbuf_loader_write (loader, tiny_png, sizeof tiny_png, NULL))
+    reads = gdk_pixbuf_loader_close (loader, NULL);
+  if (reads)
+    return NULL;
+  type = g_content_type_guess (NULL, tiny_png, sizeof tiny_png, NULL);
+  if (g_strcmp0 (type, PNG_MIME_TYPE) != 0)
+    return _("cannot be read on this system: the shared MIME database is "
+             "missing, so no picture format is recognised (install the "
+             "shared-mime-info package)");
+  return _("cannot be read on this system: GdkPixbuf has no working "
+           "picture loaders, not even for PNG (check the gdk-pixbuf "
+           "installation)");
+}
+
+static const char *
+missing_loaders (void)
+{
+  static gsize checked;
+  static const char *reason;
+
+  if (g_once_init_enter (&checked))
+    {
+      reason = find_missing_loaders ();
+      g_once_init_leave (&checked, 1);
+    }
+  return reason;
+}
+
+/* The reason for a file no loader recognised: not an image at all, an
+ * image whose header is cut short or damaged, or a system that reads no
+ * pictures. */
 static gboolean
 fail_unrecognised (GraftIntegrity *integrity, GError **error)
 {
   GraftFormat format = graft_integrity_get_format (integrity);
   const char *why;
 
-  if (format == GRAFT_FORMAT_UNKNOWN)
+  if (format != GRAFT_FORMAT_UNKNOWN && missing_loaders () != NULL)
+    g_set_error_literal (error, GRAFT_DATA_ERROR, GRAFT_DATA_ERROR_NO_LOADER,
+                         missing_loaders ());
+  else if (format == GRAFT_FORMAT_UNKNOWN)
     g_set_error_literal (error, GRAFT_DATA_ERROR, GRAFT_DATA_ERROR_NOT_IMAGE,
                          _("not an image: the contents are in no picture "
                            "format this system reads"));
@@ -251,7 +320,12 @@ graft_image_decode (const char *path, GError **error)
   g_autoptr (GdkPixbuf) decoded = NULL;
   g_autoptr (GdkPixbuf) upright = NULL;
   g_autoptr (GError) local = NULL;
+  gint64 size;
 
+  /* Gone, replaced or a FIFO since it was inspected: say so, rather than
+   * "corrupt", and never block opening it. */
+  if (!check_file (path, &size, error))
+    return NULL;
   decoded = gdk_pixbuf_new_from_file (path, &local);
   /* Some loaders (GIF) return what they could decode of a damaged file
    * together with an error: that is not a picture to train on. */

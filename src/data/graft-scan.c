@@ -14,6 +14,7 @@
 #include "graft-error.h"
 #include "graft-health.h"
 #include "graft-split.h"
+#include "graft-text.h"
 
 /* Deeper than any real photo collection; stops runaway recursion on a
  * file system whose inode numbers cannot be trusted. */
@@ -88,6 +89,19 @@ candidate_clear (gpointer data)
   g_free (candidate->reason);
 }
 
+/* Messages are shown and written as JSON: a name that slipped in raw
+ * (a file system's message quoting a path) must not make them invalid. */
+static void
+make_text (char **message)
+{
+  if (!graft_text_is_clean (*message))
+    {
+      char *text = graft_text_escape (*message);
+      g_free (*message);
+      *message = text;
+    }
+}
+
 GraftWarning *
 graft_warning_new (const char *kind, GPtrArray *paths, const char *format,
                    ...)
@@ -99,6 +113,7 @@ graft_warning_new (const char *kind, GPtrArray *paths, const char *format,
   va_start (args, format);
   warning->message = g_strdup_vprintf (format, args);
   va_end (args);
+  make_text (&warning->message);
   if (paths != NULL && paths->len > 0)
     {
       warning->paths = g_new0 (char *, paths->len + 1);
@@ -187,6 +202,7 @@ skip (Walk *walk, const char *path, const char *format, ...)
   va_start (args, format);
   skipped->reason = g_strdup_vprintf (format, args);
   va_end (args);
+  make_text (&skipped->reason);
   skipped->path = g_strdup (path);
   g_ptr_array_add (walk->scan->skipped, skipped);
 }
@@ -354,9 +370,59 @@ graft_scan_add_sample (GraftScan *scan, guint label, const char *path,
 static void
 add_class (GraftScan *scan, const char *path)
 {
-  g_autofree char *name = g_path_get_basename (path);
+  g_autofree char *base = g_path_get_basename (path);
+  g_autofree char *name = graft_text_from_filename (base);
 
   graft_scan_add_class (scan, name, path);
+}
+
+/* Whether a class other than @self, of another folder name, has @name. */
+static gboolean
+name_taken (GraftScan *scan, guint self, const char *name, const char *base)
+{
+  for (guint i = 0; i < scan->classes->len; i++)
+    {
+      GraftClass *other = scan->classes->pdata[i];
+      g_autofree char *other_base = NULL;
+      if (i == self || !g_str_equal (other->name, name))
+        continue;
+      other_base = g_path_get_basename (other->path);
+      if (!g_str_equal (other_base, base))
+        return TRUE;
+    }
+  return FALSE;
+}
+
+/* Folder names that are not text as they are (\xff and \xfe both show as
+ * U+FFFD) could give two classes one label: such a name that another
+ * folder's name also gives is followed by its bytes, escaped ("� (\xff)").
+ * Folders of the very same name keep one (the health check warns). */
+static void
+disambiguate_names (GraftScan *scan)
+{
+  g_autofree gboolean *clash = g_new0 (gboolean, scan->classes->len);
+
+  for (guint i = 0; i < scan->classes->len; i++)
+    {
+      GraftClass *klass = scan->classes->pdata[i];
+      g_autofree char *base = g_path_get_basename (klass->path);
+      clash[i] = !g_str_equal (klass->name, base)
+        && name_taken (scan, i, klass->name, base);
+    }
+  for (guint i = 0; i < scan->classes->len; i++)
+    {
+      GraftClass *klass = scan->classes->pdata[i];
+      g_autofree char *base = NULL;
+      g_autofree char *bytes = NULL;
+      char *name;
+      if (!clash[i])
+        continue;
+      base = g_path_get_basename (klass->path);
+      bytes = graft_text_escape (base);
+      name = g_strdup_printf ("%s (%s)", klass->name, bytes);
+      g_free (klass->name);
+      klass->name = name;
+    }
 }
 
 static int
@@ -380,9 +446,10 @@ check_folders (const char *const *folders, GError **error)
   for (guint i = 0; folders[i] != NULL; i++)
     if (!g_file_test (folders[i], G_FILE_TEST_IS_DIR))
       {
+        g_autofree char *shown = graft_text_from_filename (folders[i]);
         g_set_error (error, GRAFT_DATA_ERROR, GRAFT_DATA_ERROR_UNREADABLE,
-                     "%s: %s", folders[i], g_file_test (folders[i],
-                                                        G_FILE_TEST_EXISTS)
+                     "%s: %s", shown, g_file_test (folders[i],
+                                                   G_FILE_TEST_EXISTS)
                      ? _("not a folder") : _("no such folder"));
         return FALSE;
       }
@@ -405,7 +472,8 @@ collect_classes (Walk *walk, const char *const *folders, GError **error)
     {
       if ((names = list_folder (folders[0], error)) == NULL)
         {
-          g_prefix_error (error, "%s: ", folders[0]);
+          g_autofree char *shown = graft_text_from_filename (folders[0]);
+          g_prefix_error (error, "%s: ", shown);
           return FALSE;
         }
       for (guint i = 0; i < names->len; i++)
@@ -428,6 +496,7 @@ collect_classes (Walk *walk, const char *const *folders, GError **error)
   for (guint i = 0; walk->parent != NULL && i < loose->len; i++)
       skip (walk, loose->pdata[i], _("not in a class folder (each class "
                                       "is a sub-folder named after it)"));
+  disambiguate_names (scan);
   g_ptr_array_sort (scan->classes, compare_class_names);
   return TRUE;
 }

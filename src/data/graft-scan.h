@@ -22,10 +22,13 @@
 
 G_BEGIN_DECLS
 
+/* Paths are the file system's bytes, to open files with: not always
+ * UTF-8.  Names and messages are text (graft-text.h): valid UTF-8 without
+ * control characters, safe to show and to write as a label. */
 typedef struct
 {
   char *path;       /* as found, below the class folder */
-  char *relative;   /* relative to the class folder, '/'-separated */
+  char *relative;   /* relative to the class folder, '/'-separated (bytes) */
   guint label;      /* index into classes */
   int width, height;   /* from the header, before EXIF orientation */
   char sha256[GRAFT_SHA256_HEX_LENGTH + 1];   /* of the file's bytes */
@@ -34,7 +37,8 @@ typedef struct
 
 typedef struct
 {
-  char *name;
+  char *name;       /* the label: the folder's name as text, unique unless
+                     * two folders have the very same name (a warning) */
   char *path;
   guint count;      /* usable pictures */
   guint n_train, n_val;
@@ -43,7 +47,7 @@ typedef struct
 typedef struct
 {
   char *path;
-  char *reason;
+  char *reason;     /* text */
 } GraftSkipped;
 
 /* Kinds of GraftWarning. */

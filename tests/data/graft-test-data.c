@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <glib/gstdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define PNG_SIGNATURE "\x89PNG\r\n\x1a\n"
@@ -649,3 +650,35 @@ const GraftTestExpected graft_test_hostile_skipped[] = {
   { "readme.txt", "not in a class folder" },
   { NULL }
 };
+
+const char *const graft_test_named_classes[] = {
+  "\xff", "\xfe", "esc\x1b[31mred", "line\nbreak", NULL
+};
+
+void
+graft_test_make_named_tree (const char *root)
+{
+  for (guint c = 0; graft_test_named_classes[c] != NULL; c++)
+    {
+      g_autofree char *folder = graft_test_mkdir (root,
+                                                  graft_test_named_classes[c]);
+      for (guint i = 0; i < GRAFT_TEST_NAMED_PICTURES; i++)
+        {
+          g_autofree char *name = g_strdup_printf ("p%u.png", i);
+          g_autofree char *path = g_build_filename (folder, name, NULL);
+          graft_test_save (path, "png", 4, 4, FALSE, 100 * c + i);
+        }
+      if (c == 0)
+        {
+          g_autofree char *bad = g_build_filename (folder, "bad\xff\x1b.png",
+                                                   NULL);
+          graft_test_write (bad, "no picture", strlen ("no picture"));
+        }
+      if (c == 1)
+        {
+          g_autofree char *pipe = g_build_filename (folder, "pipe\xff.png",
+                                                    NULL);
+          g_assert_cmpint (mkfifo (pipe, 0644), ==, 0);
+        }
+    }
+}

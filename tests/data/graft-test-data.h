@@ -73,6 +73,15 @@ typedef struct
                      * fragment of the reason */
 } GraftTestExpected;
 
+/* Class folders whose names are not text: "\xff" and "\xfe" (not UTF-8,
+ * both shown as U+FFFD), "esc\x1b[31mred" (an escape sequence) and
+ * "line\nbreak", each with GRAFT_TEST_NAMED_PICTURES pictures; in "\xff"
+ * also a text file named "bad\xff\x1b.png", and in "\xfe" a FIFO named
+ * "pipe\xff.png". */
+#define GRAFT_TEST_NAMED_PICTURES 3
+extern const char *const graft_test_named_classes[];   /* NULL-ended */
+void graft_test_make_named_tree (const char *root);
+
 /* What a scan of the hostile tree must find; each ends with { NULL }. */
 extern const GraftTestExpected graft_test_hostile_usable[];
 extern const GraftTestExpected graft_test_hostile_skipped[];

@@ -4,6 +4,7 @@
  * seeded augmentation, and the decode pool agreeing with one thread. */
 #include <glib/gstdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "graft-decode-pool.h"
 #include "graft-error.h"
@@ -510,6 +511,113 @@ test_pool_cancel (void)
   g_assert_cmpuint (graft_decode_pool_get_threads (pool), ==, 2);
 }
 
+/* ---- Files that are not pictures to read -------------------------------- */
+
+#define TRAP_TIMEOUT_USEC (10 * G_USEC_PER_SEC)
+
+/* A FIFO among the pictures is refused at once, never opened for reading
+ * (which would wait for a writer forever): checked in a child, so that a
+ * regression times out instead of hanging the suite. */
+static void
+test_fifo (Fixture *f, gconstpointer data)
+{
+  g_autofree char *pipe = g_build_filename (f->dir, "pipe.png", NULL);
+  g_autoptr (GError) inspect_error = NULL;
+  g_autoptr (GError) decode_error = NULL;
+  g_autoptr (GdkPixbuf) pixbuf = NULL;
+
+  if (!g_test_subprocess ())
+    {
+      g_test_trap_subprocess (NULL, TRAP_TIMEOUT_USEC, 0);
+      g_test_trap_assert_passed ();
+      return;
+    }
+  g_assert_cmpint (mkfifo (pipe, 0644), ==, 0);
+  g_assert_false (graft_image_inspect (pipe, GRAFT_DEFAULT_MAX_PIXELS, NULL,
+                                       NULL, &inspect_error));
+  g_assert_error (inspect_error, GRAFT_DATA_ERROR,
+                  GRAFT_DATA_ERROR_NOT_REGULAR);
+  pixbuf = graft_image_decode (pipe, &decode_error);
+  g_assert_null (pixbuf);
+  g_assert_error (decode_error, GRAFT_DATA_ERROR,
+                  GRAFT_DATA_ERROR_NOT_REGULAR);
+}
+
+/* A picture that vanishes after its scan (moved away during a run) is
+ * reported as unreadable, not corrupt, and on the decode pool it fails
+ * alone: the other pictures of its batch decode, so a trainer can skip
+ * it. */
+static void
+test_vanished (Fixture *f, gconstpointer data)
+{
+  g_autofree char *kept = save_png (f, "kept.png", 4, 4, FALSE,
+                                    fill_gradient);
+  g_autofree char *gone = save_png (f, "gone.png", 4, 4, FALSE,
+                                    fill_gradient);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GdkPixbuf) pixbuf = NULL;
+  g_autoptr (GraftDecodePool) pool = graft_decode_pool_new (2, NULL);
+  GfPreprocess pre = { 0 };
+  GraftDecodeSpec spec = { &pre, NULL, 0, GRAFT_DEFAULT_MAX_PIXELS };
+  GraftDecodeItem items[] = { { kept, "a", GRAFT_VIEW_PLAIN },
+                              { gone, "b", GRAFT_VIEW_PLAIN } };
+  GError *errors[G_N_ELEMENTS (items)] = { NULL };
+  float out[G_N_ELEMENTS (items) * 3 * 4 * 4];
+
+  g_assert_true (graft_image_inspect (gone, GRAFT_DEFAULT_MAX_PIXELS, NULL,
+                                      NULL, NULL));
+  g_assert_cmpint (g_unlink (gone), ==, 0);
+  pixbuf = graft_image_decode (gone, &error);
+  g_assert_null (pixbuf);
+  g_assert_error (error, GRAFT_DATA_ERROR, GRAFT_DATA_ERROR_UNREADABLE);
+  gf_preprocess_preset (&pre, GF_PRESET_IMAGENET_TORCH, 4, 4);
+  g_assert_true (graft_decode_pool_tensors (pool, &spec, items,
+                                            G_N_ELEMENTS (items), out,
+                                            errors, NULL, NULL));
+  g_assert_null (errors[0]);
+  g_assert_error (errors[1], GRAFT_DATA_ERROR, GRAFT_DATA_ERROR_UNREADABLE);
+  g_clear_error (&errors[1]);
+}
+
+/* Without the shared MIME database GdkPixbuf recognises no picture: say
+ * that, not "corrupt".  The child runs with XDG_DATA_DIRS and
+ * XDG_DATA_HOME on an empty folder, where GIO finds no database. */
+static void
+test_no_mime_database (Fixture *f, gconstpointer data)
+{
+  g_autofree char *path = g_build_filename (f->dir, "fine.png", NULL);
+  g_autofree char *empty = NULL;
+  g_autofree char *dirs = NULL;
+  g_autofree char *home = NULL;
+  g_autoptr (GError) error = NULL;
+
+  if (g_test_subprocess ())
+    {
+      graft_test_save (path, "png", 4, 4, FALSE, 1);
+      g_assert_false (graft_image_inspect (path, GRAFT_DEFAULT_MAX_PIXELS,
+                                           NULL, NULL, &error));
+      g_assert_error (error, GRAFT_DATA_ERROR, GRAFT_DATA_ERROR_NO_LOADER);
+      g_assert_nonnull (strstr (error->message, "shared-mime-info"));
+      return;
+    }
+  empty = graft_test_mkdir (f->dir, "no-data");
+  dirs = g_strdup (g_getenv ("XDG_DATA_DIRS"));
+  home = g_strdup (g_getenv ("XDG_DATA_HOME"));
+  g_setenv ("XDG_DATA_DIRS", empty, TRUE);
+  g_setenv ("XDG_DATA_HOME", empty, TRUE);
+  g_test_trap_subprocess (NULL, TRAP_TIMEOUT_USEC, 0);
+  if (dirs != NULL)
+    g_setenv ("XDG_DATA_DIRS", dirs, TRUE);
+  else
+    g_unsetenv ("XDG_DATA_DIRS");
+  if (home != NULL)
+    g_setenv ("XDG_DATA_HOME", home, TRUE);
+  else
+    g_unsetenv ("XDG_DATA_HOME");
+  g_rmdir (empty);
+  g_test_trap_assert_passed ();
+}
+
 int
 main (int argc, char **argv)
 {
@@ -527,6 +635,9 @@ main (int argc, char **argv)
   ADD ("/data/image/inspect-info", test_inspect_info);
   ADD ("/data/augment/pixels", test_augment_pixels);
   ADD ("/data/pool/matches-serial", test_pool_matches_serial);
+  ADD ("/data/image/fifo", test_fifo);
+  ADD ("/data/image/vanished", test_vanished);
+  ADD ("/data/image/no-mime-database", test_no_mime_database);
 #undef ADD
   g_test_add_func ("/data/augment/plan", test_augment_plan);
   g_test_add_func ("/data/augment/describe", test_augment_describe);

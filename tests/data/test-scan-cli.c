@@ -217,6 +217,99 @@ test_failures (void)
   graft_test_rm_rf (dir);
 }
 
+/* Whether @text has no control character but newlines. */
+static gboolean
+no_controls (const char *text)
+{
+  for (const char *p = text; *p != '\0'; p = g_utf8_next_char (p))
+    {
+      gunichar c = g_utf8_get_char (p);
+      if ((c < 0x20 && c != '\n') || (c >= 0x7f && c < 0xa0))
+        return FALSE;
+    }
+  return TRUE;
+}
+
+/* Every object of @member has a "path" naming a file that exists: itself,
+ * or through its bytes in "path_base64" when it is not UTF-8. */
+static guint
+check_paths (JsonObject *root, const char *member)
+{
+  JsonArray *array = json_object_get_array_member (root, member);
+  guint n_base64 = 0;
+
+  for (guint i = 0; i < json_array_get_length (array); i++)
+    {
+      JsonObject *o = json_array_get_object_element (array, i);
+      const char *path = json_object_get_string_member (o, "path");
+      g_autofree guchar *bytes = NULL;
+      g_autofree char *file = NULL;
+      gsize length;
+      if (!json_object_has_member (o, "path_base64"))
+        {
+          g_assert_true (g_file_test (path, G_FILE_TEST_EXISTS));
+          continue;
+        }
+      bytes = g_base64_decode (json_object_get_string_member
+                               (o, "path_base64"), &length);
+      file = g_strndup ((const char *) bytes, length);
+      g_assert_cmpuint (strlen (file), ==, length);
+      g_assert_false (g_utf8_validate (file, -1, NULL));
+      g_assert_true (g_file_test (file, G_FILE_TEST_EXISTS));
+      n_base64++;
+    }
+  return n_base64;
+}
+
+/* Folders named "\xff", "\xfe", with ESC or a newline: the JSON is valid
+ * UTF-8, keeps every path's bytes, gives distinct labels; the summary sends
+ * no control character to the terminal. */
+static void
+test_names_not_utf8 (void)
+{
+  g_autofree char *dir = g_dir_make_tmp ("graft-scan-cli-XXXXXX", NULL);
+  g_autoptr (JsonParser) parser = json_parser_new ();
+  g_autoptr (GHashTable) names = g_hash_table_new (g_str_hash, g_str_equal);
+
+  graft_test_make_named_tree (dir);
+  {
+    g_auto (GraftCliRun) run = graft_test_cli ("scan", "--json", dir, NULL);
+    JsonObject *root;
+    JsonArray *classes;
+    g_assert_cmpint (run.status, ==, 0);
+    g_assert_true (g_utf8_validate (run.out, -1, NULL));
+    g_assert_true (g_utf8_validate (run.err, -1, NULL));
+    g_assert_true (no_controls (run.err));
+    root = parse (parser, run.out);
+    classes = json_object_get_array_member (root, "classes");
+    for (guint i = 0; i < json_array_get_length (classes); i++)
+      g_assert_true (g_hash_table_add
+                     (names, (gpointer) json_object_get_string_member
+                      (json_array_get_object_element (classes, i), "name")));
+    g_assert_cmpuint (g_hash_table_size (names), ==, 4);
+    g_assert_cmpuint (check_paths (root, "classes"), ==, 2);
+    g_assert_cmpuint (check_paths (root, "skipped"), ==, 2);
+  }
+  {
+    g_auto (GraftCliRun) run = graft_test_cli ("scan", dir, NULL);
+    g_assert_cmpint (run.status, ==, 0);
+    g_assert_true (g_utf8_validate (run.out, -1, NULL));
+    g_assert_true (no_controls (run.out));
+    g_assert_nonnull (strstr (run.out, "esc\\x1b[31mred"));
+    g_assert_nonnull (strstr (run.out, "line\\x0abreak"));
+    g_assert_nonnull (strstr (run.out, "\\xff"));
+  }
+  {
+    /* A failure quoting the folder stays one line without escapes. */
+    g_autofree char *missing = g_build_filename (dir, "gone\x1b[2J\nx",
+                                                 NULL);
+    g_auto (GraftCliRun) run = graft_test_cli ("scan", missing, NULL);
+    graft_test_assert_one_line_failure (&run, 1, "no such folder");
+    g_assert_true (no_controls (run.err));
+  }
+  graft_test_rm_rf (dir);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -224,5 +317,6 @@ main (int argc, char **argv)
   g_test_add_func ("/data/scan-cli/json", test_json);
   g_test_add_func ("/data/scan-cli/split-options", test_split_options);
   g_test_add_func ("/data/scan-cli/failures", test_failures);
+  g_test_add_func ("/data/scan-cli/names-not-utf8", test_names_not_utf8);
   return g_test_run ();
 }

@@ -13,6 +13,7 @@
 #include "graft-error.h"
 #include "graft-scan.h"
 #include "graft-test-data.h"
+#include "graft-text.h"
 
 typedef struct
 {
@@ -469,6 +470,96 @@ test_async_cancel (Fixture *f, gconstpointer data)
   g_clear_error (&state.error);
 }
 
+/* ---- Names that are not text ------------------------------------------- */
+
+static gboolean
+is_named_class (const char *base)
+{
+  for (guint i = 0; graft_test_named_classes[i] != NULL; i++)
+    if (g_str_equal (base, graft_test_named_classes[i]))
+      return TRUE;
+  return FALSE;
+}
+
+/* Class folders named "\xff", "\xfe", with an escape sequence or a
+ * newline: every label is text and no two are alike, the paths keep the
+ * file system's bytes (the pictures open), and the reasons are text. */
+static void
+test_names_not_utf8 (void)
+{
+  g_autofree char *dir = g_dir_make_tmp ("graft-scan-XXXXXX", NULL);
+  const char *folders[] = { dir, NULL };
+  g_autoptr (GraftScan) scan = NULL;
+  g_autoptr (GHashTable) labels = g_hash_table_new (g_str_hash, g_str_equal);
+  gboolean fifo = FALSE;
+
+  graft_test_make_named_tree (dir);
+  scan = graft_scan_folders (folders, NULL, NULL, NULL, NULL, NULL);
+  g_assert_nonnull (scan);
+  g_assert_cmpuint (scan->classes->len, ==,
+                    g_strv_length ((char **) graft_test_named_classes));
+  for (guint i = 0; i < scan->classes->len; i++)
+    {
+      GraftClass *klass = scan->classes->pdata[i];
+      g_autofree char *base = g_path_get_basename (klass->path);
+      g_assert_true (graft_text_is_clean (klass->name));
+      g_assert_true (g_hash_table_add (labels, klass->name));
+      g_assert_true (is_named_class (base));
+      g_assert_cmpuint (klass->count, ==, GRAFT_TEST_NAMED_PICTURES);
+    }
+  for (guint i = 0; i < scan->samples->len; i++)
+    g_assert_true (g_file_test (g_array_index (scan->samples, GraftSample,
+                                               i).path,
+                                G_FILE_TEST_IS_REGULAR));
+  g_assert_cmpuint (scan->skipped->len, ==, 2);
+  for (guint i = 0; i < scan->skipped->len; i++)
+    {
+      GraftSkipped *s = scan->skipped->pdata[i];
+      g_assert_true (graft_text_is_clean (s->reason));
+      fifo |= strstr (s->reason, "not a regular file") != NULL;
+    }
+  g_assert_true (fifo);
+  for (guint i = 0; i < scan->warnings->len; i++)
+    g_assert_true (graft_text_is_clean
+                   (((GraftWarning *) scan->warnings->pdata[i])->message));
+  graft_test_rm_rf (dir);
+}
+
+/* Two folders of the very same name, given separately, keep one label
+ * (and are warned about); "\xff" beside a real "\uFFFD" folder does
+ * not share its label. */
+static void
+test_names_same (void)
+{
+  g_autofree char *dir = g_dir_make_tmp ("graft-scan-XXXXXX", NULL);
+  g_autofree char *a = graft_test_mkdir (dir, "a");
+  g_autofree char *b = graft_test_mkdir (dir, "b");
+  g_autofree char *a_ff = graft_test_mkdir (a, "\xff");
+  g_autofree char *b_ff = graft_test_mkdir (b, "\xff");
+  g_autofree char *b_fffd = graft_test_mkdir (b, "\xef\xbf\xbd");
+  const char *same[] = { a_ff, b_ff, NULL };
+  const char *alike[] = { a_ff, b_fffd, NULL };
+  g_autoptr (GraftScan) one = graft_scan_folders (same, NULL, NULL, NULL,
+                                                  NULL, NULL);
+  g_autoptr (GraftScan) two = graft_scan_folders (alike, NULL, NULL, NULL,
+                                                  NULL, NULL);
+  gboolean warned = FALSE;
+
+  g_assert_cmpstr (((GraftClass *) one->classes->pdata[0])->name, ==,
+                   ((GraftClass *) one->classes->pdata[1])->name);
+  for (guint i = 0; i < one->warnings->len; i++)
+    warned |= g_str_equal (((GraftWarning *) one->warnings->pdata[i])->kind,
+                           GRAFT_WARNING_SAME_NAME);
+  g_assert_true (warned);
+  g_assert_cmpstr (((GraftClass *) two->classes->pdata[0])->name, !=,
+                   ((GraftClass *) two->classes->pdata[1])->name);
+  g_assert_cmpint (graft_scan_find_class (two, "\xef\xbf\xbd"), >=, 0);
+  for (guint i = 0; i < two->classes->len; i++)
+    g_assert_true (graft_text_is_clean
+                   (((GraftClass *) two->classes->pdata[i])->name));
+  graft_test_rm_rf (dir);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -491,5 +582,7 @@ main (int argc, char **argv)
   ADD ("/data/scan/async", test_async);
   ADD ("/data/scan/async-cancel", test_async_cancel);
 #undef ADD
+  g_test_add_func ("/data/scan/names/not-utf8", test_names_not_utf8);
+  g_test_add_func ("/data/scan/names/same", test_names_same);
   return g_test_run ();
 }

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "gf-engine.h"
 #include "graft-cli-private.h"
 #include "graft-json.h"
 
@@ -172,6 +173,47 @@ print_help (FILE *out)
   fprintf (out, "\nRun graft-cli COMMAND --help for its options.\n");
 }
 
+/* Under a limit on address space, OpenBLAS' threads must be as many as
+ * their buffers leave room for, and they start as the library loads: the
+ * process runs itself again with OPENBLAS_NUM_THREADS set.  When not even
+ * one fits, one line and _exit (exit handlers would join an OpenBLAS
+ * thread stuck retrying its allocation). */
+static void
+fit_memory_limit (char **argv)
+{
+  size_t needed, limit;
+  int fit = gf_engine_threads_for_limit (&needed, &limit);
+  const char *env = g_getenv ("OPENBLAS_NUM_THREADS");
+  char count[16];
+
+  if (fit < 0)
+    return;
+  /* The main thread's buffer, taken before the data's tensors can leave
+   * too little room for it. */
+  if (fit >= gf_engine_get_threads ())
+    {
+      gf_engine_take_blas_buffer ();
+      return;
+    }
+  if (fit == 0)
+    {
+      fprintf (stderr, "graft-cli: out of memory: Graft needs at least "
+               "%zu MiB of address space and the limit (ulimit -v) is "
+               "%zu MiB\n", needed >> 20, limit >> 20);
+      fflush (stderr);
+      _exit (GRAFT_CLI_FAILED);
+    }
+  g_snprintf (count, sizeof count, "%d", fit);
+  if (g_strcmp0 (env, count) == 0)          /* already run again once */
+    {
+      gf_engine_take_blas_buffer ();
+      return;
+    }
+  g_setenv ("OPENBLAS_NUM_THREADS", count, TRUE);
+  execv ("/proc/self/exe", argv);
+  /* Without /proc, go on: the threads' buffers may still fit. */
+}
+
 int
 main (int argc, char **argv)
 {
@@ -187,6 +229,7 @@ main (int argc, char **argv)
       printf ("graft-cli %s\n", GRAFT_VERSION);
       return 0;
     }
+  fit_memory_limit (argv);
   for (gsize i = 0; i < G_N_ELEMENTS (commands); i++)
     if (g_str_equal (argv[1], commands[i].name))
       return commands[i].run (argc - 1, argv + 1);

@@ -7,8 +7,10 @@
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "graft-cli-private.h"
+#include "graft-json.h"
 #include "graft-run.h"
 
 #define PROGRESS_SCALE 1000
@@ -73,12 +75,21 @@ print_final (const char *run_dir, GError **error)
   g_autofree char *path = g_build_filename (run_dir, "run.json", NULL);
   g_autoptr (JsonParser) parser = json_parser_new ();
   JsonObject *run, *final;
-  JsonNode *trainable;
+  JsonNode *root, *node, *trainable;
 
-  if (!json_parser_load_from_file (parser, path, error))
+  if (!graft_json_load_file (parser, path, error))
     return FALSE;
-  run = json_node_get_object (json_parser_get_root (parser));
-  final = json_object_get_object_member (run, "final");
+  root = json_parser_get_root (parser);
+  run = root != NULL && JSON_NODE_HOLDS_OBJECT (root)
+    ? json_node_get_object (root) : NULL;
+  node = run != NULL ? json_object_get_member (run, "final") : NULL;
+  if (node == NULL || !JSON_NODE_HOLDS_OBJECT (node))
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+                   "%s: no final results", path);
+      return FALSE;
+    }
+  final = json_node_get_object (node);
   json_object_set_string_member (final, "run", run_dir);
   trainable = json_object_get_member (run, "trainable_parameters");
   if (trainable != NULL)
@@ -151,6 +162,28 @@ print_usage (void)
           "Any field of run.json's \"config\" may be given as --NAME VALUE.\n");
 }
 
+/* run.json keeps paths absolute (canonical), as a run resumed from
+ * another directory must find the same files.  The backbone is a path
+ * when graft_backbones_resolve () takes it for one, else a bundled id. */
+static void
+make_paths_absolute (GraftRunConfig *config)
+{
+  for (guint i = 0; config->data != NULL && config->data[i] != NULL; i++)
+    {
+      char *absolute = g_canonicalize_filename (config->data[i], NULL);
+      g_free (config->data[i]);
+      config->data[i] = absolute;
+    }
+  if (config->backbone != NULL
+      && (g_file_test (config->backbone, G_FILE_TEST_EXISTS)
+          || strchr (config->backbone, '/') != NULL))
+    {
+      char *absolute = g_canonicalize_filename (config->backbone, NULL);
+      g_free (config->backbone);
+      config->backbone = absolute;
+    }
+}
+
 /* Options come as --NAME VALUE pairs onto the configuration's fields; the
  * mode goes first, since it decides the defaults.  @force_mode (may be
  * NULL) replaces the one given. */
@@ -190,6 +223,7 @@ graft_cli_train_parse (int argc, char **argv, const GraftRunMode *force_mode,
     }
   if (force_mode != NULL)
     config->mode = *force_mode;
+  make_paths_absolute (config);
   return g_steal_pointer (&config);
 }
 

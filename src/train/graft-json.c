@@ -3,9 +3,13 @@
 
 #include "graft-json.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #define FLOAT_DIGITS 9           /* enough for any float to read back */
 #define DOUBLE_DIGITS 17         /* enough for any double */
@@ -57,8 +61,12 @@ graft_json_format_number (char *buffer, double value)
 }
 
 static void
-append_string (GString *out, const char *text)
+append_string (GString *out, const char *raw)
 {
+  g_autofree char *valid = g_utf8_validate (raw, -1, NULL) ? NULL
+    : g_utf8_make_valid (raw, -1);
+  const char *text = valid != NULL ? valid : raw;
+
   g_string_append_c (out, '"');
   for (const char *c = text; *c != '\0'; c++)
     switch (*c)
@@ -232,4 +240,91 @@ graft_json_to_text (JsonNode *root, gboolean pretty)
 
   append_node (out, root, pretty ? PRETTY : COMPACT, 0, 0);
   return g_string_free (out, FALSE);
+}
+
+/* ---- Reading ------------------------------------------------------------ */
+
+gboolean
+graft_json_check_text (const char *text, gsize length, GError **error)
+{
+  gboolean in_string = FALSE;
+  guint depth = 0;
+
+  if (length > GRAFT_JSON_MAX_BYTES)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+                   "larger than %" G_GSIZE_FORMAT " MiB",
+                   GRAFT_JSON_MAX_BYTES >> 20);
+      return FALSE;
+    }
+  for (gsize i = 0; i < length; i++)
+    {
+      char c = text[i];
+      if (in_string)
+        {
+          if (c == '\\')
+            i++;
+          else if (c == '"')
+            in_string = FALSE;
+        }
+      else if (c == '"')
+        in_string = TRUE;
+      else if ((c == '[' || c == '{') && ++depth > GRAFT_JSON_MAX_DEPTH)
+        {
+          g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+                       "nested deeper than %d levels", GRAFT_JSON_MAX_DEPTH);
+          return FALSE;
+        }
+      else if ((c == ']' || c == '}') && depth > 0)
+        depth--;
+    }
+  return TRUE;
+}
+
+/* The whole of a regular file, refused by type and size before reading:
+ * a FIFO would block, and a huge file would only be refused later. */
+static char *
+read_small_file (const char *path, gsize *length, GError **error)
+{
+  int fd = open (path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  struct stat st;
+  g_autofree char *text = NULL;
+  int saved;
+
+  if (fd < 0 || fstat (fd, &st) != 0)
+    {
+      saved = errno;
+      if (fd >= 0)
+        close (fd);
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved),
+                   "%s", g_strerror (saved));
+      return NULL;
+    }
+  close (fd);
+  if (!S_ISREG (st.st_mode))
+    {
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+                           "not a regular file");
+      return NULL;
+    }
+  if ((guint64) st.st_size > GRAFT_JSON_MAX_BYTES)
+    return graft_json_check_text (NULL, (gsize) st.st_size, error), NULL;
+  if (!g_file_get_contents (path, &text, length, error))
+    return NULL;
+  return g_steal_pointer (&text);
+}
+
+gboolean
+graft_json_load_file (JsonParser *parser, const char *path, GError **error)
+{
+  gsize length = 0;
+  g_autofree char *text = read_small_file (path, &length, error);
+
+  if (text == NULL || !graft_json_check_text (text, length, error)
+      || !json_parser_load_from_data (parser, text, (gssize) length, error))
+    {
+      g_prefix_error (error, "%s: ", path);
+      return FALSE;
+    }
+  return TRUE;
 }

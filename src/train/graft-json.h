@@ -19,7 +19,25 @@
 
 G_BEGIN_DECLS
 
-/* @root as UTF-8 JSON text, without a final newline. */
+/* What Graft reads back of its own JSON (run.json, head.json) is outside
+ * input too: json-glib's parser recurses once per nesting level, so text
+ * is refused by size and depth before it parses. */
+#define GRAFT_JSON_MAX_BYTES ((gsize) 256 << 20)
+#define GRAFT_JSON_MAX_DEPTH 64
+
+/* FALSE with a G_IO_ERROR_INVALID_DATA @error when @text (@length bytes)
+ * is longer than GRAFT_JSON_MAX_BYTES or nests arrays and objects deeper
+ * than GRAFT_JSON_MAX_DEPTH (counted outside strings). */
+gboolean graft_json_check_text (const char *text, gsize length,
+                                GError **error);
+/* Loads the regular file @path into @parser after graft_json_check_text ();
+ * errors start with @path. */
+gboolean graft_json_load_file (JsonParser *parser, const char *path,
+                               GError **error);
+
+/* @root as UTF-8 JSON text, without a final newline.  A string that is
+ * not valid UTF-8 (a caller's bug) is written with U+FFFD in place of
+ * its invalid bytes, so that the text stays JSON. */
 char *graft_json_to_text (JsonNode *root, gboolean pretty);
 
 /* @value's shortest form, into @buffer (G_ASCII_DTOSTR_BUF_SIZE bytes);

@@ -530,6 +530,70 @@ set_string (GraftRunConfig *config, const Field *f, const char *text)
 
 /* ---- JSON ---- */
 
+/* Paths are the file system's bytes, which need not be UTF-8, while JSON
+ * text must be.  A string that is not valid UTF-8 is written as its
+ * display form (U+FFFD for each invalid byte), and its bytes, in base64,
+ * go under "KEY_bytes" beside it (for a list: an array with null for each
+ * valid string), from which reading restores them exactly. */
+#define BYTES_SUFFIX "_bytes"
+
+static gboolean
+is_utf8 (const char *text)
+{
+  return text == NULL || g_utf8_validate (text, -1, NULL);
+}
+
+static void
+add_text (JsonBuilder *b, const char *text)
+{
+  g_autofree char *valid = is_utf8 (text) ? NULL : g_utf8_make_valid (text,
+                                                                      -1);
+
+  json_builder_add_string_value (b, valid != NULL ? valid : text);
+}
+
+static void
+add_bytes (JsonBuilder *b, const char *text)
+{
+  g_autofree char *encoded = NULL;
+
+  if (is_utf8 (text))
+    {
+      json_builder_add_null_value (b);
+      return;
+    }
+  encoded = g_base64_encode ((const guchar *) text, strlen (text));
+  json_builder_add_string_value (b, encoded);
+}
+
+/* "KEY_bytes" for a string field that holds other bytes than UTF-8. */
+static void
+add_raw_bytes (JsonBuilder *b, const GraftRunConfig *config, const Field *f)
+{
+  g_autofree char *key = g_strconcat (f->key, BYTES_SUFFIX, NULL);
+  char **list;
+  gboolean all_valid = TRUE;
+
+  if (f->kind == KIND_STRING)
+    {
+      if (is_utf8 (MEMBER (char *, config, f)))
+        return;
+      json_builder_set_member_name (b, key);
+      add_bytes (b, MEMBER (char *, config, f));
+      return;
+    }
+  list = MEMBER (char **, config, f);
+  for (guint i = 0; list != NULL && list[i] != NULL; i++)
+    all_valid = all_valid && is_utf8 (list[i]);
+  if (all_valid)
+    return;
+  json_builder_set_member_name (b, key);
+  json_builder_begin_array (b);
+  for (guint i = 0; list[i] != NULL; i++)
+    add_bytes (b, list[i]);
+  json_builder_end_array (b);
+}
+
 static void
 add_value (JsonBuilder *b, const GraftRunConfig *config, const Field *f)
 {
@@ -538,7 +602,10 @@ add_value (JsonBuilder *b, const GraftRunConfig *config, const Field *f)
   switch (f->kind)
     {
     case KIND_STRING:
-      json_builder_add_string_value (b, MEMBER (char *, config, f));
+      if (MEMBER (char *, config, f) == NULL)
+        json_builder_add_null_value (b);
+      else
+        add_text (b, MEMBER (char *, config, f));
       break;
     case KIND_STRV:
       list = MEMBER (char **, config, f);
@@ -549,7 +616,7 @@ add_value (JsonBuilder *b, const GraftRunConfig *config, const Field *f)
         }
       json_builder_begin_array (b);
       for (guint i = 0; list != NULL && list[i] != NULL; i++)
-        json_builder_add_string_value (b, list[i]);
+        add_text (b, list[i]);
       json_builder_end_array (b);
       break;
     case KIND_BOOLEAN:
@@ -583,6 +650,8 @@ graft_run_config_to_json (const GraftRunConfig *config)
     {
       json_builder_set_member_name (b, fields[i].key);
       add_value (b, config, &fields[i]);
+      if (fields[i].kind == KIND_STRING || fields[i].kind == KIND_STRV)
+        add_raw_bytes (b, config, &fields[i]);
     }
   json_builder_end_object (b);
   return json_builder_get_root (b);
@@ -666,6 +735,83 @@ read_member (GraftRunConfig *config, const Field *f, JsonNode *node,
     }
 }
 
+/* One string's bytes from base64: not empty and without a NUL. */
+static char *
+decode_bytes (const char *key, const char *encoded, GError **error)
+{
+  gsize length = 0;
+  g_autofree guchar *bytes = g_base64_decode (encoded, &length);
+
+  if (length == 0 || memchr (bytes, '\0', length) != NULL)
+    {
+      fail (error, GRAFT_RUN_CONFIG_ERROR_PARSE,
+            "%s" BYTES_SUFFIX ": not the base64 of a path", key);
+      return NULL;
+    }
+  return g_strndup ((const char *) bytes, length);
+}
+
+/* Restores the bytes "KEY_bytes" holds over @f's strings. */
+static gboolean
+read_raw_bytes (GraftRunConfig *config, const Field *f, JsonNode *node,
+                GError **error)
+{
+  char **list = f->kind == KIND_STRV ? MEMBER (char **, config, f) : NULL;
+  JsonArray *array = JSON_NODE_HOLDS_ARRAY (node)
+    ? json_node_get_array (node) : NULL;
+
+  if (f->kind == KIND_STRING)
+    {
+      char *text;
+      if (!holds (node, G_TYPE_STRING))
+        return fail (error, GRAFT_RUN_CONFIG_ERROR_PARSE,
+                     "%s" BYTES_SUFFIX ": expected a string", f->key);
+      if ((text = decode_bytes (f->key, json_node_get_string (node),
+                                error)) == NULL)
+        return FALSE;
+      g_free (MEMBER (char *, config, f));
+      MEMBER (char *, config, f) = text;
+      return TRUE;
+    }
+  if (list == NULL || array == NULL
+      || json_array_get_length (array) != g_strv_length (list))
+    return fail (error, GRAFT_RUN_CONFIG_ERROR_PARSE,
+                 "%s" BYTES_SUFFIX ": expected one entry per %s", f->key,
+                 f->key);
+  for (guint i = 0; list[i] != NULL; i++)
+    {
+      JsonNode *element = json_array_get_element (array, i);
+      char *text;
+      if (JSON_NODE_HOLDS_NULL (element))
+        continue;
+      if (!holds (element, G_TYPE_STRING))
+        return fail (error, GRAFT_RUN_CONFIG_ERROR_PARSE,
+                     "%s" BYTES_SUFFIX ": expected strings or null", f->key);
+      if ((text = decode_bytes (f->key, json_node_get_string (element),
+                                error)) == NULL)
+        return FALSE;
+      g_free (list[i]);
+      list[i] = text;
+    }
+  return TRUE;
+}
+
+static gboolean
+read_field (GraftRunConfig *config, const Field *f, JsonObject *object,
+            GError **error)
+{
+  JsonNode *member = json_object_get_member (object, f->key);
+  g_autofree char *bytes_key = g_strconcat (f->key, BYTES_SUFFIX, NULL);
+  JsonNode *bytes = json_object_get_member (object, bytes_key);
+
+  if (member != NULL && !read_member (config, f, member, error))
+    return FALSE;
+  if (bytes == NULL || JSON_NODE_HOLDS_NULL (bytes)
+      || (f->kind != KIND_STRING && f->kind != KIND_STRV))
+    return TRUE;
+  return read_raw_bytes (config, f, bytes, error);
+}
+
 /* The mode first: the defaults of the keys that are missing depend on it. */
 static GraftRunConfig *
 config_for_mode (JsonObject *object, GError **error)
@@ -699,12 +845,8 @@ graft_run_config_from_json (JsonNode *node, GError **error)
     return NULL;
   /* Keys this version does not know (from a newer Graft) are ignored. */
   for (gsize i = 0; i < G_N_ELEMENTS (fields); i++)
-    {
-      JsonNode *member = json_object_get_member (object, fields[i].key);
-
-      if (member != NULL && !read_member (config, &fields[i], member, error))
-        return NULL;
-    }
+    if (!read_field (config, &fields[i], object, error))
+      return NULL;
   if (!graft_run_config_validate (config, error))
     return NULL;
   return g_steal_pointer (&config);

@@ -6,6 +6,10 @@
  * "config" object of run.json: every field under its own name, enums as
  * their nicks ("extract"); loading refuses what is wrong and takes the
  * mode's default for a key that is missing, so older files still load.
+ * A path (or any string) that is not valid UTF-8 is written as its
+ * display form with its exact bytes, base64, under "KEY_bytes" beside it
+ * (a list: one entry per string, null where valid), so that it reads
+ * back to the same bytes.
  */
 #pragma once
 

@@ -7,6 +7,7 @@
 #include <json-glib/json-glib.h>
 
 #include "graft-run-export.h"
+#include "graft-json.h"
 
 #define CSV_HEADER "kind,epoch,step,loss,lr,train_loss,val_loss,val_accuracy\n"
 
@@ -96,7 +97,7 @@ copy_result (const char *run_dir, const char *file, const char *out,
                            g_mapped_file_get_length (mapped), error);
 }
 
-/* A member's value as a cell: empty when missing or null. */
+/* A member's value as a cell: empty when missing, null or not a number. */
 static void
 append_cell (GString *csv, JsonObject *o, const char *name)
 {
@@ -108,27 +109,40 @@ append_cell (GString *csv, JsonObject *o, const char *name)
     return;
   if (json_node_get_value_type (node) == G_TYPE_INT64)
     g_string_append_printf (csv, "%" G_GINT64_FORMAT, json_node_get_int (node));
-  else
+  else if (json_node_get_value_type (node) == G_TYPE_DOUBLE)
     g_string_append (csv, g_ascii_dtostr (number, sizeof number,
                                           json_node_get_double (node)));
 }
 
-/* One row per element of @rows: the kind, then the members @columns
- * names ("" for a cell that stays empty). */
-static void
-append_rows (GString *csv, const char *kind, JsonArray *rows,
-             const char *const *columns)
+/* One row per element of @rows (history's member @name, an array of
+ * objects, else FALSE): the kind, then the members @columns names (""
+ * for a cell that stays empty). */
+static gboolean
+append_rows (GString *csv, const char *kind, JsonObject *history,
+             const char *name, const char *const *columns)
 {
-  for (guint i = 0; rows != NULL && i < json_array_get_length (rows); i++)
+  JsonNode *node = json_object_get_member (history, name);
+  JsonArray *rows;
+
+  if (node == NULL || JSON_NODE_HOLDS_NULL (node))
+    return TRUE;
+  if (!JSON_NODE_HOLDS_ARRAY (node))
+    return FALSE;
+  rows = json_node_get_array (node);
+  for (guint i = 0; i < json_array_get_length (rows); i++)
     {
-      JsonObject *row = json_array_get_object_element (rows, i);
+      JsonNode *element = json_array_get_element (rows, i);
+      if (!JSON_NODE_HOLDS_OBJECT (element))
+        return FALSE;
       g_string_append (csv, kind);
       for (const char *const *c = columns; *c != NULL; c++)
-        append_cell (csv, row, *c);
+        append_cell (csv, json_node_get_object (element), *c);
       g_string_append_c (csv, '\n');
     }
+  return TRUE;
 }
 
+/* NULL when the history is not of the form run.json's is. */
 static char *
 curves_csv (JsonObject *history)
 {
@@ -138,14 +152,12 @@ curves_csv (JsonObject *history)
   static const char *const epoch_columns[] = {
     "epoch", "step", "", "", "train_loss", "val_loss", "val_accuracy", NULL
   };
-  GString *csv = g_string_new (CSV_HEADER);
+  g_autoptr (GString) csv = g_string_new (CSV_HEADER);
 
-  append_rows (csv, "step", json_object_get_array_member (history, "steps"),
-               step_columns);
-  append_rows (csv, "epoch", json_object_get_array_member (history,
-                                                           "epochs"),
-               epoch_columns);
-  return g_string_free (csv, FALSE);
+  if (!append_rows (csv, "step", history, "steps", step_columns)
+      || !append_rows (csv, "epoch", history, "epochs", epoch_columns))
+    return NULL;
+  return g_string_free (g_steal_pointer (&csv), FALSE);
 }
 
 char *
@@ -154,6 +166,7 @@ graft_run_export_curves_csv (const char *run_dir, GError **error)
   g_autofree char *path = NULL;
   g_autoptr (JsonParser) parser = NULL;
   JsonNode *root, *history;
+  char *csv;
 
   g_return_val_if_fail (run_dir != NULL, NULL);
 
@@ -161,11 +174,8 @@ graft_run_export_curves_csv (const char *run_dir, GError **error)
     return NULL;
   path = g_build_filename (run_dir, "run.json", NULL);
   parser = json_parser_new ();
-  if (!json_parser_load_from_file (parser, path, error))
-    {
-      g_prefix_error (error, "%s: ", path);
-      return NULL;
-    }
+  if (!graft_json_load_file (parser, path, error))
+    return NULL;
   root = json_parser_get_root (parser);
   history = root != NULL && JSON_NODE_HOLDS_OBJECT (root)
     ? json_object_get_member (json_node_get_object (root), "history") : NULL;
@@ -175,7 +185,10 @@ graft_run_export_curves_csv (const char *run_dir, GError **error)
                    "%s: no training history", path);
       return NULL;
     }
-  return curves_csv (json_node_get_object (history));
+  if ((csv = curves_csv (json_node_get_object (history))) == NULL)
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+                 "%s: the training history is damaged", path);
+  return csv;
 }
 
 gboolean

@@ -6,9 +6,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <stdarg.h>
 #include <string.h>
 #include <sys/file.h>
 #include <unistd.h>
+
+#include <glib/gstdio.h>
 
 #include "graft-error.h"
 #include "graft-json.h"
@@ -120,6 +123,19 @@ graft_run_history_best (GraftRunHistory *h, double *loss)
         *loss = r->val_loss;
     }
   return isfinite (*loss) ? h->best_epoch : 0;
+}
+
+guint
+graft_run_history_n_epochs (GraftRunHistory *h)
+{
+  return h->epochs->len;
+}
+
+const GraftEpochReport *
+graft_run_history_get_epoch (GraftRunHistory *h, guint index)
+{
+  g_return_val_if_fail (index < h->epochs->len, NULL);
+  return h->epochs->pdata[index];
 }
 
 void
@@ -381,11 +397,8 @@ read_run_json (const char *run_dir, JsonParser *parser, GError **error)
   g_autofree char *path = g_build_filename (run_dir, GRAFT_RUN_JSON, NULL);
   JsonNode *root;
 
-  if (!json_parser_load_from_file (parser, path, error))
-    {
-      g_prefix_error (error, "%s: ", path);
-      return NULL;
-    }
+  if (!graft_json_load_file (parser, path, error))
+    return NULL;
   root = json_parser_get_root (parser);
   if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root))
     {
@@ -415,88 +428,302 @@ graft_run_files_read_config (const char *run_dir, GError **error)
   return graft_run_config_from_json (config, error);
 }
 
-static double
-get_number (JsonObject *o, const char *name)
+/* ---- Typed members ----------------------------------------------------------
+ *
+ * run.json may have been damaged or edited: every member is checked for
+ * its type and range before it is used, and the first that is wrong
+ * refuses the whole file with one line that names it ("history.epochs[2].
+ * class_accuracy: expected an array").  @where is that name's prefix. */
+
+static gboolean G_GNUC_PRINTF (2, 3)
+refuse (GError **error, const char *format, ...)
+{
+  va_list args;
+  g_autofree char *message = NULL;
+
+  va_start (args, format);
+  message = g_strdup_vprintf (format, args);
+  va_end (args);
+  g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, message);
+  return FALSE;
+}
+
+static gboolean
+node_is (JsonNode *node, GType type)
+{
+  return node != NULL && JSON_NODE_HOLDS_VALUE (node)
+    && json_node_get_value_type (node) == type;
+}
+
+/* An integer in [0, G_MAXUINT]. */
+static gboolean
+get_count (JsonObject *o, const char *where, const char *name, guint *out,
+           GError **error)
 {
   JsonNode *node = json_object_get_member (o, name);
 
-  return node != NULL && JSON_NODE_HOLDS_VALUE (node)
-    ? json_node_get_double (node) : NAN;
+  if (!node_is (node, G_TYPE_INT64) || json_node_get_int (node) < 0
+      || json_node_get_int (node) > G_MAXUINT)
+    return refuse (error, "%s%s: expected a count", where, name);
+  *out = (guint) json_node_get_int (node);
+  return TRUE;
 }
 
-static GraftEpochReport *
-parse_epoch (JsonObject *o)
+/* A number, or null (and absent) for one not known: NAN. */
+static gboolean
+get_number (JsonObject *o, const char *where, const char *name, double *out,
+            GError **error)
 {
-  GraftEpochReport *r = g_new0 (GraftEpochReport, 1);
-  JsonArray *acc = json_object_get_array_member (o, "class_accuracy");
-  JsonArray *confusion = json_object_get_array_member (o, "confusion");
-  guint k = acc != NULL ? json_array_get_length (acc) : 0;
+  JsonNode *node = json_object_get_member (o, name);
 
-  r->epoch = (guint) json_object_get_int_member (o, "epoch");
-  r->step = (guint) json_object_get_int_member (o, "step");
-  r->train_loss = get_number (o, "train_loss");
-  r->val_loss = get_number (o, "val_loss");
-  r->val_accuracy = get_number (o, "val_accuracy");
-  r->seconds = get_number (o, "seconds");
-  r->n_classes = k;
-  r->class_accuracy = g_new0 (double, MAX (k, 1));
-  r->confusion = g_new0 (guint, MAX (k * k, 1));
-  for (guint c = 0; c < k; c++)
+  *out = NAN;
+  if (node == NULL || JSON_NODE_HOLDS_NULL (node))
+    return TRUE;
+  if (!node_is (node, G_TYPE_DOUBLE) && !node_is (node, G_TYPE_INT64))
+    return refuse (error, "%s%s: expected a number", where, name);
+  *out = json_node_get_double (node);
+  return TRUE;
+}
+
+static JsonArray *
+get_array (JsonObject *o, const char *where, const char *name, GError **error)
+{
+  JsonNode *node = json_object_get_member (o, name);
+
+  if (node == NULL || !JSON_NODE_HOLDS_ARRAY (node))
+    {
+      refuse (error, "%s%s: expected an array", where, name);
+      return NULL;
+    }
+  return json_node_get_array (node);
+}
+
+/* Element @i of @array as an object. */
+static JsonObject *
+get_element (JsonArray *array, guint i, const char *where, GError **error)
+{
+  JsonNode *node = json_array_get_element (array, i);
+
+  if (!JSON_NODE_HOLDS_OBJECT (node))
+    {
+      refuse (error, "%s[%u]: expected an object", where, i);
+      return NULL;
+    }
+  return json_node_get_object (node);
+}
+
+static gboolean
+get_string (JsonObject *o, const char *where, const char *name,
+            const char **out, GError **error)
+{
+  JsonNode *node = json_object_get_member (o, name);
+
+  if (!node_is (node, G_TYPE_STRING))
+    return refuse (error, "%s%s: expected a string", where, name);
+  *out = json_node_get_string (node);
+  return TRUE;
+}
+
+/* ---- The history -------------------------------------------------------------- */
+
+static gboolean
+parse_class_accuracy (GraftEpochReport *r, JsonArray *acc, const char *where,
+                      GError **error)
+{
+  for (guint c = 0; c < r->n_classes; c++)
     {
       JsonNode *v = json_array_get_element (acc, c);
-      r->class_accuracy[c] = JSON_NODE_HOLDS_NULL (v) ? NAN
-        : json_node_get_double (v);
+      if (JSON_NODE_HOLDS_NULL (v))
+        r->class_accuracy[c] = NAN;
+      else if (node_is (v, G_TYPE_DOUBLE) || node_is (v, G_TYPE_INT64))
+        r->class_accuracy[c] = json_node_get_double (v);
+      else
+        return refuse (error, "%sclass_accuracy[%u]: expected a number",
+                       where, c);
     }
-  for (guint t = 0; confusion != NULL && t < k
-       && t < json_array_get_length (confusion); t++)
+  return TRUE;
+}
+
+/* A k×k array of counts, checked whole before anything is allocated:
+ * its size then follows from the file's, never from k alone. */
+static gboolean
+check_confusion (JsonArray *confusion, guint k, const char *where,
+                 GError **error)
+{
+  if (json_array_get_length (confusion) != k)
+    return refuse (error, "%sconfusion: expected %u rows", where, k);
+  for (guint t = 0; t < k; t++)
     {
-      JsonArray *row = json_array_get_array_element (confusion, t);
-      for (guint p = 0; p < k && p < json_array_get_length (row); p++)
-        r->confusion[t * k + p] = (guint) json_array_get_int_element (row, p);
+      JsonNode *row = json_array_get_element (confusion, t);
+      JsonArray *cells = JSON_NODE_HOLDS_ARRAY (row)
+        ? json_node_get_array (row) : NULL;
+      if (cells == NULL || json_array_get_length (cells) != k)
+        return refuse (error, "%sconfusion[%u]: expected %u counts", where,
+                       t, k);
+      for (guint p = 0; p < k; p++)
+        {
+          JsonNode *v = json_array_get_element (cells, p);
+          if (!node_is (v, G_TYPE_INT64) || json_node_get_int (v) < 0
+              || json_node_get_int (v) > G_MAXUINT)
+            return refuse (error, "%sconfusion[%u][%u]: expected a count",
+                           where, t, p);
+        }
     }
-  return r;
+  return TRUE;
 }
 
 static void
-parse_history (GraftRunHistory *h, JsonObject *run)
+fill_confusion (GraftEpochReport *r, JsonArray *confusion)
 {
-  JsonObject *history = json_object_get_object_member (run, "history");
-  JsonArray *steps = json_object_get_array_member (history, "steps");
-  JsonArray *epochs = json_object_get_array_member (history, "epochs");
-  JsonArray *stages = json_object_get_array_member (run, "stages");
-  JsonObject *final = json_object_get_object_member (run, "final");
-  JsonNode *trainable = json_object_get_member (run, "trainable_parameters");
+  gsize k = r->n_classes;
 
-  /* Kept for a resume that fails before it has entered its stage. */
-  if (trainable != NULL && JSON_NODE_HOLDS_VALUE (trainable))
-    h->trainable = MAX (json_node_get_int (trainable), -1);
+  for (gsize t = 0; t < k; t++)
+    {
+      JsonArray *row = json_array_get_array_element (confusion, (guint) t);
+      for (gsize p = 0; p < k; p++)
+        r->confusion[t * k + p] = (guint) json_array_get_int_element
+          (row, (guint) p);
+    }
+}
+
+static GraftEpochReport *
+parse_epoch (JsonObject *o, const char *where, GError **error)
+{
+  g_autoptr (GraftEpochReport) r = g_new0 (GraftEpochReport, 1);
+  JsonArray *acc = get_array (o, where, "class_accuracy", error);
+  JsonNode *confusion = json_object_get_member (o, "confusion");
+  gboolean has_confusion = confusion != NULL
+    && !JSON_NODE_HOLDS_NULL (confusion);
+  gsize k;
+
+  if (acc == NULL)
+    return NULL;
+  k = json_array_get_length (acc);
+  if (has_confusion && !JSON_NODE_HOLDS_ARRAY (confusion))
+    return refuse (error, "%sconfusion: expected an array", where), NULL;
+  if (!get_count (o, where, "epoch", &r->epoch, error)
+      || !get_count (o, where, "step", &r->step, error)
+      || !get_number (o, where, "train_loss", &r->train_loss, error)
+      || !get_number (o, where, "val_loss", &r->val_loss, error)
+      || !get_number (o, where, "val_accuracy", &r->val_accuracy, error)
+      || !get_number (o, where, "seconds", &r->seconds, error)
+      || (has_confusion && !check_confusion (json_node_get_array (confusion),
+                                             (guint) k, where, error)))
+    return NULL;
+  r->n_classes = (guint) k;
+  r->class_accuracy = g_new0 (double, MAX (k, 1));
+  /* Zeros when an older file has no confusion: never k*k from k alone. */
+  r->confusion = g_new0 (guint, has_confusion ? MAX (k * k, 1) : 1);
+  if (!has_confusion)
+    r->n_classes = 0;
+  if (!parse_class_accuracy (r, acc, where, error))
+    return NULL;
+  if (has_confusion)
+    fill_confusion (r, json_node_get_array (confusion));
+  return g_steal_pointer (&r);
+}
+
+static gboolean
+parse_steps (GraftRunHistory *h, JsonArray *steps, GError **error)
+{
   for (guint i = 0; i < json_array_get_length (steps); i++)
     {
-      JsonObject *s = json_array_get_object_element (steps, i);
-      graft_run_history_add_step (h, json_object_get_int_member (s, "step"),
-                                  json_object_get_int_member (s, "epoch"),
-                                  get_number (s, "loss"),
-                                  get_number (s, "lr"));
+      g_autofree char *where = g_strdup_printf ("history.steps[%u].", i);
+      JsonObject *s = get_element (steps, i, "history.steps", error);
+      Step step;
+      if (s == NULL
+          || !get_count (s, where, "step", &step.step, error)
+          || !get_count (s, where, "epoch", &step.epoch, error)
+          || !get_number (s, where, "loss", &step.loss, error)
+          || !get_number (s, where, "lr", &step.lr, error))
+        return FALSE;
+      g_array_append_val (h->steps, step);
     }
+  return TRUE;
+}
+
+static gboolean
+parse_epochs (GraftRunHistory *h, JsonArray *epochs, GError **error)
+{
   for (guint i = 0; i < json_array_get_length (epochs); i++)
-    g_ptr_array_add (h->epochs,
-                     parse_epoch (json_array_get_object_element (epochs, i)));
+    {
+      g_autofree char *where = g_strdup_printf ("history.epochs[%u].", i);
+      JsonObject *o = get_element (epochs, i, "history.epochs", error);
+      GraftEpochReport *r = o != NULL ? parse_epoch (o, where, error) : NULL;
+      if (r == NULL)
+        return FALSE;
+      g_ptr_array_add (h->epochs, r);
+    }
+  return TRUE;
+}
+
+static gboolean
+parse_stages (GraftRunHistory *h, JsonArray *stages, GError **error)
+{
   for (guint i = 0; stages != NULL && i < json_array_get_length (stages); i++)
     {
-      JsonObject *s = json_array_get_object_element (stages, i);
-      graft_run_history_add_stage (h, json_object_get_int_member (s, "epoch"),
-                                   json_object_get_int_member (s, "step"),
-                                   json_object_get_string_member (s, "block"),
-                                   json_object_get_string_member (s,
-                                                                  "reason"));
+      g_autofree char *where = g_strdup_printf ("stages[%u].", i);
+      JsonObject *s = get_element (stages, i, "stages", error);
+      guint epoch, step;
+      const char *block = NULL, *reason = NULL;
+      if (s == NULL
+          || !get_count (s, where, "epoch", &epoch, error)
+          || !get_count (s, where, "step", &step, error)
+          || !get_string (s, where, "block", &block, error)
+          || !get_string (s, where, "reason", &reason, error))
+        return FALSE;
+      graft_run_history_add_stage (h, epoch, step, block, reason);
     }
-  if (final != NULL)
-    {
-      h->best_epoch = (guint) json_object_get_int_member (final, "best_epoch");
-      h->wall_before = get_number (final, "wall_seconds");
-      if (!isfinite (h->wall_before))
-        h->wall_before = 0;
-    }
+  return TRUE;
+}
+
+static gboolean
+parse_final (GraftRunHistory *h, JsonObject *run, GError **error)
+{
+  JsonNode *node = json_object_get_member (run, "final");
+  JsonObject *final;
+
+  if (node == NULL || JSON_NODE_HOLDS_NULL (node))
+    return TRUE;
+  if (!JSON_NODE_HOLDS_OBJECT (node))
+    return refuse (error, "final: expected an object");
+  final = json_node_get_object (node);
+  if (!get_count (final, "final.", "best_epoch", &h->best_epoch, error)
+      || !get_number (final, "final.", "wall_seconds", &h->wall_before,
+                      error))
+    return FALSE;
+  if (!isfinite (h->wall_before) || h->wall_before < 0)
+    h->wall_before = 0;
+  return TRUE;
+}
+
+static gboolean
+parse_history (GraftRunHistory *h, JsonObject *run, GError **error)
+{
+  JsonNode *history = json_object_get_member (run, "history");
+  JsonNode *stages = json_object_get_member (run, "stages");
+  JsonNode *trainable = json_object_get_member (run, "trainable_parameters");
+  JsonArray *steps, *epochs;
+
+  if (history == NULL || !JSON_NODE_HOLDS_OBJECT (history))
+    return refuse (error, "history: expected an object");
+  if (stages != NULL && !JSON_NODE_HOLDS_ARRAY (stages))
+    return refuse (error, "stages: expected an array");
+  if (trainable != NULL && !JSON_NODE_HOLDS_NULL (trainable)
+      && !node_is (trainable, G_TYPE_INT64))
+    return refuse (error, "trainable_parameters: expected a count");
+  /* Kept for a resume that fails before it has entered its stage. */
+  if (node_is (trainable, G_TYPE_INT64))
+    h->trainable = MAX (json_node_get_int (trainable), -1);
+  steps = get_array (json_node_get_object (history), "history.", "steps",
+                     error);
+  epochs = steps == NULL ? NULL
+    : get_array (json_node_get_object (history), "history.", "epochs", error);
+  return epochs != NULL && parse_steps (h, steps, error)
+    && parse_epochs (h, epochs, error)
+    && parse_stages (h, stages != NULL ? json_node_get_array (stages) : NULL,
+                     error)
+    && parse_final (h, run, error);
 }
 
 GraftRunHistory *
@@ -504,13 +731,20 @@ graft_run_files_read_history (const char *run_dir, GError **error)
 {
   g_autoptr (JsonParser) parser = json_parser_new ();
   JsonObject *run = read_run_json (run_dir, parser, error);
-  GraftRunHistory *h;
-  const char *status;
+  g_autoptr (GraftRunHistory) h = NULL;
+  JsonNode *status;
 
   if (run == NULL)
     return NULL;
-  status = json_object_get_string_member_with_default (run, "status", "");
-  if (g_str_equal (status, "finished"))
+  status = json_object_get_member (run, "status");
+  if (status != NULL && !node_is (status, G_TYPE_STRING))
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+                   "%s/run.json: status: expected a string", run_dir);
+      return NULL;
+    }
+  if (status != NULL && g_str_equal (json_node_get_string (status),
+                                     "finished"))
     {
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_EXISTS,
                    "%s has finished already; nothing to resume", run_dir);
@@ -523,8 +757,12 @@ graft_run_files_read_history (const char *run_dir, GError **error)
       return NULL;
     }
   h = graft_run_history_new ();
-  parse_history (h, run);
-  return h;
+  if (!parse_history (h, run, error))
+    {
+      g_prefix_error (error, "%s/run.json: ", run_dir);
+      return NULL;
+    }
+  return g_steal_pointer (&h);
 }
 
 /* ---- The lock ----------------------------------------------------------- */
@@ -534,6 +772,45 @@ graft_run_files_read_history (const char *run_dir, GError **error)
  * than refusing a folder nobody trains. */
 #define LOCK_TRIES 50
 #define LOCK_RETRY_US (2 * 1000)
+
+/* The files a run writes whole under a temporary name "FILE.XXXXXX" (or
+ * ".FILE.XXXXXX", the ONNX writer's) and renames. */
+static const char *const written_files[] = {
+  GRAFT_RUN_JSON, "checkpoint.safetensors", "best.safetensors", "head.json",
+  "head.safetensors", "head.onnx", "model.onnx",
+};
+#define TEMP_SUFFIX_CHARS 6   /* mkstemp ()'s XXXXXX */
+
+static gboolean
+is_leftover (const char *name)
+{
+  if (name[0] == '.')
+    name++;
+  for (gsize i = 0; i < G_N_ELEMENTS (written_files); i++)
+    {
+      gsize n = strlen (written_files[i]);
+      if (strncmp (name, written_files[i], n) == 0 && name[n] == '.'
+          && strlen (name + n + 1) == TEMP_SUFFIX_CHARS)
+        return TRUE;
+    }
+  return FALSE;
+}
+
+/* A writer killed mid-write (SIGKILL, SIGXFSZ) leaves its temporary
+ * file; the next trainer of the folder, holding the lock, removes it. */
+static void
+remove_leftovers (const char *run_dir)
+{
+  g_autoptr (GDir) dir = g_dir_open (run_dir, 0, NULL);
+  const char *name;
+
+  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
+    if (is_leftover (name))
+      {
+        g_autofree char *path = g_build_filename (run_dir, name, NULL);
+        g_unlink (path);
+      }
+}
 
 int
 graft_run_files_lock (const char *run_dir, GError **error)
@@ -566,6 +843,7 @@ graft_run_files_lock (const char *run_dir, GError **error)
                      "cannot lock %s: %s", path, g_strerror (saved));
       return -1;
     }
+  remove_leftovers (run_dir);
   return fd;
 }
 

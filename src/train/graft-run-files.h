@@ -46,6 +46,10 @@ void graft_run_history_set_trainable (GraftRunHistory *history,
                                       guint64 n_params);
 /* The best epoch so far (0: none) and its validation loss. */
 guint graft_run_history_best     (GraftRunHistory *history, double *loss);
+/* The epochs recorded, in order; borrowed. */
+guint graft_run_history_n_epochs (GraftRunHistory *history);
+const GraftEpochReport *graft_run_history_get_epoch (GraftRunHistory *history,
+                                                     guint index);
 /* Forgets steps from @steps on and epochs after @epochs. */
 void graft_run_history_truncate  (GraftRunHistory *history, guint steps,
                                   guint epochs);

@@ -630,7 +630,9 @@ parse_header (const char *text, gsize length, GError **error)
   g_autoptr (GError) local = NULL;
   JsonNode *root;
 
-  if (!json_parser_load_from_data (parser, text, (gssize) length, &local))
+  /* Depth first: json-glib's parser recurses once per level. */
+  if (!graft_json_check_text (text, length, &local)
+      || !json_parser_load_from_data (parser, text, (gssize) length, &local))
     {
       fail (error, GRAFT_SAFETENSORS_ERROR_HEADER,
             "header is not valid JSON: %s", local->message);
@@ -765,6 +767,40 @@ graft_safetensors_get_f32 (GraftSafetensors *st, const char *name,
           graft_tensor_view_n_elements (view), n_elements);
   else
     return view->data;
+  return NULL;
+}
+
+static char *
+shape_text (guint n_dims, const gsize *shape)
+{
+  GString *text = g_string_new ("[");
+
+  for (guint d = 0; d < n_dims; d++)
+    g_string_append_printf (text, d > 0 ? ", %" G_GSIZE_FORMAT
+                            : "%" G_GSIZE_FORMAT, shape[d]);
+  g_string_append_c (text, ']');
+  return g_string_free (text, FALSE);
+}
+
+const float *
+graft_safetensors_get_f32_shaped (GraftSafetensors *st, const char *name,
+                                  guint n_dims, const gsize *shape,
+                                  GError **error)
+{
+  const GraftTensorView *view = graft_safetensors_lookup (st, name);
+  g_autofree char *want = NULL, *have = NULL;
+
+  g_return_val_if_fail (n_dims <= GRAFT_TENSOR_MAX_DIMS, NULL);
+
+  if (view == NULL || view->dtype != GRAFT_DTYPE_F32)
+    return graft_safetensors_get_f32 (st, name, 1, error);
+  if (view->n_dims == n_dims
+      && memcmp (view->shape, shape, n_dims * sizeof (gsize)) == 0)
+    return view->data;
+  want = shape_text (n_dims, shape);
+  have = shape_text (view->n_dims, view->shape);
+  fail (error, GRAFT_SAFETENSORS_ERROR_SHAPE,
+        "tensor '%s' has shape %s, not %s", name, have, want);
   return NULL;
 }
 

@@ -87,6 +87,15 @@ const GraftTensorView *graft_safetensors_lookup (GraftSafetensors *st,
 const float *graft_safetensors_get_f32 (GraftSafetensors *st,
                                         const char *name, gsize n_elements,
                                         GError **error);
+/* The float32 data of @name when its shape is exactly @shape (@n_dims
+ * dimensions): a tensor with as many elements in another shape (a
+ * transposed matrix) is refused too.  Otherwise NULL and a GError naming
+ * the tensor. */
+const float *graft_safetensors_get_f32_shaped (GraftSafetensors *st,
+                                               const char *name,
+                                               guint n_dims,
+                                               const gsize *shape,
+                                               GError **error);
 /* "__metadata__": string → string, owned by @st, empty when absent. */
 GHashTable *graft_safetensors_get_metadata (GraftSafetensors *st);
 

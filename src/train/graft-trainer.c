@@ -924,11 +924,19 @@ load_weights (GraftTrainer *t, GraftSafetensors *st, GError **error)
     {
       GfTensorKind kind = gf_graph_tensor_kind (t->part, (int) i);
       size_t count = gf_graph_tensor_count (t->part, (int) i);
+      size_t dims[GF_MAX_DIMS];
+      gsize shape[GRAFT_TENSOR_MAX_DIMS];
+      guint n_dims;
       const float *values;
       if (kind != GF_TENSOR_PARAM && kind != GF_TENSOR_STATE)
         continue;
-      values = graft_safetensors_get_f32 (st, gf_graph_tensor_name
-                                          (t->part, (int) i), count, error);
+      /* Shapes, not counts: a transposed matrix has as many elements. */
+      n_dims = (guint) gf_graph_tensor_shape (t->part, (int) i, dims);
+      for (guint d = 0; d < n_dims; d++)
+        shape[d] = dims[d];
+      values = graft_safetensors_get_f32_shaped (st, gf_graph_tensor_name
+                                                 (t->part, (int) i), n_dims,
+                                                 shape, error);
       if (values == NULL)
         return FALSE;
       memcpy (gf_graph_tensor_data (t->part, (int) i), values,
@@ -937,23 +945,50 @@ load_weights (GraftTrainer *t, GraftSafetensors *st, GError **error)
   return TRUE;
 }
 
-static guint64
-get_meta (GraftSafetensors *st, const char *key)
+/* A counter from a checkpoint's metadata, which may have been damaged
+ * or edited: decimal digits, at most @max; @fallback when absent (and
+ * @fallback is not G_MAXUINT64, which makes the key required). */
+static gboolean
+get_meta (GraftSafetensors *st, const char *key, guint64 max,
+          guint64 fallback, guint64 *value, GError **error)
 {
   const char *text = g_hash_table_lookup (graft_safetensors_get_metadata (st),
                                           key);
+  g_autoptr (GError) local = NULL;
 
-  return text != NULL ? g_ascii_strtoull (text, NULL, 10) : 0;
+  if (text == NULL && fallback != G_MAXUINT64)
+    {
+      *value = fallback;
+      return TRUE;
+    }
+  if (text != NULL
+      && g_ascii_string_to_unsigned (text, 10, 0, max, value, &local))
+    return TRUE;
+  g_set_error (error, GRAFT_SAFETENSORS_ERROR, GRAFT_SAFETENSORS_ERROR_HEADER,
+               "%s is %s%s%s, not a count up to %" G_GUINT64_FORMAT, key,
+               text != NULL ? "'" : "missing", text != NULL ? text : "",
+               text != NULL ? "'" : "", max);
+  return FALSE;
 }
 
 /* INFINITY when absent, as before a first stage. */
-static double
-get_meta_double (GraftSafetensors *st, const char *key)
+static gboolean
+get_meta_double (GraftSafetensors *st, const char *key, double *value,
+                 GError **error)
 {
   const char *text = g_hash_table_lookup (graft_safetensors_get_metadata (st),
                                           key);
+  char *end = NULL;
 
-  return text != NULL ? g_ascii_strtod (text, NULL) : INFINITY;
+  *value = INFINITY;
+  if (text == NULL)
+    return TRUE;
+  *value = g_ascii_strtod (text, &end);
+  if (end != text && *end == '\0' && !isnan (*value) && *value >= 0)
+    return TRUE;
+  g_set_error (error, GRAFT_SAFETENSORS_ERROR, GRAFT_SAFETENSORS_ERROR_HEADER,
+               "%s is '%s', not a loss", key, text);
+  return FALSE;
 }
 
 static gboolean
@@ -967,7 +1002,7 @@ load_optimizer (GraftTrainer *t, GraftSafetensors *st, GError **error)
 
   if (state == NULL)
     return FALSE;
-  if (steps == NULL || steps->dtype != GRAFT_DTYPE_I64
+  if (steps == NULL || steps->dtype != GRAFT_DTYPE_I64 || steps->n_dims != 1
       || steps->shape[0] != t->n_groups)
     {
       g_set_error_literal (error, GRAFT_SAFETENSORS_ERROR,
@@ -993,10 +1028,12 @@ typedef struct
   char *stop_reason;       /* why training ended early, if it did */
 } Outcome;
 
-static void
+/* FALSE when best.safetensors cannot be written: the run then fails
+ * with the reason, rather than export another epoch's weights later. */
+static gboolean
 record_epoch (GraftTrainer *t, GraftEpochReport *r, Outcome *o, GError **error)
 {
-  GraftEvent *e = event_new (GRAFT_EVENT_EPOCH);
+  GraftEvent *e;
 
   graft_run_history_add_epoch (t->history, r);
   if (isfinite (r->val_loss) && (o->best_epoch == 0
@@ -1005,10 +1042,12 @@ record_epoch (GraftTrainer *t, GraftEpochReport *r, Outcome *o, GError **error)
       o->best_loss = r->val_loss;
       o->best_epoch = r->epoch;
       o->since_best = 0;
-      save_checkpoint (t, BEST_FILE, FALSE, error);
+      if (!save_checkpoint (t, BEST_FILE, FALSE, error))
+        return FALSE;
     }
   else
     o->since_best++;
+  e = event_new (GRAFT_EVENT_EPOCH);
   graft_run_history_set_best (t->history, o->best_epoch);
   e->report = graft_epoch_report_copy (r);
   e->epoch = r->epoch;
@@ -1020,6 +1059,7 @@ record_epoch (GraftTrainer *t, GraftEpochReport *r, Outcome *o, GError **error)
                                                r->val_loss);
       emit_notice (t, GRAFT_RUN_NOTICE_BEST_EPOCH, best);
     }
+  return TRUE;
 }
 
 /* Files after an epoch: run.json first, then the checkpoint, so a crash
@@ -1075,8 +1115,7 @@ run_epochs (GraftTrainer *t, guint last_epoch, gboolean early_stop, Outcome *o,
       r->epoch = t->epoch;
       r->step = t->step;
       r->seconds = (g_get_monotonic_time () - start) / 1e6;
-      record_epoch (t, r, o, error);
-      if (!write_epoch_files (t, error))
+      if (!record_epoch (t, r, o, error) || !write_epoch_files (t, error))
         return FALSE;
       if (early_stop && t->config->patience > 0
           && o->since_best >= t->config->patience)
@@ -1274,11 +1313,23 @@ save_head_weights (GraftTrainer *t, const char *path, GError **error)
 static gboolean
 restore_best_stage (GraftTrainer *t, GraftSafetensors *st, GError **error)
 {
-  size_t frozen = (size_t) get_meta (st, "frozen_blocks");
   g_autoptr (GraftBackbone) original = NULL;
+  guint64 frozen;
 
+  if (!get_meta (st, "frozen_blocks", t->n_blocks, G_MAXUINT64, &frozen,
+                 error))
+    return FALSE;
   if (frozen == t->n_frozen)
     return TRUE;
+  /* Only a progressive run's earlier stage froze more blocks. */
+  if (t->config->mode != GRAFT_RUN_MODE_PROGRESSIVE || frozen < t->n_frozen)
+    {
+      g_set_error (error, GRAFT_SAFETENSORS_ERROR,
+                   GRAFT_SAFETENSORS_ERROR_HEADER,
+                   "frozen_blocks is %" G_GUINT64_FORMAT ", which no stage "
+                   "of this run had", frozen);
+      return FALSE;
+    }
   original = graft_backbone_load (t->backbone_path, NULL, error);
   if (original == NULL)
     return FALSE;
@@ -1286,7 +1337,7 @@ restore_best_stage (GraftTrainer *t, GraftSafetensors *st, GError **error)
                         graft_backbone_get_model (original)->graph);
   /* Without a part, enter_stage () keeps the master copy as it is. */
   g_clear_pointer (&t->part, gf_graph_free);
-  return enter_stage (t, MIN (frozen, t->n_blocks), 1, error);
+  return enter_stage (t, (size_t) frozen, 1, error);
 }
 
 static gboolean
@@ -1299,17 +1350,24 @@ export_all (GraftTrainer *t, GError **error)
                                                   NULL);
   g_autofree char *weights = g_build_filename (t->run_dir, "head.safetensors",
                                                NULL);
-  g_autoptr (GraftSafetensors) st = graft_safetensors_load (best, NULL);
+  g_autoptr (GraftSafetensors) st = NULL;
   size_t n_meta = 0;
   GfMetadataEntry *meta;
   GfGraph *g;
   int in, probs;
   gboolean ok;
 
-  /* The best epoch's weights, not the last's, are what a user keeps. */
-  if (st != NULL && !(restore_best_stage (t, st, error)
-                      && load_weights (t, st, error)))
-    return FALSE;
+  /* The best epoch's weights, not the last's, are what a user keeps;
+   * without a best epoch (no finite validation loss) the last's. */
+  if (g_file_test (best, G_FILE_TEST_EXISTS)
+      && ((st = graft_safetensors_load (best, error)) == NULL
+          || !restore_best_stage (t, st, error)
+          || !load_weights (t, st, error)))
+    {
+      if (st != NULL)
+        g_prefix_error (error, "%s: ", best);
+      return FALSE;
+    }
   meta = export_metadata (t, &n_meta);
   ok = (g = head_graph (t, &in, &probs, error)) != NULL
     && save_onnx (g, in, probs, head_onnx, meta, n_meta, error);
@@ -1439,6 +1497,74 @@ replay_history (GraftTrainer *t)
   emit_notice (t, GRAFT_RUN_NOTICE_RESUMED, message);
 }
 
+/* The frozen blocks a checkpoint may hold for this run's configuration:
+ * the mode's one stage, or any stage of a progressive run. */
+static gboolean
+check_frozen (GraftTrainer *t, guint64 frozen, GError **error)
+{
+  size_t expected = t->config->mode == GRAFT_RUN_MODE_FINETUNE
+    ? finetune_frozen (t) : t->n_blocks;
+
+  if (t->config->mode == GRAFT_RUN_MODE_PROGRESSIVE || frozen == expected)
+    return TRUE;
+  g_set_error (error, GRAFT_SAFETENSORS_ERROR, GRAFT_SAFETENSORS_ERROR_HEADER,
+               "frozen_blocks is %" G_GUINT64_FORMAT ", but the run's "
+               "configuration freezes %zu", frozen, expected);
+  return FALSE;
+}
+
+/* The checkpoint's epoch and step must be an epoch's end that run.json
+ * recorded (it is written first), within what the configuration plans. */
+static gboolean
+check_position (GraftTrainer *t, GError **error)
+{
+  guint recorded = G_MAXUINT;
+
+  for (guint i = 0; i < graft_run_history_n_epochs (t->history); i++)
+    if (graft_run_history_get_epoch (t->history, i)->epoch == t->epoch)
+      recorded = graft_run_history_get_epoch (t->history, i)->step;
+  if (t->epoch == 0 || t->epoch > planned_epochs (t))
+    g_set_error (error, GRAFT_SAFETENSORS_ERROR,
+                 GRAFT_SAFETENSORS_ERROR_HEADER,
+                 "epoch is %u, but the run plans 1 to %u",
+                 t->epoch, planned_epochs (t));
+  else if (recorded == G_MAXUINT)
+    g_set_error (error, GRAFT_SAFETENSORS_ERROR,
+                 GRAFT_SAFETENSORS_ERROR_HEADER,
+                 "epoch %u is not in run.json's history",
+                 t->epoch);
+  else if (recorded != t->step)
+    g_set_error (error, GRAFT_SAFETENSORS_ERROR,
+                 GRAFT_SAFETENSORS_ERROR_HEADER,
+                 "step is %u, but run.json's epoch %u ended at step %u",
+                 t->step, t->epoch, recorded);
+  return recorded == t->step && t->epoch > 0
+    && t->epoch <= planned_epochs (t);
+}
+
+/* The counters a checkpoint's metadata holds, checked. */
+static gboolean
+read_counters (GraftTrainer *t, GraftSafetensors *st, guint64 *frozen,
+               GError **error)
+{
+  guint64 epoch, step, stage_start, plateaus;
+
+  if (!get_meta (st, "epoch", G_MAXUINT, G_MAXUINT64, &epoch, error)
+      || !get_meta (st, "step", G_MAXUINT, G_MAXUINT64, &step, error)
+      || !get_meta (st, "frozen_blocks", t->n_blocks, G_MAXUINT64, frozen,
+                    error)
+      || !get_meta (st, "stage_start_step", step, 0, &stage_start, error)
+      || !get_meta (st, "plateaus", G_MAXUINT, 0, &plateaus, error)
+      || !get_meta_double (st, "stage_before", &t->stage_before, error)
+      || !check_frozen (t, *frozen, error))
+    return FALSE;
+  t->epoch = (guint) epoch;
+  t->step = (guint) step;
+  t->stage_start_step = (guint) stage_start;
+  t->plateaus = (guint) plateaus;
+  return check_position (t, error);
+}
+
 /* Back to where the checkpoint left off: same stage, weights, optimizer
  * and counters; the history cut to the checkpoint, so no step is missing
  * or counted twice. */
@@ -1446,28 +1572,43 @@ static gboolean
 start_resumed (GraftTrainer *t, Outcome *o, GError **error)
 {
   g_autofree char *path = g_build_filename (t->run_dir, CHECKPOINT_FILE, NULL);
-  g_autoptr (GraftSafetensors) st = graft_safetensors_load (path, error);
+  g_autoptr (GraftSafetensors) st = NULL;
+  guint stage_start;
+  guint64 frozen;
 
-  if (st == NULL)
+  /* A run stopped or killed before its first epoch ended has no
+   * checkpoint: one line that says so, for the CLI and the app. */
+  if (!g_file_test (path, G_FILE_TEST_EXISTS))
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND,
+                   "%s has no finished epoch to resume from; start the run "
+                   "again", t->run_dir);
+      return FALSE;
+    }
+  if ((st = graft_safetensors_load (path, error)) == NULL)
     return FALSE;
   t->history = graft_run_files_read_history (t->run_dir, error);
   if (t->history == NULL)
     return FALSE;
-  t->epoch = (guint) get_meta (st, "epoch");
-  t->step = (guint) get_meta (st, "step");
+  if (!read_counters (t, st, &frozen, error))
+    {
+      g_prefix_error (error, "%s: ", path);
+      return FALSE;
+    }
   graft_run_history_truncate (t->history, t->step, t->epoch);
   o->best_epoch = graft_run_history_best (t->history, &o->best_loss);
   o->since_best = o->best_epoch ? t->epoch - o->best_epoch : 0;
-  if (!enter_stage (t, (size_t) get_meta (st, "frozen_blocks"),
-                    stage_length (t), error))
+  stage_start = t->stage_start_step;
+  if (!enter_stage (t, (size_t) frozen, stage_length (t), error))
     return FALSE;
   record_trainable (t);
-  t->stage_start_step = (guint) get_meta (st, "stage_start_step");
-  t->plateaus = (guint) get_meta (st, "plateaus");
-  t->stage_before = get_meta_double (st, "stage_before");
+  t->stage_start_step = stage_start;
   t->refill = TRUE;
   if (!load_weights (t, st, error) || !load_optimizer (t, st, error))
-    return FALSE;
+    {
+      g_prefix_error (error, "%s: ", path);
+      return FALSE;
+    }
   replay_history (t);
   return TRUE;
 }

@@ -22,6 +22,10 @@ GRAFT_PACKAGES=(
   python3-onnx                       # tests: onnx.checker on exported files
 )
 
+# tools/fuzz only: clang, and libFuzzer's runtime with the sanitizers'
+# (libclang_rt.fuzzer-x86_64.a) for Debian 12's clang 14.
+GRAFT_FUZZ_PACKAGES=(clang libclang-rt-14-dev)
+
 # Installs the Debian packages named (those not installed yet), through
 # sudo when not root.
 graft_apt_install ()

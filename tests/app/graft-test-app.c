@@ -193,3 +193,15 @@ graft_test_samples_path (const char *name)
 {
   return g_build_filename (GRAFT_TEST_SAMPLES_DIR, name, NULL);
 }
+
+void
+graft_test_load_style (void)
+{
+  g_autoptr (GtkCssProvider) css = gtk_css_provider_new ();
+
+  gtk_css_provider_load_from_resource (css, "/io/github/graft/Graft/"
+                                       "style.css");
+  gtk_style_context_add_provider_for_display
+    (gdk_display_get_default (), GTK_STYLE_PROVIDER (css),
+     GTK_STYLE_PROVIDER_PRIORITY_APPLICATION);
+}

@@ -46,6 +46,10 @@ char    *graft_test_run_cli (const char *const *argv);
  * folder of the test's data home as @name.  Returns its folder. */
 char    *graft_test_make_run (const char *name);
 
+/* The app's style sheet, which AdwApplication loads and a test without
+ * one must load itself. */
+void     graft_test_load_style (void);
+
 /* The toplevel window of @type, or NULL. */
 GtkWindow *graft_test_find_toplevel (GType type);
 

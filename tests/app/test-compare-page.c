@@ -870,19 +870,6 @@ test_screenshots_resume (void)
   screenshot_sizes ("compare-resume");
 }
 
-/* AdwApplication loads the app's style sheet; the test has none. */
-static void
-load_style (void)
-{
-  g_autoptr (GtkCssProvider) css = gtk_css_provider_new ();
-
-  gtk_css_provider_load_from_resource (css, "/io/github/graft/Graft/"
-                                       "style.css");
-  gtk_style_context_add_provider_for_display
-    (gdk_display_get_default (), GTK_STYLE_PROVIDER (css),
-     GTK_STYLE_PROVIDER_PRIORITY_APPLICATION);
-}
-
 int
 main (int argc, char **argv)
 {
@@ -891,7 +878,7 @@ main (int argc, char **argv)
   g_setenv ("GSK_RENDERER", "cairo", FALSE);
   graft_test_app_init (&argc, &argv);
   open_window ();
-  load_style ();
+  graft_test_load_style ();
   g_test_add_func ("/app/compare-page/empty", test_empty);
   g_test_add_func ("/app/compare-page/train-and-tick", test_train_and_tick);
   g_test_add_func ("/app/compare-page/cell-pictures", test_cell_pictures);

@@ -581,24 +581,11 @@ test_screenshots (void)
 
 /* ---- Set-up -------------------------------------------------------------------- */
 
-/* AdwApplication loads the app's style sheet; the test has none. */
-static void
-load_style (void)
-{
-  g_autoptr (GtkCssProvider) css = gtk_css_provider_new ();
-
-  gtk_css_provider_load_from_resource (css, "/io/github/graft/Graft/"
-                                       "style.css");
-  gtk_style_context_add_provider_for_display
-    (gdk_display_get_default (), GTK_STYLE_PROVIDER (css),
-     GTK_STYLE_PROVIDER_PRIORITY_APPLICATION);
-}
-
 static void
 setup_fixture (void)
 {
   fixture.window = graft_window_new (NULL);
-  load_style ();
+  graft_test_load_style ();
   fixture.project = graft_window_get_project (fixture.window);
   fixture.page = GRAFT_TRAIN_PAGE (graft_window_get_page_widget
                                    (fixture.window, "train"));

@@ -64,97 +64,168 @@ predictions_free (GraftRunPredictions *p)
   g_free (p);
 }
 
-/* ---- Reading run.json (worker) ------------------------------------------- */
+/* ---- Reading run.json (worker) -------------------------------------------
+ *
+ * run.json may have been damaged or edited, and the run list shows every
+ * folder it finds: the file is refused whole (one line) only when it
+ * cannot be read or parsed, or its configuration is unusable.  Past that
+ * each member is taken only with the type and range it should have, and
+ * is otherwise absent (a number NaN, a count 0, a string its default); a
+ * step or epoch that is not an object is left out, and so are an epoch's
+ * per-class results unless they are whole and for the run's classes. */
+
+static gboolean
+node_is (JsonNode *node, GType type)
+{
+  return node != NULL && JSON_NODE_HOLDS_VALUE (node)
+    && json_node_get_value_type (node) == type;
+}
+
+static JsonNode *
+member (JsonObject *o, const char *name)
+{
+  return o != NULL ? json_object_get_member (o, name) : NULL;
+}
+
+/* A number, else NaN. */
+static double
+number_of (JsonNode *node)
+{
+  return node_is (node, G_TYPE_DOUBLE) || node_is (node, G_TYPE_INT64)
+    ? json_node_get_double (node) : NAN;
+}
+
+/* An integer in [0, G_MAXUINT] into @out, else FALSE. */
+static gboolean
+count_of (JsonNode *node, guint *out)
+{
+  if (!node_is (node, G_TYPE_INT64) || json_node_get_int (node) < 0
+      || json_node_get_int (node) > G_MAXUINT)
+    return FALSE;
+  *out = (guint) json_node_get_int (node);
+  return TRUE;
+}
+
+/* A string in valid UTF-8 (it is shown), else @fallback. */
+static const char *
+string_of (JsonNode *node, const char *fallback)
+{
+  const char *s = node_is (node, G_TYPE_STRING)
+    ? json_node_get_string (node) : NULL;
+
+  return s != NULL && g_utf8_validate (s, -1, NULL) ? s : fallback;
+}
 
 static double
 get_number (JsonObject *o, const char *name)
 {
-  JsonNode *node = o != NULL ? json_object_get_member (o, name) : NULL;
-
-  return node != NULL && JSON_NODE_HOLDS_VALUE (node)
-    ? json_node_get_double (node) : NAN;
+  return number_of (member (o, name));
 }
 
+/* 0 when absent or not a count. */
 static guint
-get_uint (JsonObject *o, const char *name)
+get_count (JsonObject *o, const char *name)
 {
-  double v = get_number (o, name);
+  guint n = 0;
 
-  return isfinite (v) && v > 0 ? (guint) v : 0;
-}
-
-static void
-read_confusion (GraftEpochReport *r, JsonArray *rows)
-{
-  guint k = r->n_classes;
-
-  for (guint t = 0; rows != NULL && t < MIN (k, json_array_get_length (rows));
-       t++)
-    {
-      JsonNode *row_node = json_array_get_element (rows, t);
-      JsonArray *row = JSON_NODE_HOLDS_ARRAY (row_node)
-        ? json_node_get_array (row_node) : NULL;
-
-      for (guint p = 0; row != NULL && p < MIN (k, json_array_get_length (row));
-           p++)
-        r->confusion[t * k + p]
-          = (guint) json_array_get_int_element (row, p);
-    }
-}
-
-static GraftEpochReport *
-read_epoch (JsonObject *o)
-{
-  GraftEpochReport *r = g_new0 (GraftEpochReport, 1);
-  JsonNode *acc_node = json_object_get_member (o, "class_accuracy");
-  JsonNode *conf_node = json_object_get_member (o, "confusion");
-  JsonArray *acc = acc_node != NULL && JSON_NODE_HOLDS_ARRAY (acc_node)
-    ? json_node_get_array (acc_node) : NULL;
-
-  r->epoch = get_uint (o, "epoch");
-  r->step = get_uint (o, "step");
-  r->train_loss = get_number (o, "train_loss");
-  r->val_loss = get_number (o, "val_loss");
-  r->val_accuracy = get_number (o, "val_accuracy");
-  r->seconds = get_number (o, "seconds");
-  r->n_classes = acc != NULL ? json_array_get_length (acc) : 0;
-  r->class_accuracy = g_new0 (double, MAX (r->n_classes, 1));
-  r->confusion = g_new0 (guint, MAX (r->n_classes * r->n_classes, 1));
-  for (guint c = 0; c < r->n_classes; c++)
-    {
-      JsonNode *v = json_array_get_element (acc, c);
-      r->class_accuracy[c] = JSON_NODE_HOLDS_VALUE (v)
-        ? json_node_get_double (v) : NAN;
-    }
-  if (conf_node != NULL && JSON_NODE_HOLDS_ARRAY (conf_node))
-    read_confusion (r, json_node_get_array (conf_node));
-  return r;
-}
-
-static JsonObject *
-object_at (JsonArray *array, guint i)
-{
-  JsonNode *node = json_array_get_element (array, i);
-
-  return JSON_NODE_HOLDS_OBJECT (node) ? json_node_get_object (node) : NULL;
+  return count_of (member (o, name), &n) ? n : 0;
 }
 
 static JsonArray *
-array_member (JsonObject *o, const char *name)
+array_of (JsonNode *node)
 {
-  JsonNode *node = o != NULL ? json_object_get_member (o, name) : NULL;
-
   return node != NULL && JSON_NODE_HOLDS_ARRAY (node)
     ? json_node_get_array (node) : NULL;
 }
 
 static JsonObject *
-object_member (JsonObject *o, const char *name)
+object_of (JsonNode *node)
 {
-  JsonNode *node = o != NULL ? json_object_get_member (o, name) : NULL;
-
   return node != NULL && JSON_NODE_HOLDS_OBJECT (node)
     ? json_node_get_object (node) : NULL;
+}
+
+static JsonArray *
+array_member (JsonObject *o, const char *name)
+{
+  return array_of (member (o, name));
+}
+
+static JsonObject *
+object_member (JsonObject *o, const char *name)
+{
+  return object_of (member (o, name));
+}
+
+static guint
+length_of (JsonArray *array)
+{
+  return array != NULL ? json_array_get_length (array) : 0;
+}
+
+/* Whether @rows is a k×k array of counts, checked whole before anything
+ * is allocated: k×k then follows from the file's size, never from k. */
+static gboolean
+is_confusion (JsonArray *rows, guint k)
+{
+  guint unused;
+
+  if (length_of (rows) != k)
+    return FALSE;
+  for (guint t = 0; t < k; t++)
+    {
+      JsonArray *row = array_of (json_array_get_element (rows, t));
+      if (length_of (row) != k)
+        return FALSE;
+      for (guint p = 0; p < k; p++)
+        if (!count_of (json_array_get_element (row, p), &unused))
+          return FALSE;
+    }
+  return TRUE;
+}
+
+/* The per-class accuracy and confusion of @o into @r when they are for
+ * the run's @k classes (the Compare page labels them with the class
+ * names); else none. */
+static void
+read_per_class (GraftEpochReport *r, JsonObject *o, guint k)
+{
+  JsonArray *acc = array_member (o, "class_accuracy");
+  JsonArray *rows = array_member (o, "confusion");
+
+  if (k == 0 || length_of (acc) != k || !is_confusion (rows, k))
+    {
+      r->class_accuracy = g_new0 (double, 1);
+      r->confusion = g_new0 (guint, 1);
+      return;
+    }
+  r->n_classes = k;
+  r->class_accuracy = g_new (double, k);
+  r->confusion = g_new0 (guint, (gsize) k * k);
+  for (guint c = 0; c < k; c++)
+    r->class_accuracy[c] = number_of (json_array_get_element (acc, c));
+  for (guint t = 0; t < k; t++)
+    {
+      JsonArray *row = json_array_get_array_element (rows, t);
+      for (guint p = 0; p < k; p++)
+        count_of (json_array_get_element (row, p),
+                  &r->confusion[(gsize) t * k + p]);
+    }
+}
+
+static GraftEpochReport *
+read_epoch (JsonObject *o, guint n_classes)
+{
+  GraftEpochReport *r = g_new0 (GraftEpochReport, 1);
+
+  r->epoch = get_count (o, "epoch");
+  r->step = get_count (o, "step");
+  r->train_loss = get_number (o, "train_loss");
+  r->val_loss = get_number (o, "val_loss");
+  r->val_accuracy = get_number (o, "val_accuracy");
+  r->seconds = get_number (o, "seconds");
+  read_per_class (r, o, n_classes);
+  return r;
 }
 
 static void
@@ -163,19 +234,26 @@ read_history (GraftRunRecord *self, JsonObject *run)
   JsonObject *history = object_member (run, "history");
   JsonArray *steps = array_member (history, "steps");
   JsonArray *epochs = array_member (history, "epochs");
+  guint n_steps = length_of (steps);
+  guint n_classes = g_strv_length (self->class_names);
 
-  for (guint i = 0; steps != NULL && i < json_array_get_length (steps); i++)
+  for (guint i = 0; i < n_steps; i++)
     {
-      JsonObject *s = object_at (steps, i);
-      Step step = { get_uint (s, "step"), get_uint (s, "epoch"),
+      JsonObject *s = object_of (json_array_get_element (steps, i));
+      Step step = { get_count (s, "step"), get_count (s, "epoch"),
                     get_number (s, "loss") };
 
-      if (s != NULL)
+      /* The curves keep a slot per epoch up to the highest a step names;
+       * epochs count from 1, and each has a step. */
+      if (s != NULL && step.epoch >= 1 && step.epoch <= n_steps)
         g_array_append_val (self->steps, step);
     }
-  for (guint i = 0; epochs != NULL && i < json_array_get_length (epochs); i++)
-    if (object_at (epochs, i) != NULL)
-      g_ptr_array_add (self->epochs, read_epoch (object_at (epochs, i)));
+  for (guint i = 0; i < length_of (epochs); i++)
+    {
+      JsonObject *o = object_of (json_array_get_element (epochs, i));
+      if (o != NULL)
+        g_ptr_array_add (self->epochs, read_epoch (o, n_classes));
+    }
 }
 
 static void
@@ -185,24 +263,22 @@ read_summary (GraftRunRecord *self, JsonObject *run)
   JsonObject *data = object_member (run, "data");
   JsonArray *classes = array_member (data, "classes");
   g_autoptr (GStrvBuilder) names = g_strv_builder_new ();
-  double trainable = get_number (run, "trainable_parameters");
+  JsonNode *trainable = member (run, "trainable_parameters");
 
-  self->status = g_strdup (json_object_get_string_member_with_default
-                           (run, "status", "running"));
-  self->best_epoch = get_uint (final, "best_epoch");
+  self->status = g_strdup (string_of (member (run, "status"), "running"));
+  self->best_epoch = get_count (final, "best_epoch");
   self->wall_seconds = get_number (final, "wall_seconds");
-  self->n_train = get_uint (data, "train");
-  for (guint i = 0; classes != NULL && i < json_array_get_length (classes);
-       i++)
-    {
-      const char *name = json_array_get_string_element (classes, i);
-      g_strv_builder_add (names, name != NULL ? name : "");
-    }
+  self->n_train = get_count (data, "train");
+  for (guint i = 0; i < length_of (classes); i++)
+    g_strv_builder_add (names, string_of (json_array_get_element (classes, i),
+                                          ""));
   self->class_names = g_strv_builder_end (names);
-  if (!isfinite (trainable))
-    trainable = get_number (final, "trainable_parameters");
-  self->has_trainable = isfinite (trainable) && trainable >= 0;
-  self->trainable = self->has_trainable ? (guint64) trainable : 0;
+  if (!node_is (trainable, G_TYPE_INT64))
+    trainable = member (final, "trainable_parameters");
+  self->has_trainable = node_is (trainable, G_TYPE_INT64)
+    && json_node_get_int (trainable) >= 0;
+  self->trainable = self->has_trainable
+    ? (guint64) json_node_get_int (trainable) : 0;
 }
 
 /* The user's name from app.json, if any. */
@@ -211,15 +287,12 @@ read_app_json (GraftRunRecord *self)
 {
   g_autofree char *path = g_build_filename (self->dir, APP_JSON, NULL);
   g_autoptr (JsonParser) parser = json_parser_new ();
-  JsonNode *root;
   const char *name;
 
-  if (!json_parser_load_from_file (parser, path, NULL)
-      || (root = json_parser_get_root (parser)) == NULL
-      || !JSON_NODE_HOLDS_OBJECT (root))
+  if (!graft_json_load_file (parser, path, NULL))
     return;
-  name = json_object_get_string_member_with_default
-    (json_node_get_object (root), "name", NULL);
+  name = string_of (member (object_of (json_parser_get_root (parser)),
+                            "name"), NULL);
   if (name != NULL && *name != '\0')
     {
       g_free (self->name);
@@ -253,27 +326,37 @@ graft_run_record_load (const char *dir, GError **error)
                                                   NULL);
   g_autofree char *path = g_build_filename (dir, GRAFT_RUN_JSON, NULL);
   g_autoptr (JsonParser) parser = json_parser_new ();
-  JsonNode *root, *config;
+  GError *local_error = NULL;
+  JsonObject *run;
+  JsonNode *config;
 
-  if (!json_parser_load_from_file (parser, path, error))
-    return NULL;
-  root = json_parser_get_root (parser);
-  config = root != NULL && JSON_NODE_HOLDS_OBJECT (root)
-    ? json_object_get_member (json_node_get_object (root), "config") : NULL;
-  if (config == NULL)
+  /* Refuses a FIFO, a huge file and deep nesting before json-glib.
+   * json-glib quotes a broken string constant whole, new lines too: the
+   * run list shows one line. */
+  if (!graft_json_load_file (parser, path, &local_error))
+    {
+      g_strdelimit (local_error->message, "\r\n", ' ');
+      g_propagate_error (error, local_error);
+      return NULL;
+    }
+  run = object_of (json_parser_get_root (parser));
+  if ((config = member (run, "config")) == NULL)
     {
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
                    _("%s is not a run description"), path);
       return NULL;
     }
   if ((self->config = graft_run_config_from_json (config, error)) == NULL)
-    return NULL;
+    {
+      g_prefix_error (error, "%s: ", path);
+      return NULL;
+    }
   self->dir = g_strdup (dir);
   self->folder_name = g_path_get_basename (dir);
   self->name = g_strdup (self->folder_name);
   self->date = read_date (self->folder_name, path);
-  read_summary (self, json_node_get_object (root));
-  read_history (self, json_node_get_object (root));
+  read_summary (self, run);
+  read_history (self, run);
   read_app_json (self);
   self->in_use = graft_run_files_in_use (dir);
   return g_steal_pointer (&self);

@@ -29,6 +29,12 @@ const char *const *graft_backbone_get_labels (GraftBackbone *self,
                                               gboolean *sigmoid,
                                               GError **error);
 
+/* graft.labels' text as class names (NULL-terminated, at least two), or
+ * NULL with one line when it is not a JSON array of strings; the text is
+ * refused by size and depth before it is parsed.  Exposed for the tests
+ * and the fuzzer. */
+char **graft_backbone_parse_labels (const char *text, GError **error);
+
 void graft_preprocessing_from_gf (GraftPreprocessing *pre,
                                   const GfPreprocess *gf, gboolean from_file);
 void graft_preprocessing_to_gf   (const GraftPreprocessing *pre,

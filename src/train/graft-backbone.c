@@ -19,6 +19,7 @@
 #include "graft-backbones.h"
 #include "graft-error.h"
 #include "graft-image.h"
+#include "graft-json.h"
 #include "graft-progress-relay.h"
 
 #define LABELS_KEY "graft.labels"
@@ -531,13 +532,17 @@ graft_backbone_save_copy (GraftBackbone *self, const GraftPreprocessing *pre,
 
 /* ---- Predictions -------------------------------------------------------- */
 
-/* graft.labels: a JSON array of at least two strings. */
-static char **
-parse_labels (const char *text, GError **error)
+/* graft.labels: a JSON array of at least two strings.  The text comes
+ * from a model file, which may be anyone's: it is checked for size and
+ * nesting before json-glib's parser, which recurses once per level. */
+char **
+graft_backbone_parse_labels (const char *text, GError **error)
 {
   g_autoptr (JsonParser) parser = json_parser_new ();
   g_autoptr (GStrvBuilder) labels = g_strv_builder_new ();
-  JsonNode *root = json_parser_load_from_data (parser, text, -1, NULL)
+  gsize length = strlen (text);
+  JsonNode *root = graft_json_check_text (text, length, NULL)
+    && json_parser_load_from_data (parser, text, (gssize) length, NULL)
     ? json_parser_get_root (parser) : NULL;
   JsonArray *array = root != NULL && JSON_NODE_HOLDS_ARRAY (root)
     ? json_node_get_array (root) : NULL;
@@ -552,14 +557,16 @@ parse_labels (const char *text, GError **error)
   for (guint i = 0; i < json_array_get_length (array); i++)
     {
       JsonNode *node = json_array_get_element (array, i);
-      if (json_node_get_value_type (node) != G_TYPE_STRING)
+      const char *label = json_node_get_value_type (node) == G_TYPE_STRING
+        ? json_node_get_string (node) : NULL;
+      if (label == NULL || !g_utf8_validate (label, -1, NULL))
         {
           g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
                                LABELS_KEY " holds something other than "
                                "names");
           return NULL;
         }
-      g_strv_builder_add (labels, json_node_get_string (node));
+      g_strv_builder_add (labels, label);
     }
   return g_strv_builder_end (labels);
 }
@@ -600,7 +607,7 @@ read_labels (GraftBackbone *self, GError **error)
   const GfModel *m = self->model;
   const char *text = graft_backbone_get_metadata (self, LABELS_KEY);
   size_t outputs = gf_graph_tensor_count (m->graph, m->output);
-  char **labels = text != NULL ? parse_labels (text, error)
+  char **labels = text != NULL ? graft_backbone_parse_labels (text, error)
     : numbered_labels (outputs);
   guint n;
 

@@ -1,12 +1,14 @@
 /* test-backbone.c: GraftBackbone — loading bundled ids and paths, on a
  * thread with progress and cancellation, what it tells, the cut, its
- * predictions, a copy with other preprocessing, and broken files. */
+ * predictions, a copy with other preprocessing, broken files, and
+ * graft.labels as a model from anyone may carry it (issue 11). */
 #include <math.h>
 #include <string.h>
 
 #include <glib/gstdio.h>
 
-#include "graft-backbone.h"
+#include "gf-onnx.h"
+#include "graft-backbone-private.h"
 #include "graft-backbones.h"
 
 #define RESNET "fashion-resnet"
@@ -399,6 +401,104 @@ test_broken (void)
   g_rmdir (dir);
 }
 
+/* ---- graft.labels --------------------------------------------------------- */
+
+#define DEEP_LEVELS 100000   /* overflowed json-glib's stack before */
+
+/* A copy of @backbone at @path whose graft.labels is @labels, written as
+ * `graft-cli export` writes a model's metadata. */
+static void
+save_with_labels (GraftBackbone *backbone, const char *labels,
+                  const char *path)
+{
+  GfModel *m = graft_backbone_get_model (backbone);
+  GfMetadataEntry entry = { (char *) "graft.labels", (char *) labels };
+  GfOnnxExport what = { m->input, m->output, m->name, &entry, 1 };
+  GfError gf_error = { 0 };
+
+  g_assert_cmpint (gf_onnx_save (m->graph, &what, path, &gf_error), ==,
+                   GF_OK);
+}
+
+/* The model at @path loads, and its labels are refused with one line
+ * that says @part. */
+static void
+assert_labels_refused (const char *path, const char *part)
+{
+  g_autoptr (GraftBackbone) model = load_ok (path);
+  g_autoptr (GError) error = NULL;
+
+  g_assert_null (graft_backbone_get_labels (model, NULL, &error));
+  g_assert_nonnull (error);
+  g_test_message ("%s", error->message);
+  g_assert_null (strchr (error->message, '\n'));
+  g_assert_nonnull (strstr (error->message, part));
+}
+
+static void
+test_labels_in_model (void)
+{
+  g_autoptr (GraftBackbone) backbone = load_ok (RESNET);   /* 5 outputs */
+  g_autofree char *dir = g_dir_make_tmp ("graft-backbone-XXXXXX", NULL);
+  g_autofree char *path = g_build_filename (dir, "labels.onnx", NULL);
+  g_autofree char *deep = g_strnfill (DEEP_LEVELS, '[');
+  static const struct { const char *labels, *part; } refused[] = {
+    { "[\"a\", {\"b\": 1}, \"c\", \"d\", \"e\"]", "graft.labels" },
+    { "[\"a\", null, \"c\", \"d\", \"e\"]", "graft.labels" },
+    { "{\"labels\": [\"a\", \"b\"]}", "graft.labels" },
+    { "[\"a\", \"b\"]", "5 outputs but 2 labels" },
+    { "[\"a\", \"b\"", "graft.labels" },
+  };
+
+  {
+    g_autoptr (GraftBackbone) model = NULL;
+    g_autoptr (GError) error = NULL;
+    const char *const *labels;
+    save_with_labels (backbone, "[\"T-shirt\", \"bag\", \"sandale\", "
+                      "\"chemise \u00e0 col\", \"[sneaker]\"]", path);
+    model = load_ok (path);
+    labels = graft_backbone_get_labels (model, NULL, &error);
+    g_assert_no_error (error);
+    g_assert_cmpuint (g_strv_length ((char **) labels), ==, 5);
+    g_assert_cmpstr (labels[3], ==, "chemise \u00e0 col");
+    g_assert_cmpstr (labels[4], ==, "[sneaker]");
+  }
+  save_with_labels (backbone, deep, path);
+  assert_labels_refused (path, "graft.labels");
+  for (guint i = 0; i < G_N_ELEMENTS (refused); i++)
+    {
+      save_with_labels (backbone, refused[i].labels, path);
+      assert_labels_refused (path, refused[i].part);
+    }
+  g_assert_true (g_remove (path) == 0 && g_rmdir (dir) == 0);
+}
+
+/* The parser alone, as the fuzzer drives it. */
+static void
+test_labels_text (void)
+{
+  g_autofree char *deep = g_strnfill (DEEP_LEVELS, '[');
+  g_autofree char *deep_in_string = g_strconcat ("[\"", deep, "\", \"b\"]",
+                                                 NULL);
+  const char *refused[] = { "", "null", "[\"a\"]", "[\"a\", 1]",
+                            "[\"a\", \"\\ud800\"]", "[\"a\" \"b\"]",
+                            deep };
+  g_auto (GStrv) two = NULL;
+
+  for (guint i = 0; i < G_N_ELEMENTS (refused); i++)
+    {
+      g_autoptr (GError) error = NULL;
+      g_assert_null (graft_backbone_parse_labels (refused[i], &error));
+      g_assert_nonnull (error);
+      g_assert_null (strchr (error->message, '\n'));
+    }
+  /* Brackets inside a name are a name. */
+  two = graft_backbone_parse_labels (deep_in_string, NULL);
+  g_assert_nonnull (two);
+  g_assert_cmpuint (strlen (two[0]), ==, DEEP_LEVELS);
+  g_assert_cmpstr (two[1], ==, "b");
+}
+
 int
 main (int argc, char **argv)
 {
@@ -414,5 +514,7 @@ main (int argc, char **argv)
   g_test_add_func ("/train/backbone/save-copy-defaulted",
                    test_save_copy_defaulted);
   g_test_add_func ("/train/backbone/broken", test_broken);
+  g_test_add_func ("/train/backbone/labels/in-model", test_labels_in_model);
+  g_test_add_func ("/train/backbone/labels/text", test_labels_text);
   return g_test_run ();
 }

@@ -22,6 +22,7 @@
 #include "graft-run-export.h"
 #include "graft-run-files.h"
 #include "graft-safetensors.h"
+#include "graft-test-corrupt.h"
 #include "graft-trainer.h"
 #include "train-test-pictures.h"
 
@@ -119,18 +120,6 @@ read_file (const char *dir, const char *name, gsize *length)
   return text;
 }
 
-static void
-write_file (const char *dir, const char *name, const char *text, gssize n)
-{
-  g_autofree char *path = g_build_filename (dir, name, NULL);
-  g_autoptr (GError) error = NULL;
-
-  /* No fsync: the test's own copies need not survive a crash. */
-  g_file_set_contents_full (path, text, n, G_FILE_SET_CONTENTS_NONE, 0644,
-                            &error);
-  g_assert_no_error (error);
-}
-
 /* A fresh copy of the base run in @name under the scratch folder. */
 static char *
 copy_base (const char *name)
@@ -143,7 +132,7 @@ copy_base (const char *name)
     {
       gsize n = 0;
       g_autofree char *bytes = read_file (base, run_files[i], &n);
-      write_file (dir, run_files[i], bytes, (gssize) n);
+      graft_test_write_file (dir, run_files[i], bytes, (gssize) n);
     }
   return dir;
 }
@@ -338,7 +327,7 @@ test_deep_nesting (void)
   g_autoptr (GError) error = NULL;
   g_autoptr (GraftRunConfig) config = NULL;
 
-  write_file (dir, "run.json", deep, -1);
+  graft_test_write_file (dir, "run.json", deep, -1);
   config = graft_run_files_read_config (dir, &error);
   g_assert_null (config);
   assert_refusal (error, "nested deeper");
@@ -499,10 +488,10 @@ static void
 plant_leftovers (const char *dir)
 {
   g_assert_cmpint (g_mkdir_with_parents (dir, 0755), ==, 0);
-  write_file (dir, "run.json.Ab12Cd", "{", -1);
-  write_file (dir, "checkpoint.safetensors.Xy3456", "x", -1);
-  write_file (dir, ".model.onnx.q1w2e3", "x", -1);
-  write_file (dir, "notes.txt.abcdef", "keep", -1);
+  graft_test_write_file (dir, "run.json.Ab12Cd", "{", -1);
+  graft_test_write_file (dir, "checkpoint.safetensors.Xy3456", "x", -1);
+  graft_test_write_file (dir, ".model.onnx.q1w2e3", "x", -1);
+  graft_test_write_file (dir, "notes.txt.abcdef", "keep", -1);
 }
 
 static void
@@ -613,29 +602,10 @@ test_writer_guard (void)
 static void
 corrupt (GByteArray *bytes, gboolean header_first, GRand *rand)
 {
-  guint n = bytes->len;
   guint span = header_first && g_rand_boolean (rand)
-    ? MIN (n, HEADER_BIAS_BYTES) : n;
-  guint at = g_rand_int_range (rand, 0, (gint32) MAX (span, 1));
-  guint8 junk[8];
+    ? HEADER_BIAS_BYTES : bytes->len;
 
-  switch (g_rand_int_range (rand, 0, 4))
-    {
-    case 0:
-    case 1:
-      for (guint i = 0, k = g_rand_int_range (rand, 1, 9); i < k; i++)
-        bytes->data[(at + i * 7) % n] ^= 1u << g_rand_int_range (rand, 0, 8);
-      break;
-    case 2:
-      g_byte_array_set_size (bytes, at);
-      break;
-    default:
-      for (guint i = 0; i < sizeof junk; i++)
-        junk[i] = (guint8) g_rand_int_range (rand, 0, 256);
-      g_array_insert_vals ((GArray *) bytes, at, junk,
-                           g_rand_int_range (rand, 1, sizeof junk + 1));
-      break;
-    }
+  graft_test_corrupt (bytes, span, rand);
 }
 
 /* Every reader a user reaches, on @dir: only clean, one-line errors. */
@@ -695,7 +665,7 @@ test_random_corruption (void)
       guint8 *bytes = (guint8 *) read_file (dir, file, &length);
       g_autoptr (GByteArray) array = g_byte_array_new_take (bytes, length);
       corrupt (array, g_str_has_suffix (file, ".safetensors"), rand);
-      write_file (dir, file, (const char *) array->data, array->len);
+      graft_test_write_file (dir, file, (const char *) array->data, array->len);
       read_all (dir, &refusals);
     }
   g_test_message ("%u corruptions, %u resumes refused", n, refusals);

@@ -929,6 +929,13 @@ log_notice (GraftTrainPage *self, const GraftRunNotice *notice)
       line = g_strdup_printf (_("Resumed from epoch %u’s checkpoint"),
                               notice->epoch);
       break;
+    case GRAFT_RUN_NOTICE_LOST:
+      /* Translators: %s is a picture's path, a colon and why it could
+       * not be read. */
+      line = g_strdup_printf (_("Left out a picture that can no longer be "
+                                "read — %s; training goes on without it"),
+                              notice->message);
+      break;
     case GRAFT_RUN_NOTICE_NAN_STOP:
     default:
       line = g_strdup_printf (_("Stopped: %s"), notice->message);

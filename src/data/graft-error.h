@@ -26,6 +26,9 @@ typedef enum
   GRAFT_DATA_ERROR_NOT_REGULAR,   /* a device, socket, pipe or broken link */
   GRAFT_DATA_ERROR_CACHE,         /* the feature cache cannot be used */
   GRAFT_DATA_ERROR_NO_LOADER,     /* this system reads no pictures at all */
+  GRAFT_DATA_ERROR_LOST,          /* pictures scanned fine became unreadable
+                                   * mid-run (graft_run_data_fill_batch) */
+  GRAFT_DATA_ERROR_NO_MEMORY,     /* too little memory to decode it */
 } GraftDataError;
 
 GQuark graft_data_error_quark (void);

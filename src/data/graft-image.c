@@ -327,6 +327,13 @@ graft_image_decode (const char *path, GError **error)
   if (!check_file (path, &size, error))
     return NULL;
   decoded = gdk_pixbuf_new_from_file (path, &local);
+  if (g_error_matches (local, GDK_PIXBUF_ERROR,
+                       GDK_PIXBUF_ERROR_INSUFFICIENT_MEMORY))
+    {
+      g_set_error (error, GRAFT_DATA_ERROR, GRAFT_DATA_ERROR_NO_MEMORY,
+                   _("out of memory decoding it: %s"), local->message);
+      return NULL;
+    }
   /* Some loaders (GIF) return what they could decode of a damaged file
    * together with an error: that is not a picture to train on. */
   if (local != NULL || decoded == NULL)

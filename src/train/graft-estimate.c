@@ -426,19 +426,29 @@ probe_optimizer (GraftProbe *p, const GraftRunConfig *c, GError **error)
 }
 
 /* Mean seconds to decode and prepare one picture, over a few spread
- * through the data set. */
+ * through the data set.  A picture gone since the scan is passed over
+ * (the run will be too); only when none can be read is it an error. */
 static gboolean
 probe_decode (GraftProbe *p, GraftRunData *data, GError **error)
 {
   guint n = graft_run_data_n_samples (data), k = MIN (n, PROBE_PICTURES);
   g_autofree float *tensor = g_new (float, p->input_count);
   gint64 start = g_get_monotonic_time ();
+  g_autoptr (GError) last = NULL;
+  guint read = 0;
 
   for (guint i = 0; i < k; i++)
-    if (!graft_run_data_fill (data, (guint) ((guint64) i * n / k), 0, tensor,
-                              error))
+    {
+      g_clear_error (&last);
+      read += graft_run_data_fill (data, (guint) ((guint64) i * n / k), 0,
+                                   tensor, &last);
+    }
+  if (k > 0 && read == 0)
+    {
+      g_propagate_error (error, g_steal_pointer (&last));
       return FALSE;
-  p->decode = k ? seconds_since (start) / k : 0;
+    }
+  p->decode = read ? seconds_since (start) / read : 0;
   return TRUE;
 }
 

@@ -3,12 +3,15 @@
 
 #include "graft-run-data.h"
 
+#include <string.h>
+
 #include "graft-augment.h"
 #include "graft-decode-pool.h"
 #include "graft-error.h"
 #include "graft-image.h"
 #include "graft-json.h"
 #include "graft-scan.h"
+#include "graft-text.h"
 
 struct _GraftRunData
 {
@@ -22,6 +25,11 @@ struct _GraftRunData
   GPtrArray *names;      /* class names with pictures, NULL-terminated */
   JsonNode *description;
   GraftDecodePool *pool; /* batches decode on every core */
+  /* Pictures the scan accepted that could not be read later in the run:
+   * per run sample, the reason (NULL while it is there), and run.json's
+   * "lost" entries, those a resumed run's earlier sessions lost first. */
+  char **lost;
+  JsonArray *lost_json;
 };
 
 void
@@ -29,6 +37,11 @@ graft_run_data_free (GraftRunData *data)
 {
   if (data == NULL)
     return;
+  if (data->lost != NULL)
+    for (guint i = 0; i < data->samples->len; i++)
+      g_free (data->lost[i]);
+  g_free (data->lost);
+  g_clear_pointer (&data->lost_json, json_array_unref);
   g_clear_pointer (&data->scan, graft_scan_free);
   g_array_unref (data->samples);
   g_array_unref (data->labels);
@@ -119,7 +132,14 @@ describe (GraftRunData *data)
                                        data->scan->warnings->pdata[i])
                                    ->message);
   json_builder_end_array (b);
+  json_builder_set_member_name (b, "lost");
+  json_builder_begin_array (b);
+  for (guint i = 0; i < json_array_get_length (data->lost_json); i++)
+    json_builder_add_value (b, json_node_copy (json_array_get_element
+                                               (data->lost_json, i)));
+  json_builder_end_array (b);
   json_builder_end_object (b);
+  g_clear_pointer (&data->description, json_node_unref);
   data->description = json_builder_get_root (b);
 }
 
@@ -141,6 +161,7 @@ graft_run_data_load (const GraftRunConfig *config, const GfPreprocess *pre,
   data->train = g_array_new (FALSE, FALSE, sizeof (guint));
   data->val = g_array_new (FALSE, FALSE, sizeof (guint));
   data->names = g_ptr_array_new_with_free_func (g_free);
+  data->lost_json = json_array_new ();
   if (data->scan == NULL
       || !check_one_class_a_folder (config, data->scan, error))
     return NULL;
@@ -163,9 +184,8 @@ graft_run_data_load (const GraftRunConfig *config, const GfPreprocess *pre,
   data->seed = config->seed;
   graft_augment_init (&data->augment, config->augment_flip,
                       config->augment_crop);
-  data->pool = graft_decode_pool_new (config->threads, error);
-  if (data->pool == NULL)
-    return NULL;
+  data->pool = graft_decode_pool_new (config->threads);
+  data->lost = g_new0 (char *, data->samples->len);
   describe (data);
   (void) control;
   return g_steal_pointer (&data);
@@ -294,6 +314,30 @@ graft_run_data_fill (GraftRunData *data, guint sample, guint view,
   return TRUE;
 }
 
+/* Run.json names a lost picture as text (valid UTF-8, no control
+ * characters), with its bytes in base64 beside it when that text is not
+ * the file name itself. */
+static void
+mark_lost (GraftRunData *data, guint sample, const char *reason)
+{
+  const char *path = scan_sample (data, sample)->path;
+  g_autofree char *shown = graft_text_from_filename (path);
+  g_autofree char *why = graft_text_escape (reason);
+  JsonObject *entry = json_object_new ();
+
+  g_free (data->lost[sample]);
+  data->lost[sample] = g_strdup (why);
+  json_object_set_string_member (entry, "path", shown);
+  if (!g_str_equal (shown, path))
+    {
+      g_autofree char *bytes = g_base64_encode ((const guchar *) path,
+                                                strlen (path));
+      json_object_set_string_member (entry, "path_bytes", bytes);
+    }
+  json_object_set_string_member (entry, "reason", why);
+  json_array_add_object_element (data->lost_json, entry);
+}
+
 gboolean
 graft_run_data_fill_batch (GraftRunData *data, const guint *samples, guint n,
                            guint view, float *out, GError **error)
@@ -302,7 +346,8 @@ graft_run_data_fill_batch (GraftRunData *data, const guint *samples, guint n,
                            GRAFT_DEFAULT_MAX_PIXELS };
   g_autofree GraftDecodeItem *items = g_new (GraftDecodeItem, n);
   g_autofree GError **errors = g_new0 (GError *, n);
-  gboolean ok = TRUE;
+  g_autofree char *shown = NULL;
+  guint n_lost = 0, first = 0;
 
   for (guint i = 0; i < n; i++)
     {
@@ -312,16 +357,127 @@ graft_run_data_fill_batch (GraftRunData *data, const guint *samples, guint n,
   if (!graft_decode_pool_tensors (data->pool, &spec, items, n, out, errors,
                                   NULL, error))
     return FALSE;
+  /* Memory running out is the machine's failure, not the picture's. */
+  for (guint i = 0; i < n; i++)
+    if (g_error_matches (errors[i], GRAFT_DATA_ERROR,
+                         GRAFT_DATA_ERROR_NO_MEMORY))
+      {
+        g_propagate_error (error, g_steal_pointer (&errors[i]));
+        for (guint j = 0; j < n; j++)
+          g_clear_error (&errors[j]);
+        return FALSE;
+      }
+  /* The scan decoded every picture: one that fails now was deleted,
+   * moved, changed or locked since, and is the run's loss, not its end. */
   for (guint i = 0; i < n; i++)
     if (errors[i] != NULL)
       {
-        if (ok)
-          {
-            g_propagate_prefixed_error (error, g_steal_pointer (&errors[i]),
-                                        "%s: ", items[i].path);
-            ok = FALSE;
-          }
+        first = n_lost++ == 0 ? i : first;
+        mark_lost (data, samples[i], errors[i]->message);
         g_clear_error (&errors[i]);
       }
-  return ok;
+  if (n_lost == 0)
+    return TRUE;
+  describe (data);
+  shown = graft_text_from_filename (items[first].path);
+  g_set_error (error, GRAFT_DATA_ERROR, GRAFT_DATA_ERROR_LOST,
+               "%u of %u pictures could not be read any more (%s: %s)",
+               n_lost, n, shown, data->lost[samples[first]]);
+  return FALSE;
+}
+
+/* ---- Pictures lost mid-run ----------------------------------------------------- */
+
+gboolean
+graft_run_data_is_lost (GraftRunData *data, guint sample)
+{
+  return data->lost != NULL && data->lost[sample] != NULL;
+}
+
+const char *
+graft_run_data_lost_reason (GraftRunData *data, guint sample)
+{
+  return data->lost != NULL ? data->lost[sample] : NULL;
+}
+
+guint
+graft_run_data_n_lost (GraftRunData *data)
+{
+  guint n = 0;
+
+  for (guint i = 0; data->lost != NULL && i < data->samples->len; i++)
+    n += data->lost[i] != NULL;
+  return n;
+}
+
+guint
+graft_run_data_keep_present (GraftRunData *data, const guint *samples,
+                             guint n, guint *out)
+{
+  guint kept = 0;
+
+  for (guint i = 0; i < n; i++)
+    if (!graft_run_data_is_lost (data, samples[i]))
+      out[kept++] = samples[i];
+  return kept;
+}
+
+/* The share of all pictures that may be lost before a run gives up: past
+ * it, the data set is no longer the one the user chose. */
+#define LOST_SHARE_LIMIT 0.5
+
+gboolean
+graft_run_data_check_lost (GraftRunData *data, GError **error)
+{
+  guint k = graft_run_data_n_classes (data), n_lost;
+  g_autofree guint *left = g_new0 (guint, k);
+
+  for (guint i = 0; i < data->train->len; i++)
+    {
+      guint sample = g_array_index (data->train, guint, i);
+      left[graft_run_data_label (data, sample)]
+        += !graft_run_data_is_lost (data, sample);
+    }
+  for (guint c = 0; c < k; c++)
+    if (left[c] == 0)
+      {
+        g_set_error (error, GRAFT_DATA_ERROR, GRAFT_DATA_ERROR_NO_CLASSES,
+                     "class “%s” has no training pictures left: its "
+                     "pictures could not be read any more",
+                     (const char *) data->names->pdata[c]);
+        return FALSE;
+      }
+  n_lost = graft_run_data_n_lost (data);
+  if (n_lost > LOST_SHARE_LIMIT * data->samples->len)
+    {
+      g_set_error (error, GRAFT_DATA_ERROR, GRAFT_DATA_ERROR_NO_CLASSES,
+                   "%u of the run's %u pictures could not be read any more; "
+                   "too many are gone to go on", n_lost, data->samples->len);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+void
+graft_run_data_keep_earlier_lost (GraftRunData *data, JsonNode *previous)
+{
+  JsonObject *o = previous != NULL && JSON_NODE_HOLDS_OBJECT (previous)
+    ? json_node_get_object (previous) : NULL;
+  JsonNode *lost = o != NULL ? json_object_get_member (o, "lost") : NULL;
+  g_autoptr (JsonArray) kept = json_array_new ();
+  JsonArray *earlier;
+
+  if (lost == NULL || !JSON_NODE_HOLDS_ARRAY (lost))
+    return;
+  earlier = json_node_get_array (lost);
+  for (guint i = 0; i < json_array_get_length (earlier); i++)
+    if (JSON_NODE_HOLDS_OBJECT (json_array_get_element (earlier, i)))
+      json_array_add_element (kept, json_node_copy
+                              (json_array_get_element (earlier, i)));
+  for (guint i = 0; i < json_array_get_length (data->lost_json); i++)
+    json_array_add_element (kept, json_node_copy
+                            (json_array_get_element (data->lost_json, i)));
+  g_clear_pointer (&data->lost_json, json_array_unref);
+  data->lost_json = g_steal_pointer (&kept);
+  describe (data);
 }

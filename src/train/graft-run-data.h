@@ -47,10 +47,32 @@ gboolean graft_run_data_fill (GraftRunData *data, guint sample, guint view,
                               float *out, GError **error);
 
 /* The same for pictures @samples[0..n), decoded on every core, into
- * consecutive tensors at @out; the first failure is reported. */
+ * consecutive tensors at @out.  A picture that cannot be read (the scan
+ * read it: it was deleted, changed or locked since) is marked lost, with
+ * its reason, and listed in the description's "lost" array; then FALSE
+ * with GRAFT_DATA_ERROR_LOST, the batch to be filled again without it.
+ * Any other error is the pool's. */
 gboolean graft_run_data_fill_batch (GraftRunData *data, const guint *samples,
                                     guint n, guint view, float *out,
                                     GError **error);
+
+/* Lost pictures: whether @sample is, why (NULL when it is not), and how
+ * many are. */
+gboolean     graft_run_data_is_lost     (GraftRunData *data, guint sample);
+const char  *graft_run_data_lost_reason (GraftRunData *data, guint sample);
+guint        graft_run_data_n_lost      (GraftRunData *data);
+/* Copies the samples of @samples[0..n) not lost into @out (room for
+ * @n), in order; returns how many. */
+guint        graft_run_data_keep_present (GraftRunData *data,
+                                          const guint *samples, guint n,
+                                          guint *out);
+/* FALSE, with a one-line reason, when the lost pictures leave a class
+ * without training pictures or are more than half of all. */
+gboolean     graft_run_data_check_lost  (GraftRunData *data, GError **error);
+/* Puts the "lost" entries of @previous (an earlier session's "data"
+ * object in run.json; may be NULL) before this session's. */
+void         graft_run_data_keep_earlier_lost (GraftRunData *data,
+                                               JsonNode *previous);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (GraftRunData, graft_run_data_free)
 

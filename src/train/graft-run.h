@@ -43,13 +43,16 @@ GType graft_run_state_get_type (void);
  * ended early (patience, or a progressive run's plateau), or ended on a
  * NaN or infinite loss (then "failed" follows), or a run opened with
  * graft_run_open() took up again from its checkpoint (once, after the
- * kept history and before anything new). */
+ * kept history and before anything new), or a picture could not be read
+ * any more and the run goes on without it (one each; run.json lists them
+ * under data.lost). */
 typedef enum
 {
   GRAFT_RUN_NOTICE_BEST_EPOCH,
   GRAFT_RUN_NOTICE_EARLY_STOP,
   GRAFT_RUN_NOTICE_NAN_STOP,
   GRAFT_RUN_NOTICE_RESUMED,
+  GRAFT_RUN_NOTICE_LOST,
 } GraftRunNoticeKind;
 
 #define GRAFT_TYPE_RUN_NOTICE_KIND (graft_run_notice_kind_get_type ())

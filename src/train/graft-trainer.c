@@ -25,10 +25,12 @@
 #include "graft-error.h"
 #include "graft-feature-cache.h"
 #include "graft-image.h"
+#include "graft-json.h"
 #include "graft-head.h"
 #include "graft-safetensors.h"
 #include "graft-run-data.h"
 #include "graft-run-files.h"
+#include "graft-text.h"
 
 #define PROGRESS_INTERVAL_US (G_USEC_PER_SEC / 4)
 
@@ -98,10 +100,14 @@ graft_event_free (GraftEvent *event)
   g_free (event);
 }
 
+/* A trainer made by graft_trainer_new () has no sink: it tells nothing. */
 static void
 emit (GraftTrainer *t, GraftEvent *event)
 {
-  t->sink (event, t->sink_data);
+  if (t->sink != NULL)
+    t->sink (event, t->sink_data);
+  else
+    graft_event_free (event);
 }
 
 static GraftEvent *
@@ -578,8 +584,8 @@ keep_row (GraftTrainer *t, guint sample, const float *row)
 /* Fills the trainable part's input with pictures @samples[0..n): from
  * the kept prefix outputs, else the disk cache, else through the prefix. */
 static gboolean
-fill_part (GraftTrainer *t, const guint *samples, guint n, guint view,
-           GError **error)
+fill_present (GraftTrainer *t, const guint *samples, guint n, guint view,
+              GError **error)
 {
   gf_real *in = gf_graph_tensor_data (t->part, t->part_in);
   gsize count = t->boundary_count;
@@ -615,6 +621,51 @@ fill_part (GraftTrainer *t, const guint *samples, guint n, guint view,
       disk_store (t, missing[j], view, rows + j * count);
     }
   return TRUE;
+}
+
+/* One notice for each picture of @samples[0..n) found lost by the fill
+ * that just failed (those of earlier batches were filtered out). */
+static void
+tell_lost (GraftTrainer *t, const guint *samples, guint n)
+{
+  for (guint i = 0; i < n; i++)
+    {
+      const char *reason = graft_run_data_lost_reason (t->data, samples[i]);
+      g_autofree char *shown = NULL;
+      g_autofree char *message = NULL;
+      if (reason == NULL)
+        continue;
+      shown = graft_text_from_filename (graft_run_data_path (t->data,
+                                                             samples[i]));
+      message = g_strdup_printf ("%s: %s", shown, reason);
+      emit_notice (t, GRAFT_RUN_NOTICE_LOST, message);
+    }
+}
+
+/* fill_present () on the pictures of @samples[0..n) that are still
+ * there, whose indexes go to @used (room for @n), how many to @n_used
+ * (possibly 0).  A picture that cannot be read any more is told once and
+ * left out, the batch filled again without it; the run fails when too
+ * many are gone.  With none lost, the same batch as ever is filled. */
+static gboolean
+fill_part (GraftTrainer *t, const guint *samples, guint n, guint view,
+           guint *used, guint *n_used, GError **error)
+{
+  for (;;)
+    {
+      g_autoptr (GError) local = NULL;
+      *n_used = graft_run_data_keep_present (t->data, samples, n, used);
+      if (fill_present (t, used, *n_used, view, &local))
+        return TRUE;
+      if (!g_error_matches (local, GRAFT_DATA_ERROR, GRAFT_DATA_ERROR_LOST))
+        {
+          g_propagate_error (error, g_steal_pointer (&local));
+          return FALSE;
+        }
+      tell_lost (t, used, *n_used);
+      if (!graft_run_data_check_lost (t->data, error))
+        return FALSE;
+    }
 }
 
 /* ---- Loss ------------------------------------------------------------------ */
@@ -679,21 +730,27 @@ graft_trainer_epoch_order (GraftTrainer *t, guint epoch)
   return order;
 }
 
-gboolean
-graft_trainer_step (GraftTrainer *t, const guint *samples, guint n,
-                    guint view, guint step, double lr, double *loss,
-                    GError **error)
+/* graft_trainer_step () on the pictures of the batch still there, how
+ * many in @n_used; none there, no step at all. */
+static gboolean
+step_present (GraftTrainer *t, const guint *batch, guint n_batch, guint view,
+              guint step, double lr, double *loss, guint *n_used,
+              GError **error)
 {
-  g_autofree int32_t *labels = g_new (int32_t, n);
-  g_autofree gf_real *probs = g_new (gf_real, n * t->head.n_classes);
-  g_autofree gf_real *dlogits = g_new (gf_real, n * t->head.n_classes);
+  g_autofree guint *samples = g_new (guint, n_batch);
+  g_autofree int32_t *labels = g_new (int32_t, n_batch);
+  g_autofree gf_real *probs = g_new (gf_real, n_batch * t->head.n_classes);
+  g_autofree gf_real *dlogits = g_new (gf_real, n_batch * t->head.n_classes);
   GfError gf_error = { 0 };
   GfStatus status;
+  guint n;
 
+  if (!fill_part (t, batch, n_batch, view, samples, n_used, error))
+    return FALSE;
+  if ((n = *n_used) == 0)
+    return TRUE;
   for (guint i = 0; i < n; i++)
     labels[i] = (int32_t) graft_run_data_label (t->data, samples[i]);
-  if (!fill_part (t, samples, n, view, error))
-    return FALSE;
   /* Dropout masks follow the step, so a resumed run draws the same. */
   gf_graph_set_seed (t->part, t->config->seed ^ ((guint64) step << 20));
   status = gf_graph_forward (t->part, n, GF_GRAPH_TRAIN, &gf_error);
@@ -711,15 +768,41 @@ graft_trainer_step (GraftTrainer *t, const guint *samples, guint n,
   return TRUE;
 }
 
+gboolean
+graft_trainer_step (GraftTrainer *t, const guint *samples, guint n,
+                    guint view, guint step, double lr, double *loss,
+                    GError **error)
+{
+  guint n_used;
+
+  if (!step_present (t, samples, n, view, step, lr, loss, &n_used, error))
+    return FALSE;
+  if (n_used > 0)
+    return TRUE;
+  g_set_error_literal (error, GRAFT_DATA_ERROR, GRAFT_DATA_ERROR_LOST,
+                       "none of the batch's pictures can be read any more");
+  return FALSE;
+}
+
+/* One step on the batch @samples[0..n); how many of its pictures were
+ * still there comes back in @n_used.  A batch whose every picture is lost
+ * changes no weight and has no loss to record, yet still counts as its
+ * step: the schedule, the stages and a resumed run's position all count
+ * an epoch as steps_per_epoch () steps. */
 static gboolean
 train_step (GraftTrainer *t, const guint *samples, guint n, guint view,
-            double *loss, GError **error)
+            double *loss, guint *n_used, GError **error)
 {
   double lr = gf_schedule_lr (&t->schedule, t->step - t->stage_start_step);
   GraftEvent *e;
 
-  if (!graft_trainer_step (t, samples, n, view, t->step, lr, loss, error))
+  if (!step_present (t, samples, n, view, t->step, lr, loss, n_used, error))
     return FALSE;
+  if (*n_used == 0)
+    {
+      t->step++;
+      return TRUE;
+    }
   if (!isfinite (*loss))
     return fail_numeric (t, error, "the loss became %s at step %u; try a "
                          "lower learning rate (the last good checkpoint is "
@@ -750,16 +833,20 @@ refill_cache (GraftTrainer *t, GError **error)
   guint n_val = graft_run_data_n_val (t->data);
   const guint *val = graft_run_data_val (t->data);
   g_autofree guint *order = NULL;
+  g_autofree guint *used = g_new (guint, batch);
+  guint n_used;
 
   t->refill = FALSE;
   if (t->cached == NULL || t->prefix == NULL || first == t->epoch)
     return TRUE;
   order = graft_trainer_epoch_order (t, first);
   for (guint start = 0; start < n; start += batch)
-    if (!fill_part (t, order + start, MIN (batch, n - start), 0, error))
+    if (!fill_part (t, order + start, MIN (batch, n - start), 0, used,
+                    &n_used, error))
       return FALSE;
   for (guint start = 0; start < n_val; start += batch)
-    if (!fill_part (t, val + start, MIN (batch, n_val - start), 0, error))
+    if (!fill_part (t, val + start, MIN (batch, n_val - start), 0, used,
+                    &n_used, error))
       return FALSE;
   return TRUE;
 }
@@ -771,22 +858,25 @@ train_epoch (GraftTrainer *t, double *mean_loss, GError **error)
   g_autofree guint *order = graft_trainer_epoch_order (t, t->epoch);
   gboolean augment = t->config->augment_flip || t->config->augment_crop;
   guint view = augment ? t->epoch + 1 : 0;
+  guint n_trained = 0;   /* the pictures still there */
   double sum = 0;
 
   if (t->refill && !refill_cache (t, error))
     return FALSE;
   for (guint start = 0; start < n; start += batch)
     {
-      double loss;
+      double loss = 0;
+      guint n_used;
       if (graft_control_wait (t->control))
         return TRUE;
       if (!train_step (t, order + start, MIN (batch, n - start), view, &loss,
-                       error))
+                       &n_used, error))
         return FALSE;
-      sum += loss * MIN (batch, n - start);
+      sum += n_used > 0 ? loss * n_used : 0;
+      n_trained += n_used;
       report_progress (t, (double) t->step / MAX (t->total_steps, 1));
     }
-  *mean_loss = sum / MAX (n, 1);
+  *mean_loss = sum / MAX (n_trained, 1);
   return TRUE;
 }
 
@@ -799,6 +889,8 @@ validate (GraftTrainer *t, GraftEpochReport *r, GError **error)
   g_autofree guint *per_class = g_new0 (guint, k);
   g_autofree gf_real *probs = g_new (gf_real, batch * k);
   g_autofree int32_t *labels = g_new (int32_t, batch);
+  g_autofree guint *used = g_new (guint, batch);
+  guint n_validated = 0;   /* the pictures still there */
   GfError gf_error = { 0 };
   double sum = 0;
 
@@ -807,12 +899,16 @@ validate (GraftTrainer *t, GraftEpochReport *r, GError **error)
   r->class_accuracy = g_new0 (double, k);
   for (guint start = 0; start < n; start += batch)
     {
-      guint m = MIN (batch, n - start);
+      guint m;
       GfStatus status;
-      for (guint i = 0; i < m; i++)
-        labels[i] = (int32_t) graft_run_data_label (t->data, val[start + i]);
-      if (!fill_part (t, val + start, m, 0, error))
+      if (!fill_part (t, val + start, MIN (batch, n - start), 0, used, &m,
+                      error))
         return FALSE;
+      if (m == 0)
+        continue;
+      n_validated += m;
+      for (guint i = 0; i < m; i++)
+        labels[i] = (int32_t) graft_run_data_label (t->data, used[i]);
       status = gf_graph_forward (t->part, m, GF_GRAPH_INFER, &gf_error);
       if (status != GF_OK)
         return fail_engine (error, status, &gf_error);
@@ -828,6 +924,7 @@ validate (GraftTrainer *t, GraftEpochReport *r, GError **error)
   for (guint c = 0; c < k; c++)
     r->class_accuracy[c] = per_class[c]
       ? (double) r->confusion[c * k + c] / per_class[c] : NAN;
+  n = n_validated;
   r->val_loss = n ? sum / n : NAN;
   r->val_accuracy = n ? (double) correct / n : NAN;
   /* Finite logits always give a finite loss: these weights are broken,
@@ -1565,6 +1662,23 @@ read_counters (GraftTrainer *t, GraftSafetensors *st, guint64 *frozen,
   return check_position (t, error);
 }
 
+/* The pictures earlier sessions lost stay in run.json's list: the scan
+ * of this one no longer finds them, or refused them. */
+static void
+keep_earlier_lost (GraftTrainer *t)
+{
+  g_autofree char *path = g_build_filename (t->run_dir, GRAFT_RUN_JSON, NULL);
+  g_autoptr (JsonParser) parser = json_parser_new ();
+  JsonNode *root;
+
+  if (!graft_json_load_file (parser, path, NULL))
+    return;
+  root = json_parser_get_root (parser);
+  if (root != NULL && JSON_NODE_HOLDS_OBJECT (root))
+    graft_run_data_keep_earlier_lost (t->data, json_object_get_member
+                                      (json_node_get_object (root), "data"));
+}
+
 /* Back to where the checkpoint left off: same stage, weights, optimizer
  * and counters; the history cut to the checkpoint, so no step is missing
  * or counted twice. */
@@ -1596,6 +1710,7 @@ start_resumed (GraftTrainer *t, Outcome *o, GError **error)
       return FALSE;
     }
   graft_run_history_truncate (t->history, t->step, t->epoch);
+  keep_earlier_lost (t);
   o->best_epoch = graft_run_history_best (t->history, &o->best_loss);
   o->since_best = o->best_epoch ? t->epoch - o->best_epoch : 0;
   stage_start = t->stage_start_step;

@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "graft-cli-private.h"
 #include "graft-json.h"
@@ -21,6 +22,8 @@ typedef struct
   GraftCliProgress *progress;
   gboolean failed;
   char *message;
+  GraftRun *run;
+  guint signals;   /* Ctrl-C and SIGTERM received */
 } Session;
 
 static void
@@ -36,6 +39,16 @@ on_stage (GraftRun *run, guint epoch, guint step, const char *block,
           const char *reason, Session *s)
 {
   fprintf (stderr, "\nstage at epoch %u: %s — %s\n", epoch, block, reason);
+}
+
+/* A picture lost mid-run is worth a line: the run goes on without it.
+ * The message is already one line of clean UTF-8 (graft-text.h). */
+static void
+on_notice (GraftRun *run, GraftRunNoticeKind kind, const char *message,
+           Session *s)
+{
+  if (kind == GRAFT_RUN_NOTICE_LOST)
+    fprintf (stderr, "\nskipped %s; the run goes on without it\n", message);
 }
 
 static void
@@ -59,12 +72,24 @@ on_failed (GraftRun *run, const char *message, Session *s)
   g_main_loop_quit (s->loop);
 }
 
+/* The first stops the run at the next step, keeping what it learnt
+ * (stopping can take as long as a step); a second quits at once, with
+ * the run as it was at its last checkpoint, which its files always are. */
 static gboolean
-on_signal (gpointer run)
+on_signal (gpointer data)
 {
-  fprintf (stderr, "\nstopping…\n");
-  graft_run_stop (run);
-  return G_SOURCE_CONTINUE;
+  Session *s = data;
+
+  if (s->signals++ == 0)
+    {
+      fprintf (stderr, "\nstopping… (again to quit at once)\n");
+      graft_run_stop (s->run);
+      return G_SOURCE_CONTINUE;
+    }
+  fprintf (stderr, "\ngraft-cli: quit; resume from the last checkpoint "
+           "with graft-cli train --resume %s\n", graft_run_get_dir (s->run));
+  fflush (stderr);
+  _exit (GRAFT_CLI_FAILED);
 }
 
 /* Prints run.json's "final" object on stdout, with the run's folder and
@@ -102,15 +127,16 @@ print_final (const char *run_dir, GError **error)
 static int
 train (GraftRun *run)
 {
-  Session s = { g_main_loop_new (NULL, FALSE) };
-  guint sigint = g_unix_signal_add (SIGINT, on_signal, run);
-  guint sigterm = g_unix_signal_add (SIGTERM, on_signal, run);
+  Session s = { g_main_loop_new (NULL, FALSE), .run = run };
+  guint sigint = g_unix_signal_add (SIGINT, on_signal, &s);
+  guint sigterm = g_unix_signal_add (SIGTERM, on_signal, &s);
   g_autoptr (GError) error = NULL;
   GraftRunState state;
 
   s.progress = graft_cli_progress_new ("train", PROGRESS_SCALE);
   g_signal_connect (run, "epoch", G_CALLBACK (on_epoch), &s);
   g_signal_connect (run, "stage", G_CALLBACK (on_stage), &s);
+  g_signal_connect (run, "notice", G_CALLBACK (on_notice), &s);
   g_signal_connect (run, "notify::progress", G_CALLBACK (on_progress), &s);
   g_signal_connect (run, "finished", G_CALLBACK (on_finished), &s);
   g_signal_connect (run, "failed", G_CALLBACK (on_failed), &s);

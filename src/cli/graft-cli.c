@@ -2,9 +2,13 @@
  * stderr, a non-zero exit with a one-line reason on failure. */
 #define G_LOG_DOMAIN "graft-cli"
 
+#include <fcntl.h>
 #include <locale.h>
+#include <malloc.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "gf-engine.h"
@@ -160,6 +164,96 @@ graft_cli_progress_free (GraftCliProgress *progress)
   g_free (progress);
 }
 
+/* ---- Out of memory --------------------------------------------------------- */
+
+/* GLib aborts the process when an allocation fails (g_malloc, and a
+ * thread it cannot start), with a core dump and a message written for
+ * its developers.  Here that becomes one line and exit status 1, like
+ * every other failure.  Nothing is allocated on the way out. */
+static GLogWriterOutput
+write_log (GLogLevelFlags level, const GLogField *fields, gsize n_fields,
+           gpointer data)
+{
+  const char *message = NULL;
+
+  if (!(level & G_LOG_LEVEL_ERROR))
+    return g_log_writer_default (level, fields, n_fields, data);
+  for (gsize i = 0; i < n_fields; i++)
+    if (g_str_equal (fields[i].key, "MESSAGE") && fields[i].length < 0)
+      message = fields[i].value;
+  if (message != NULL && strstr (message, "failed to allocate") != NULL)
+    fprintf (stderr, "graft-cli: out of memory: %s\n",
+             strstr (message, "failed to allocate"));
+  else if (message != NULL && strstr (message, "creating thread") != NULL)
+    fprintf (stderr, "graft-cli: out of memory or threads: %s\n",
+             strstr (message, "creating thread"));
+  else
+    return g_log_writer_default (level, fields, n_fields, data);
+  fflush (stderr);
+  _exit (GRAFT_CLI_FAILED);
+}
+
+/* Within this much of the limit on address space, a crash is taken for
+ * what it almost surely is: memory ran out where nothing could report it
+ * (GLib formatting its own out-of-memory message recurses until the
+ * stack ends; a library's unchecked allocation). */
+#define CRASH_NEAR_LIMIT ((size_t) 16 << 20)
+
+static size_t crash_limit;   /* the limit, when one is set */
+
+/* The process's address space in bytes, from /proc/self/statm; 0 when it
+ * cannot be read.  Async-signal-safe. */
+static size_t
+address_space_used (void)
+{
+  char text[64];
+  int fd = open ("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+  ssize_t n = fd >= 0 ? read (fd, text, sizeof text - 1) : -1;
+  size_t pages = 0;
+
+  if (fd >= 0)
+    close (fd);
+  for (ssize_t i = 0; i < n && text[i] >= '0' && text[i] <= '9'; i++)
+    pages = pages * 10 + (size_t) (text[i] - '0');
+  return pages * (size_t) sysconf (_SC_PAGESIZE);
+}
+
+static void
+on_crash (int signo)
+{
+  static const char line[] = "graft-cli: out of memory: the limit on "
+    "address space (ulimit -v) is used up\n";
+  size_t used = address_space_used ();
+
+  if (used != 0 && used + CRASH_NEAR_LIMIT >= crash_limit)
+    {
+      if (write (STDERR_FILENO, line, sizeof line - 1) < 0)
+        _exit (GRAFT_CLI_FAILED);
+      _exit (GRAFT_CLI_FAILED);
+    }
+  signal (signo, SIG_DFL);
+  raise (signo);
+}
+
+/* Only under a limit: elsewhere a crash is a crash.  The handler runs on
+ * a stack of its own, since the thread's may be what ran out. */
+static void
+catch_crashes_at_limit (size_t limit)
+{
+  static char alternate[1 << 16];
+  stack_t stack = { .ss_sp = alternate, .ss_size = sizeof alternate };
+  struct sigaction action = { .sa_handler = on_crash,
+                              .sa_flags = SA_ONSTACK | SA_RESETHAND };
+  static const int signals[] = { SIGSEGV, SIGBUS, SIGABRT, SIGTRAP };
+
+  crash_limit = limit;
+  if (sigaltstack (&stack, NULL) != 0)
+    return;
+  sigemptyset (&action.sa_mask);
+  for (gsize i = 0; i < G_N_ELEMENTS (signals); i++)
+    sigaction (signals[i], &action, NULL);
+}
+
 /* ---- Dispatch ------------------------------------------------------------ */
 
 static void
@@ -188,11 +282,16 @@ fit_memory_limit (char **argv)
 
   if (fit < 0)
     return;
-  /* The main thread's buffer, taken before the data's tensors can leave
-   * too little room for it. */
+  catch_crashes_at_limit (limit);
+  /* glibc gives each thread that allocates a heap of its own, reserving
+   * 64 MiB of address space for it: under a limit, one heap serves all. */
+  mallopt (M_ARENA_MAX, 1);
+  /* The buffers, taken before the data's tensors can leave too little
+   * room for them; --threads asks for no more threads than have them. */
   if (fit >= gf_engine_get_threads ())
     {
-      gf_engine_take_blas_buffer ();
+      gf_engine_cap_threads (gf_engine_get_threads ());
+      gf_engine_take_blas_buffers ();
       return;
     }
   if (fit == 0)
@@ -206,7 +305,8 @@ fit_memory_limit (char **argv)
   g_snprintf (count, sizeof count, "%d", fit);
   if (g_strcmp0 (env, count) == 0)          /* already run again once */
     {
-      gf_engine_take_blas_buffer ();
+      gf_engine_cap_threads (fit);
+      gf_engine_take_blas_buffers ();
       return;
     }
   g_setenv ("OPENBLAS_NUM_THREADS", count, TRUE);
@@ -217,6 +317,7 @@ fit_memory_limit (char **argv)
 int
 main (int argc, char **argv)
 {
+  g_log_set_writer_func (write_log, NULL, NULL);
   setlocale (LC_ALL, "");
   if (argc < 2 || g_str_equal (argv[1], "--help")
       || g_str_equal (argv[1], "-h") || g_str_equal (argv[1], "help"))
@@ -229,10 +330,12 @@ main (int argc, char **argv)
       printf ("graft-cli %s\n", GRAFT_VERSION);
       return 0;
     }
-  fit_memory_limit (argv);
   for (gsize i = 0; i < G_N_ELEMENTS (commands); i++)
     if (g_str_equal (argv[1], commands[i].name))
-      return commands[i].run (argc - 1, argv + 1);
+      {
+        fit_memory_limit (argv);
+        return commands[i].run (argc - 1, argv + 1);
+      }
   return graft_cli_fail (GRAFT_CLI_USAGE, "unknown command '%s' (see "
                          "graft-cli --help)", argv[1]);
 }

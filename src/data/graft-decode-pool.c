@@ -1,17 +1,26 @@
-/* graft-decode-pool.c: a GThreadPool whose threads pull item indices from
- * a shared counter. */
+/* graft-decode-pool.c: threads of Graft's own that pull item indices from
+ * a shared counter.
+ *
+ * Not a GThreadPool: when one of its threads cannot start (out of
+ * memory, a limit on processes) g_thread_pool_new still returns the pool
+ * with an error set, and a later push starts a thread again and queues
+ * the work even when that fails.  Here a pool has exactly the threads it
+ * started, and joins them when freed. */
 #define G_LOG_DOMAIN "graft-decode-pool"
 
 #include "graft-decode-pool.h"
 
 #include <string.h>
 
+#include "gf-engine.h"
 #include "graft-image.h"
 
 struct _GraftDecodePool
 {
-  GThreadPool *threads;
-  guint n_threads;
+  GAsyncQueue *queue;    /* runs to work on; the pool itself means stop */
+  GThread **threads;
+  guint n_started;
+  guint n_threads;       /* at least 1: with none started, the caller */
 };
 
 /* One run: shared by the waiting caller and the workers, on the caller's
@@ -30,10 +39,8 @@ typedef struct
 } Run;
 
 static void
-work (gpointer data, gpointer unused)
+work (Run *run)
 {
-  Run *run = data;
-
   while (!g_cancellable_is_cancelled (run->cancellable))
     {
       guint index = (guint) g_atomic_int_add (&run->next, 1);
@@ -51,17 +58,44 @@ work (gpointer data, gpointer unused)
   g_mutex_unlock (&run->lock);
 }
 
-GraftDecodePool *
-graft_decode_pool_new (guint n_threads, GError **error)
+static gpointer
+thread_main (gpointer data)
 {
-  g_autoptr (GraftDecodePool) pool = g_new0 (GraftDecodePool, 1);
+  GraftDecodePool *pool = data;
+  gpointer item;
 
-  pool->n_threads = n_threads > 0 ? n_threads : g_get_num_processors ();
-  pool->threads = g_thread_pool_new (work, NULL, (gint) pool->n_threads,
-                                     TRUE, error);
-  if (pool->threads == NULL)
-    return NULL;
-  return g_steal_pointer (&pool);
+  while ((item = g_async_queue_pop (pool->queue)) != pool)
+    work (item);
+  return NULL;
+}
+
+/* Under a limit on address space only as many threads as leave room
+ * beside their stacks, and a thread that cannot start (out of memory, a
+ * limit on processes) is one fewer: the pool never fails. */
+GraftDecodePool *
+graft_decode_pool_new (guint n_threads)
+{
+  GraftDecodePool *pool = g_new0 (GraftDecodePool, 1);
+  guint wanted = n_threads > 0 ? n_threads : g_get_num_processors ();
+
+  wanted = (guint) gf_engine_threads_with_room ((int) wanted);
+  pool->queue = g_async_queue_new ();
+  pool->threads = g_new0 (GThread *, MAX (wanted, 1));
+  for (guint i = 0; i < wanted; i++)
+    {
+      g_autoptr (GError) error = NULL;
+      GThread *thread = g_thread_try_new ("graft-decode", thread_main, pool,
+                                          &error);
+      if (thread == NULL)
+        {
+          g_debug ("%u of %u decoding threads started: %s", i, wanted,
+                   error->message);
+          break;
+        }
+      pool->threads[pool->n_started++] = thread;
+    }
+  pool->n_threads = MAX (pool->n_started, 1);
+  return pool;
 }
 
 void
@@ -69,8 +103,12 @@ graft_decode_pool_free (GraftDecodePool *pool)
 {
   if (pool == NULL)
     return;
-  if (pool->threads != NULL)
-    g_thread_pool_free (pool->threads, FALSE, TRUE);
+  for (guint i = 0; i < pool->n_started; i++)
+    g_async_queue_push (pool->queue, pool);
+  for (guint i = 0; i < pool->n_started; i++)
+    g_thread_join (pool->threads[i]);
+  g_async_queue_unref (pool->queue);
+  g_free (pool->threads);
   g_free (pool);
 }
 
@@ -80,26 +118,21 @@ graft_decode_pool_get_threads (GraftDecodePool *pool)
   return pool->n_threads;
 }
 
-/* Starts up to one worker per thread; when none could be started the
- * caller's thread does the work itself. */
+/* Hands the run to up to one worker per thread; with none, the caller's
+ * thread does the work itself. */
 static void
 start_workers (GraftDecodePool *pool, Run *run)
 {
-  guint wanted = MIN (pool->n_threads, run->n_items);
+  guint wanted = MIN (pool->n_started, run->n_items);
 
+  /* Set before the first push: workers decrement it as they finish. */
   run->workers = wanted;
   for (guint i = 0; i < wanted; i++)
-    if (!g_thread_pool_push (pool->threads, run, NULL))
-      {
-        g_mutex_lock (&run->lock);
-        run->workers -= wanted - i;
-        g_mutex_unlock (&run->lock);
-        break;
-      }
-  if (run->workers == 0 && run->n_items > 0)
+    g_async_queue_push (pool->queue, run);
+  if (wanted == 0 && run->n_items > 0)
     {
       run->workers = 1;
-      work (run, NULL);
+      work (run);
     }
 }
 

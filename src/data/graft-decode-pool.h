@@ -25,9 +25,9 @@ typedef void (*GraftPoolFunc) (guint index, gpointer user_data);
 typedef void (*GraftPoolProgressFunc) (guint done, guint total,
                                        gpointer user_data);
 
-/* @n_threads 0: one per processor. */
-GraftDecodePool *graft_decode_pool_new         (guint n_threads,
-                                                GError **error);
+/* @n_threads 0: one per processor.  Never fails: with fewer threads
+ * than asked for (or none) when the system cannot start them. */
+GraftDecodePool *graft_decode_pool_new         (guint n_threads);
 void             graft_decode_pool_free        (GraftDecodePool *pool);
 guint            graft_decode_pool_get_threads (GraftDecodePool *pool);
 

@@ -557,9 +557,8 @@ inspect_all (Walk *walk, GError **error)
 {
   g_autoptr (GraftDecodePool) pool = NULL;
 
-  pool = graft_decode_pool_new (walk->options->threads, error);
-  return pool != NULL
-    && graft_decode_pool_run (pool, walk->candidates->len, inspect_one,
+  pool = graft_decode_pool_new (walk->options->threads);
+  return graft_decode_pool_run (pool, walk->candidates->len, inspect_one,
                               walk, walk->progress ? report_checking : NULL,
                               walk, walk->cancellable, error);
 }

@@ -1,17 +1,24 @@
 /* gf-engine.c: the thread setting, handed to OpenBLAS and kept here for
  * the worker pool (gf-parallel.c reads it on every loop), so one setting
  * governs both. */
+#define _GNU_SOURCE   /* pthread_getattr_default_np */
 #include "gf-engine.h"
 
 #include <cblas.h>
+#include <math.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 /* The count last set (as OpenBLAS capped it), or 0 until then and after
  * a reset, meaning OpenBLAS' own. */
 static atomic_int engine_threads;
+/* The most threads gf_engine_set_threads may ask for; 0: no cap. */
+static atomic_int thread_cap;
 
 /* The thread count OpenBLAS chose at start-up, before anyone changed it. */
 static int
@@ -24,8 +31,18 @@ default_threads (void)
 }
 
 void
+gf_engine_cap_threads (int cap)
+{
+  atomic_store (&thread_cap, cap > 0 ? cap : 0);
+}
+
+void
 gf_engine_set_threads (int n)
 {
+  int cap = atomic_load (&thread_cap);
+
+  if (cap > 0 && n > cap)
+    n = cap;
   openblas_set_num_threads (n > 0 ? n : default_threads ());
   atomic_store (&engine_threads, n > 0 ? openblas_get_num_threads () : 0);
 }
@@ -65,13 +82,77 @@ gf_engine_threads_for_limit (size_t *needed, size_t *limit)
   return 1 + (int) ((*limit - one) / (BLAS_BUFFER + THREAD_EXTRA));
 }
 
-void
-gf_engine_take_blas_buffer (void)
-{
-  float a = 1, b = 1, c = 0;
+/* OpenBLAS splits a product over threads when its output has at least
+ * this many elements a thread (SMP_THRESHOLD_MIN); the inner size hardly
+ * matters, so a thin product is enough. */
+#define SPLIT_ELEMENTS_PER_THREAD 65536.0
+#define THIN_K 4
 
-  cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, 1, 1, 1, 1.0f,
-               &a, 1, &b, 1, 0.0f, &c, 1);
+void
+gf_engine_take_blas_buffers (void)
+{
+  int threads = openblas_get_num_threads ();
+  size_t m = (size_t) ceil (sqrt (2 * SPLIT_ELEMENTS_PER_THREAD * threads));
+  float *a = calloc (m * THIN_K, sizeof *a);
+  float *b = calloc (THIN_K * m, sizeof *b);
+  float *c = calloc (m * m, sizeof *c);
+
+  if (a != NULL && b != NULL && c != NULL)
+    cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, (int) m, (int) m,
+                 THIN_K, 1.0f, a, THIN_K, b, (int) m, 0.0f, c, (int) m);
+  free (a);
+  free (b);
+  free (c);
+}
+
+/* What a failed allocation in GLib, glibc's stdio or a thread start needs
+ * to end in a message rather than a crash. */
+#define ROOM_KEPT ((size_t) 32 << 20)
+#define ROOM_CHECKED_FROM ((size_t) 1 << 20)
+
+/* The process's address space in bytes (VmSize), 0 when unknown. */
+static size_t
+address_space_used (void)
+{
+  FILE *statm = fopen ("/proc/self/statm", "re");
+  unsigned long pages = 0;
+
+  if (statm == NULL)
+    return 0;
+  if (fscanf (statm, "%lu", &pages) != 1)
+    pages = 0;
+  fclose (statm);
+  return (size_t) pages * (size_t) sysconf (_SC_PAGESIZE);
+}
+
+int
+gf_engine_has_room_for (size_t bytes)
+{
+  struct rlimit rl;
+  size_t used;
+
+  if (bytes < ROOM_CHECKED_FROM || getrlimit (RLIMIT_AS, &rl) != 0
+      || rl.rlim_cur == RLIM_INFINITY)
+    return 1;
+  used = address_space_used ();
+  return used == 0 || (used < rl.rlim_cur
+                       && bytes + ROOM_KEPT <= rl.rlim_cur - used);
+}
+
+int
+gf_engine_threads_with_room (int wanted)
+{
+  pthread_attr_t attr;
+  size_t stack = (size_t) 8 << 20;
+
+  if (pthread_getattr_default_np (&attr) == 0)
+    {
+      pthread_attr_getstacksize (&attr, &stack);
+      pthread_attr_destroy (&attr);
+    }
+  while (wanted > 0 && !gf_engine_has_room_for ((size_t) wanted * stack))
+    wanted--;
+  return wanted;
 }
 
 const char *

@@ -8,15 +8,29 @@
 /* n <= 0 restores the default (OPENBLAS_NUM_THREADS, else all cores). */
 void        gf_engine_set_threads (int n);
 int         gf_engine_get_threads (void);
-/* OpenBLAS takes a 128 MiB work buffer for each of its threads (those
- * beside the main one as the library loads), and retries forever when
- * that allocation fails: under a limit on address space (ulimit -v,
- * prlimit --as) a process would hang.  The number of threads whose
- * buffers the limit leaves room for: 0 when not even one fits, -1 when
- * there is no limit; *needed and *limit (bytes) say why. */
+/* From now on gf_engine_set_threads asks for at most @cap threads (a
+ * limit on memory leaves room for no more); @cap <= 0 lifts the cap. */
+void        gf_engine_cap_threads (int cap);
+/* OpenBLAS takes a 128 MiB work buffer for the thread that calls it
+ * and one for each of its workers, at their first product, and retries
+ * forever when that allocation fails: under a limit on address space
+ * (ulimit -v, prlimit --as) a process would hang.  The buffers are shared
+ * by every thread that calls BLAS one at a time.  The number of threads
+ * whose buffers the limit leaves room for: 0 when not even one fits, -1
+ * when there is no limit; *needed and *limit (bytes) say why. */
 int         gf_engine_threads_for_limit (size_t *needed, size_t *limit);
-/* Makes OpenBLAS take the calling thread's work buffer now, while the
- * room for it is known to be there (a 1×1 product). */
-void        gf_engine_take_blas_buffer (void);
+/* Makes OpenBLAS take every buffer its threads use now, while the room
+ * for them is known to be there (a product large enough to run on all of
+ * them); later products reuse them. */
+void        gf_engine_take_blas_buffers (void);
+/* Under a limit on address space, whether @bytes more leave room for
+ * what the libraries below allocate without checking (GLib aborts, or
+ * worse, when they fail); always TRUE below a megabyte or without a
+ * limit.  The engine's large allocations ask first, so that memory runs
+ * out where it is reported. */
+int         gf_engine_has_room_for (size_t bytes);
+/* How many of @wanted new threads leave that room beside their stacks
+ * (0 to @wanted). */
+int         gf_engine_threads_with_room (int wanted);
 /* OpenBLAS' build description: version, kernel, thread limit. */
 const char *gf_engine_blas_config (void);

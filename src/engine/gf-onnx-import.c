@@ -369,10 +369,32 @@ check_nesting (const ProtobufCMessageDescriptor *descriptor,
   return WIRE_OK;
 }
 
+/* protobuf-c's allocator, noting whether an allocation failed: then an
+ * unpacking that fails ran out of memory, and the file is not to blame. */
+static void *
+unpack_alloc (void *failed, size_t size)
+{
+  void *p = malloc (size > 0 ? size : 1);
+
+  if (p == NULL)
+    *(bool *) failed = true;
+  return p;
+}
+
+static void
+unpack_free (void *failed, void *p)
+{
+  (void) failed;
+  free (p);
+}
+
 static GfStatus
 unpack_model (GfError *err, const void *data, size_t size,
               Onnx__ModelProto **proto)
 {
+  bool failed = false;
+  ProtobufCAllocator allocator = { unpack_alloc, unpack_free, &failed };
+
   *proto = NULL;
   if (size == 0)
     return gf_error_set (err, GF_ERR_FORMAT, "the file is empty");
@@ -393,7 +415,10 @@ unpack_model (GfError *err, const void *data, size_t size,
     default:
       break;
     }
-  *proto = onnx__model_proto__unpack (NULL, size, data);
+  *proto = onnx__model_proto__unpack (&allocator, size, data);
+  if (*proto == NULL && failed)
+    return gf_error_set (err, GF_ERR_NOMEM, "out of memory unpacking the "
+                         "model (%zu MiB)", size >> 20);
   if (*proto == NULL)
     return gf_error_set (err, GF_ERR_FORMAT, "not an ONNX model: protobuf-c "
                          "cannot unpack it (truncated or corrupt)");

@@ -1,6 +1,8 @@
 /* gf-status.c: error messages and checked allocation for the engine. */
 #include "gf-status.h"
 
+#include "gf-engine.h"
+
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -65,6 +67,10 @@ gf_alloc_zeroed (size_t count, size_t size, void **out, GfError *error)
   if (gf_size_mul (count, size, &bytes) != 0 || bytes > GF_ALLOC_LIMIT)
     return gf_error_set (error, GF_ERR_NOMEM,
                          "refusing to allocate %zu × %zu bytes", count, size);
+  if (!gf_engine_has_room_for (bytes))
+    return gf_error_set (error, GF_ERR_NOMEM, "out of memory allocating "
+                         "%zu bytes (the limit on address space leaves too "
+                         "little room)", bytes);
   *out = calloc (bytes > 0 ? bytes : 1, 1);
   if (*out == NULL)
     return gf_error_set (error, GF_ERR_NOMEM,

@@ -55,7 +55,8 @@ G_DEFINE_ENUM_TYPE (GraftRunNoticeKind, graft_run_notice_kind,
   G_DEFINE_ENUM_VALUE (GRAFT_RUN_NOTICE_BEST_EPOCH, "best-epoch"),
   G_DEFINE_ENUM_VALUE (GRAFT_RUN_NOTICE_EARLY_STOP, "early-stop"),
   G_DEFINE_ENUM_VALUE (GRAFT_RUN_NOTICE_NAN_STOP, "nan-stop"),
-  G_DEFINE_ENUM_VALUE (GRAFT_RUN_NOTICE_RESUMED, "resumed"))
+  G_DEFINE_ENUM_VALUE (GRAFT_RUN_NOTICE_RESUMED, "resumed"),
+  G_DEFINE_ENUM_VALUE (GRAFT_RUN_NOTICE_LOST, "lost"))
 
 enum { PROP_0, PROP_STATE, PROP_PROGRESS, PROP_ETA, N_PROPS };
 enum
@@ -265,21 +266,26 @@ sink (GraftEvent *event, gpointer user_data)
     }
 }
 
+static void
+fail (GraftRun *self, GError *error)
+{
+  GraftEvent *e = g_new0 (GraftEvent, 1);
+
+  e->kind = GRAFT_EVENT_FAILED;
+  e->message = g_strdup (error->message);
+  e->error = error;
+  sink (e, self);
+}
+
 static gpointer
 work (gpointer data)
 {
   GraftRun *self = data;
-  g_autoptr (GError) error = NULL;
+  GError *error = NULL;
 
   if (!graft_trainer_run (self->config, self->run_dir, self->resume,
                           &self->control, sink, self, &error))
-    {
-      GraftEvent *e = g_new0 (GraftEvent, 1);
-      e->kind = GRAFT_EVENT_FAILED;
-      e->message = g_strdup (error->message);
-      e->error = g_steal_pointer (&error);
-      sink (e, self);
-    }
+    fail (self, error);
   g_object_unref (self);
   return NULL;
 }
@@ -322,14 +328,27 @@ graft_run_open (const char *run_dir, GError **error)
 void
 graft_run_start (GraftRun *self)
 {
+  GError *error = NULL;
+  GThread *thread;
+
   g_return_if_fail (GRAFT_IS_RUN (self));
   g_return_if_fail (!self->started);
 
   self->started = TRUE;
   self->owner = g_main_context_ref_thread_default ();
   set_state (self, GRAFT_RUN_STATE_RUNNING);
-  /* The worker keeps the run alive until it returns; nobody joins it. */
-  g_thread_unref (g_thread_new ("graft-run", work, g_object_ref (self)));
+  /* The worker keeps the run alive until it returns; nobody joins it.
+   * A thread that cannot start (out of memory, a limit on processes)
+   * fails the run, reported as any failure is: from the main loop. */
+  thread = g_thread_try_new ("graft-run", work, g_object_ref (self), &error);
+  if (thread != NULL)
+    g_thread_unref (thread);
+  else
+    {
+      g_prefix_error (&error, "cannot start the training thread: ");
+      fail (self, g_steal_pointer (&error));
+      g_object_unref (self);
+    }
 }
 
 void

@@ -3,7 +3,11 @@
  * and retries forever when it cannot: before Graft fitted the thread
  * count to the limit, `graft-cli backbones` hung at 80 to 200 MB.  Now a
  * limit too small for one thread gives one line and exit 1, and one with
- * room for fewer threads than the machine has runs them.
+ * room for fewer threads than the machine has runs them.  Between the
+ * two, every command either works or ends with one line saying memory
+ * ran out: before, training hung in OpenBLAS (500 MB), crashed in the
+ * decoding threads (350 MB) or in GLib's own out-of-memory message
+ * (250 MB), or aborted with a core dump.
  *
  * Not under AddressSanitizer, which reserves terabytes of shadow memory.
  *
@@ -13,13 +17,7 @@
 #include <sys/resource.h>
 #include <sys/wait.h>
 
-#if defined(__SANITIZE_ADDRESS__)
-#define UNDER_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define UNDER_ASAN 1
-#endif
-#endif
+#include "graft-test-limits.h"
 
 /* Long enough for a loaded machine; a hang is what this would catch. */
 #define TIMEOUT_S 60
@@ -66,7 +64,7 @@ test_too_small (void)
   static const gsize limits[] = { 80, 150, 200 };
   const char *args[] = { "backbones", NULL };
 
-#ifdef UNDER_ASAN
+#ifdef GRAFT_TEST_UNDER_ASAN
   g_test_skip ("AddressSanitizer needs more address space than this limits");
   return;
 #endif
@@ -90,11 +88,126 @@ test_fewer_threads (void)
   const char *args[] = { "backbones", NULL };
   g_autofree char *err = NULL;
 
-#ifdef UNDER_ASAN
+#ifdef GRAFT_TEST_UNDER_ASAN
   g_test_skip ("AddressSanitizer needs more address space than this limits");
   return;
 #endif
   g_assert_cmpint (run_limited (320, args, &err), ==, 0);
+}
+
+/* The pictures Graft carries, and a finished run on them (made once,
+ * without a limit). */
+static char *
+samples_dir (void)
+{
+  return g_build_filename (g_getenv ("GRAFT_SOURCE_ROOT"), "data", "samples",
+                           "fashion", NULL);
+}
+
+static const char *
+finished_run (void)
+{
+  static char *run_dir;
+  g_autofree char *data = samples_dir ();
+  const char *cli = g_getenv ("GRAFT_CLI");
+  g_autoptr (GError) error = NULL;
+  int status;
+
+  if (run_dir != NULL)
+    return run_dir;
+  run_dir = g_build_filename (g_get_tmp_dir (), "graft-limits-run-XXXXXX",
+                              NULL);
+  g_assert_nonnull (g_mkdtemp (run_dir));
+  {
+    g_autofree char *out = g_build_filename (run_dir, "run", NULL);
+    const char *argv[] = { cli, "train", "--backbone", "fashion-cnn",
+                           "--data", data, "--out", out, "--epochs", "1",
+                           NULL };
+    g_assert_true (g_spawn_sync (NULL, (char **) argv, NULL,
+                                 G_SPAWN_STDOUT_TO_DEV_NULL
+                                 | G_SPAWN_STDERR_TO_DEV_NULL, NULL, NULL,
+                                 NULL, NULL, &status, &error));
+    g_assert_no_error (error);
+    g_assert_cmpint (status, ==, 0);
+    g_free (run_dir);
+    run_dir = g_steal_pointer (&out);
+  }
+  return run_dir;
+}
+
+/* Success, or exit 1 whose last line says memory ran out and nothing on
+ * the way that GLib, glibc or a crash wrote. */
+static void
+assert_works_or_says_memory (gsize megabytes, const char *what, int code,
+                             const char *err)
+{
+  g_auto (GStrv) lines = g_strsplit (err, "\n", -1);
+  guint n = g_strv_length (lines);
+  const char *last = n > 0 ? lines[n - 1] : "";
+
+  g_test_message ("%zu MiB, %s: exit %d, %s", megabytes, what, code, last);
+  g_assert_null (strstr (err, "GLib"));
+  g_assert_null (strstr (err, "CRITICAL"));
+  g_assert_null (strstr (err, "**"));
+  if (code == 0)
+    return;
+  g_assert_cmpint (code, ==, 1);
+  g_assert_true (g_str_has_prefix (last, "graft-cli: out of memory"));
+  for (guint i = 0; i + 1 < n; i++)
+    g_assert_false (g_str_has_prefix (lines[i], "graft-cli:"));
+}
+
+/* From too little for a training run to room for every thread. */
+#define SWEEP_FROM_MB 225
+#define SWEEP_TO_MB 525
+#define SWEEP_STEP_MB 25
+
+static void
+test_sweep (void)
+{
+  g_autofree char *data = samples_dir ();
+  g_autofree char *picture = g_build_filename (data, "bag", NULL);
+  g_autofree char *tmp = NULL;
+  g_autoptr (GDir) dir = NULL;
+  const char *first;
+
+#ifdef GRAFT_TEST_UNDER_ASAN
+  g_test_skip ("AddressSanitizer needs more address space than this limits");
+  return;
+#endif
+  dir = g_dir_open (picture, 0, NULL);
+  g_assert_nonnull (dir);
+  first = g_dir_read_name (dir);
+  g_assert_nonnull (first);
+  g_free (g_steal_pointer (&picture));
+  picture = g_build_filename (data, "bag", first, NULL);
+  tmp = g_dir_make_tmp ("graft-limits-XXXXXX", NULL);
+  for (gsize mb = SWEEP_FROM_MB; mb <= SWEEP_TO_MB; mb += SWEEP_STEP_MB)
+    {
+      g_autofree char *out1 = g_strdup_printf ("%s/finetune-%zu", tmp, mb);
+      g_autofree char *out2 = g_strdup_printf ("%s/progressive-%zu", tmp, mb);
+      /* More threads than the limit has room for. */
+      const char *finetune[] = { "train", "--backbone", "fashion-resnet",
+                                 "--data", data, "--out", out1, "--epochs",
+                                 "1", "--mode", "finetune", "--threads", "8",
+                                 NULL };
+      const char *progressive[] = { "train", "--backbone", "fashion-cnn",
+                                    "--data", data, "--out", out2,
+                                    "--epochs", "1", "--mode", "progressive",
+                                    NULL };
+      const char *predict[] = { "predict", "--run", finished_run (), picture,
+                                NULL };
+      const char *scan[] = { "scan", data, "--json", NULL };
+      const char *const *commands[] = { finetune, progressive, predict, scan };
+
+      for (guint c = 0; c < G_N_ELEMENTS (commands); c++)
+        {
+          g_autofree char *err = NULL;
+          int code = run_limited (mb, commands[c], &err);
+          g_autofree char *what = g_strjoinv (" ", (char **) commands[c]);
+          assert_works_or_says_memory (mb, what, code, g_strchomp (err));
+        }
+    }
 }
 
 int
@@ -103,5 +216,6 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/cli/limits/too-small", test_too_small);
   g_test_add_func ("/cli/limits/fewer-threads", test_fewer_threads);
+  g_test_add_func ("/cli/limits/sweep", test_sweep);
   return g_test_run ();
 }

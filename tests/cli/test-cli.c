@@ -3,6 +3,8 @@
  * folder of generated pictures. */
 #include <gdk-pixbuf/gdk-pixbuf.h>
 #include <glib/gstdio.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <json-glib/json-glib.h>
 #include <string.h>
 
@@ -425,6 +427,68 @@ test_train_summary (void)
   }
 }
 
+/* Ctrl-C stops a run at its next step; a second Ctrl-C (or a SIGTERM
+ * after it: `timeout` sends two) quits at once with one line saying how
+ * to resume, where before graft-cli only printed "stopping…" again. */
+static void
+test_train_second_signal (void)
+{
+  g_autofree char *data = source_path ("data", "samples", "fashion", NULL);
+  g_autofree char *dir = g_dir_make_tmp ("graft-signal-XXXXXX", NULL);
+  g_autofree char *out = g_build_filename (dir, "run", NULL);
+  const char *argv[] = { g_getenv ("GRAFT_CLI"), "train", "--backbone",
+                         "fashion-resnet", "--data", data, "--mode",
+                         "finetune", "--epochs", "500", "--out", out, NULL };
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GIOChannel) channel = NULL;
+  g_autofree char *last = NULL;
+  GPid pid;
+  int err_fd, status;
+  gboolean epoch_seen = FALSE;
+
+  g_assert_true (g_spawn_async_with_pipes (NULL, (char **) argv, NULL,
+                                           G_SPAWN_DO_NOT_REAP_CHILD
+                                           | G_SPAWN_STDOUT_TO_DEV_NULL,
+                                           NULL, NULL, &pid, NULL, NULL,
+                                           &err_fd, &error));
+  g_assert_no_error (error);
+  channel = g_io_channel_unix_new (err_fd);
+  g_io_channel_set_close_on_unref (channel, TRUE);
+  for (;;)
+    {
+      g_autofree char *line = NULL;
+      GIOStatus io = g_io_channel_read_line (channel, &line, NULL, NULL,
+                                             NULL);
+      if (io != G_IO_STATUS_NORMAL)
+        break;
+      g_strchomp (line);
+      if (!epoch_seen && g_str_has_prefix (line, "epoch 1:"))
+        {
+          /* Both at once: the run is still inside its next step. */
+          epoch_seen = TRUE;
+          kill (pid, SIGINT);
+          kill (pid, SIGTERM);
+        }
+      if (*line != '\0')
+        {
+          g_free (last);
+          last = g_steal_pointer (&line);
+        }
+    }
+  g_assert_true (epoch_seen);
+  g_assert_cmpint (waitpid (pid, &status, 0), ==, pid);
+  g_spawn_close_pid (pid);
+  g_assert_true (WIFEXITED (status));
+  g_assert_cmpint (WEXITSTATUS (status), ==, 1);
+  g_assert_true (g_str_has_prefix (last, "graft-cli: quit; resume"));
+  g_assert_nonnull (strstr (last, out));
+  {
+    const char *rm[] = { "rm", "-rf", dir, NULL };
+    g_spawn_sync (NULL, (char **) rm, NULL, G_SPAWN_SEARCH_PATH, NULL,
+                  NULL, NULL, NULL, NULL, NULL);
+  }
+}
+
 /* `train … --find-lr`: the range test instead of the run — JSON with the
  * curve (rising rates) and the suggestion on stdout, nothing written to
  * --out; a wrong option fails with one line. */
@@ -481,6 +545,7 @@ main (int argc, char **argv)
   g_test_add_func ("/cli/cut-refused", test_cut_refused);
   g_test_add_func ("/cli/train/labels", test_train_labels);
   g_test_add_func ("/cli/train/summary", test_train_summary);
+  g_test_add_func ("/cli/train/second-signal", test_train_second_signal);
   g_test_add_func ("/cli/train/find-lr", test_train_find_lr);
   return g_test_run ();
 }

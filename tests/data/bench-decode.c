@@ -68,8 +68,8 @@ main (int argc, char **argv)
   guint cores = g_get_num_processors ();
   GfPreprocess pre;
   GraftDecodeSpec spec = { &pre, NULL, 0, (gint64) 50 * 1000 * 1000 };
-  g_autoptr (GraftDecodePool) serial = graft_decode_pool_new (1, NULL);
-  g_autoptr (GraftDecodePool) parallel = graft_decode_pool_new (cores, NULL);
+  g_autoptr (GraftDecodePool) serial = graft_decode_pool_new (1);
+  g_autoptr (GraftDecodePool) parallel = graft_decode_pool_new (cores);
   double one = 0, pool = 0;
 
   gf_preprocess_preset (&pre, GF_PRESET_IMAGENET_TORCH, INPUT_SIZE,

@@ -10,6 +10,7 @@
 #include "graft-error.h"
 #include "graft-image.h"
 #include "graft-test-data.h"
+#include "graft-test-limits.h"
 
 typedef struct
 {
@@ -442,8 +443,8 @@ test_pool_matches_serial (Fixture *f, gconstpointer data)
 {
   enum { N = 24, SIDE = 16, FLOATS = 3 * SIDE * SIDE };
   g_autoptr (GPtrArray) paths = g_ptr_array_new_with_free_func (g_free);
-  g_autoptr (GraftDecodePool) serial = graft_decode_pool_new (1, NULL);
-  g_autoptr (GraftDecodePool) pool = graft_decode_pool_new (4, NULL);
+  g_autoptr (GraftDecodePool) serial = graft_decode_pool_new (1);
+  g_autoptr (GraftDecodePool) pool = graft_decode_pool_new (4);
   g_autofree float *a = g_new (float, N * FLOATS);
   g_autofree float *b = g_new (float, N * FLOATS);
   GraftDecodeItem items[N];
@@ -498,7 +499,7 @@ cancel_midway (guint done, guint total, gpointer data)
 static void
 test_pool_cancel (void)
 {
-  g_autoptr (GraftDecodePool) pool = graft_decode_pool_new (2, NULL);
+  g_autoptr (GraftDecodePool) pool = graft_decode_pool_new (2);
   g_autoptr (GCancellable) cancellable = g_cancellable_new ();
   g_autoptr (GError) error = NULL;
   gint calls = 0;
@@ -556,7 +557,7 @@ test_vanished (Fixture *f, gconstpointer data)
                                     fill_gradient);
   g_autoptr (GError) error = NULL;
   g_autoptr (GdkPixbuf) pixbuf = NULL;
-  g_autoptr (GraftDecodePool) pool = graft_decode_pool_new (2, NULL);
+  g_autoptr (GraftDecodePool) pool = graft_decode_pool_new (2);
   GfPreprocess pre = { 0 };
   GraftDecodeSpec spec = { &pre, NULL, 0, GRAFT_DEFAULT_MAX_PIXELS };
   GraftDecodeItem items[] = { { kept, "a", GRAFT_VIEW_PLAIN },
@@ -618,6 +619,42 @@ test_no_mime_database (Fixture *f, gconstpointer data)
   g_test_trap_assert_passed ();
 }
 
+/* 144 MB of pixels, a small file (one colour). */
+#define BIG_SIDE 6000
+
+/* A picture too large for the memory left is "out of memory", which a run
+ * treats as a failure of the machine, never "corrupt", which would make
+ * it skip the picture as lost. */
+static void
+test_out_of_memory (Fixture *f, gconstpointer data)
+{
+#ifdef GRAFT_TEST_UNDER_ASAN
+  g_test_skip ("AddressSanitizer needs more address space than this limits");
+  return;
+#endif
+  if (g_test_subprocess ())
+    {
+      g_autofree char *path = g_build_filename (f->dir, "big.png", NULL);
+      g_autoptr (GError) error = NULL;
+      g_autoptr (GdkPixbuf) decoded = NULL;
+
+      {
+        g_autoptr (GdkPixbuf) big = gdk_pixbuf_new (GDK_COLORSPACE_RGB,
+                                                    FALSE, 8, BIG_SIDE,
+                                                    BIG_SIDE);
+        gdk_pixbuf_fill (big, 0x336699ff);
+        g_assert_true (gdk_pixbuf_save (big, path, "png", NULL, NULL));
+      }
+      graft_test_limit_address_space ((gsize) 48 << 20);
+      decoded = graft_image_decode (path, &error);
+      g_assert_null (decoded);
+      g_assert_error (error, GRAFT_DATA_ERROR, GRAFT_DATA_ERROR_NO_MEMORY);
+      return;
+    }
+  g_test_trap_subprocess (NULL, TRAP_TIMEOUT_USEC, 0);
+  g_test_trap_assert_passed ();
+}
+
 int
 main (int argc, char **argv)
 {
@@ -638,6 +675,7 @@ main (int argc, char **argv)
   ADD ("/data/image/fifo", test_fifo);
   ADD ("/data/image/vanished", test_vanished);
   ADD ("/data/image/no-mime-database", test_no_mime_database);
+  ADD ("/data/image/out-of-memory", test_out_of_memory);
 #undef ADD
   g_test_add_func ("/data/augment/plan", test_augment_plan);
   g_test_add_func ("/data/augment/describe", test_augment_describe);

@@ -10,6 +10,7 @@
 
 #include "gf-onnx.h"
 #include "gf-test-util.h"
+#include "graft-test-limits.h"
 
 #define BATCH 2
 
@@ -237,6 +238,99 @@ test_from_memory (void)
   gf_model_free (model);
 }
 
+/* ---- Out of memory ---------------------------------------------------------- */
+
+#define BIG_INITIALIZER_BYTES ((size_t) 64 << 20)
+
+static void
+put_varint (GByteArray *out, guint64 value)
+{
+  do
+    {
+      guint8 byte = (guint8) (value & 0x7f);
+      value >>= 7;
+      if (value != 0)
+        byte |= 0x80;
+      g_byte_array_append (out, &byte, 1);
+    }
+  while (value != 0);
+}
+
+/* A length-delimited field: its tag, then the length, then @inner. */
+static void
+put_message (GByteArray *out, guint field, const guint8 *inner, gsize size)
+{
+  put_varint (out, (guint64) field << 3 | 2);
+  put_varint (out, size);
+  g_byte_array_append (out, inner, (guint) size);
+}
+
+/* A model whose graph holds one initializer of @bytes raw bytes, written
+ * by hand (ModelProto.graph = 7, GraphProto.initializer = 5,
+ * TensorProto.dims = 1, data_type = 2, raw_data = 9). */
+static GByteArray *
+model_with_initializer (gsize bytes)
+{
+  g_autoptr (GByteArray) tensor = g_byte_array_new ();
+  g_autoptr (GByteArray) graph = g_byte_array_new ();
+  GByteArray *model = g_byte_array_new ();
+  g_autofree guint8 *raw = g_malloc0 (bytes);
+
+  put_varint (tensor, 1 << 3);
+  put_varint (tensor, bytes / sizeof (float));
+  put_varint (tensor, 2 << 3);
+  put_varint (tensor, 1);                      /* FLOAT */
+  put_message (tensor, 9, raw, bytes);
+  put_message (graph, 5, tensor->data, tensor->len);
+  put_message (model, 7, graph->data, graph->len);
+  return model;
+}
+
+/* When memory runs out while protobuf-c unpacks a model, the message says
+ * so: the file is not "truncated or corrupt", as it was reported. */
+static void
+test_unpack_out_of_memory (void)
+{
+#ifdef GRAFT_TEST_UNDER_ASAN
+  g_test_skip ("AddressSanitizer needs more address space than this limits");
+  return;
+#endif
+  if (g_test_subprocess ())
+    {
+      g_autoptr (GByteArray) model = model_with_initializer
+        (BIG_INITIALIZER_BYTES);
+      GfError error = { 0 };
+      GfModel *loaded = NULL;
+
+      /* Room for what loading needs besides a copy of the initializer. */
+      graft_test_limit_address_space (BIG_INITIALIZER_BYTES / 2);
+      g_assert_cmpint (gf_onnx_load_from_memory (model->data, model->len,
+                                                 NULL, NULL, &loaded,
+                                                 &error), ==, GF_ERR_NOMEM);
+      g_assert_null (loaded);
+      g_assert_nonnull (strstr (error.message, "out of memory"));
+      return;
+    }
+  g_test_trap_subprocess (NULL, 0, G_TEST_SUBPROCESS_DEFAULT);
+  g_test_trap_assert_passed ();
+}
+
+/* The same bytes with memory enough: not refused for memory. */
+static void
+test_unpack_big (void)
+{
+  g_autoptr (GByteArray) model = model_with_initializer
+    (BIG_INITIALIZER_BYTES);
+  GfError error = { 0 };
+  GfModel *loaded = NULL;
+  GfStatus status = gf_onnx_load_from_memory (model->data, model->len, NULL,
+                                              NULL, &loaded, &error);
+
+  g_assert_cmpint (status, !=, GF_OK);
+  g_assert_cmpint (status, !=, GF_ERR_NOMEM);
+  g_assert_null (strstr (error.message, "out of memory"));
+}
+
 /* ---- Broken models -------------------------------------------------------- */
 
 typedef struct
@@ -359,6 +453,9 @@ main (int argc, char **argv)
                    test_torch_description);
   g_test_add_func ("/engine/onnx-import/dynamic-size", test_dynamic_size);
   g_test_add_func ("/engine/onnx-import/from-memory", test_from_memory);
+  g_test_add_func ("/engine/onnx-import/unpack-out-of-memory",
+                   test_unpack_out_of_memory);
+  g_test_add_func ("/engine/onnx-import/unpack-big", test_unpack_big);
   for (size_t k = 0; k < G_N_ELEMENTS (broken); k++)
     {
       g_autofree char *test = g_strdup_printf ("/engine/onnx-import/broken/%s",

@@ -45,6 +45,12 @@
  * broadcasting) may not exceed this many elements, so that a tiny file
  * cannot ask for gigabytes. */
 #define FOLD_MAX_COUNT ((size_t) 1 << 24)
+/* And every constant made while importing, together: FOLD_MAX_COUNT
+ * plus a few times the weights the file holds (folding transposes,
+ * reshapes and scales weights, and copies them once or twice).  Without
+ * it a chain of folds, each within its bound, made a 25 KB file take
+ * 667 MB and seconds to refuse. */
+#define FOLD_WEIGHT_COPIES 3
 
 /* No real network has a kernel, stride, dilation, padding or image side
  * beyond a few thousand; the bound keeps the kernels' size arithmetic far
@@ -124,6 +130,8 @@ typedef struct
   int output;                       /* the first graph output's Value */
   bool input_nhwc;
   int64_t file_batch;               /* the input's fixed batch, else 1 */
+  size_t folded;                    /* constant elements made so far */
+  size_t fold_budget;               /* and at most (see FOLD_WEIGHT_COPIES) */
   GfError err;
 } Import;
 
@@ -639,7 +647,8 @@ const_clear (Const *c)
   memset (c, 0, sizeof *c);
 }
 
-/* Allocates a constant of @shape, refusing more than @limit elements. */
+/* Allocates a constant of @shape, refusing more than @limit elements, and
+ * more than the model's budget for all its constants. */
 static GfStatus
 const_alloc (Import *im, Const *c, const Shape *shape, bool is_int,
              size_t limit)
@@ -653,6 +662,12 @@ const_alloc (Import *im, Const *c, const Shape *shape, bool is_int,
   if (count > limit)
     return fail (im, GF_ERR_NOMEM, "refusing to fold a constant of %zu "
                  "elements", count);
+  if (im->folded > im->fold_budget || count > im->fold_budget - im->folded)
+    return fail (im, GF_ERR_UNSUPPORTED, "refusing to fold more than %zu "
+                 "constant elements in all: far more than its %zu weights "
+                 "and any shape arithmetic need", im->fold_budget,
+                 (im->fold_budget - FOLD_MAX_COUNT) / FOLD_WEIGHT_COPIES);
+  im->folded += count;
   c->shape = *shape;
   c->count = count;
   c->is_int = is_int;
@@ -3835,6 +3850,32 @@ import_clear (Import *im)
 /* Takes @proto: builds the graph from it, frees it (the graph holds the
  * weights by then, so peak memory stays near twice the weights), then
  * compiles. */
+/* The budget for every constant the import makes (FOLD_WEIGHT_COPIES):
+ * from the initializers' declared sizes, saturating. */
+static size_t
+fold_budget (const Onnx__GraphProto *g)
+{
+  size_t weights = 0, budget;
+
+  for (size_t k = 0; g != NULL && k < g->n_initializer; k++)
+    {
+      size_t count = 1;
+      for (size_t d = 0; d < g->initializer[k]->n_dims; d++)
+        {
+          int64_t dim = g->initializer[k]->dims[d];
+          if (dim < 0 || gf_size_mul (count, (size_t) dim, &count) != 0)
+            count = SIZE_MAX;
+          if (count == SIZE_MAX)
+            break;
+        }
+      weights = count > SIZE_MAX - weights ? SIZE_MAX : weights + count;
+    }
+  if (gf_size_mul (weights, FOLD_WEIGHT_COPIES, &budget) != 0
+      || budget > SIZE_MAX - FOLD_MAX_COUNT)
+    return SIZE_MAX;
+  return budget + FOLD_MAX_COUNT;
+}
+
 static GfStatus
 load_proto (Onnx__ModelProto *proto, const char *base_dir,
             const char *file_name, const GfOnnxLoadOptions *options,
@@ -3842,7 +3883,8 @@ load_proto (Onnx__ModelProto *proto, const char *base_dir,
 {
   Import im = { .proto = proto, .g = proto->graph, .base_dir = base_dir,
                 .fold_batchnorm = options && options->fold_batchnorm,
-                .input = -1, .output = -1 };
+                .input = -1, .output = -1,
+                .fold_budget = fold_budget (proto->graph) };
   GfModel *m = calloc (1, sizeof *m);
   GfStatus status;
 

@@ -353,6 +353,8 @@ static const Broken broken[] = {
   { "bad-channels.onnx", "channels", "'conv'" },
   { "bad-short-raw.onnx", "holds 100 bytes" },
   { "bad-huge-dims.onnx", "absurd shape" },
+  /* A fuzzer's: a chain of folds took 667 MB and seconds to refuse. */
+  { "bad-fold-budget.onnx", "refusing to fold more than" },
   { "bad-huge-input.onnx", "absurd dimension 3 of size 1099511627776" },
   { "bad-negative-dims.onnx", "negative dimension" },
   { "bad-external-parent.onnx", "not a file inside the model's folder" },

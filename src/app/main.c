@@ -1,6 +1,7 @@
 /* main.c: graft, the desktop app. */
 #include <glib/gi18n.h>
 #include <locale.h>
+#include <signal.h>
 
 #include "graft-application.h"
 
@@ -12,6 +13,9 @@ main (int argc, char **argv)
    * own, in its po/ folder: nothing needs installing to try them. */
   const char *localedir = g_getenv ("GRAFT_LOCALEDIR");
 
+  /* Under a limit on file size (ulimit -f) a write past it fails with
+   * EFBIG, which Graft reports and survives, rather than killing it. */
+  signal (SIGXFSZ, SIG_IGN);
   setlocale (LC_ALL, "");
   bindtextdomain (GETTEXT_PACKAGE, localedir != NULL && localedir[0] != '\0'
                                    ? localedir : GRAFT_LOCALEDIR);

@@ -318,6 +318,9 @@ int
 main (int argc, char **argv)
 {
   g_log_set_writer_func (write_log, NULL, NULL);
+  /* Under a limit on file size (ulimit -f) a write past it fails with
+   * EFBIG and one line says which file, rather than a core dump. */
+  signal (SIGXFSZ, SIG_IGN);
   setlocale (LC_ALL, "");
   if (argc < 2 || g_str_equal (argv[1], "--help")
       || g_str_equal (argv[1], "-h") || g_str_equal (argv[1], "help"))

@@ -22,19 +22,26 @@
 /* Long enough for a loaded machine; a hang is what this would catch. */
 #define TIMEOUT_S 60
 
+typedef struct
+{
+  int resource;    /* RLIMIT_AS, RLIMIT_FSIZE */
+  gsize bytes;
+} Limit;
+
 static void
 limit_child (gpointer data)
 {
+  const Limit *l = data;
   struct rlimit limit;
 
-  limit.rlim_cur = limit.rlim_max = GPOINTER_TO_SIZE (data);
-  setrlimit (RLIMIT_AS, &limit);
+  limit.rlim_cur = limit.rlim_max = l->bytes;
+  setrlimit (l->resource, &limit);
 }
 
-/* Runs `timeout TIMEOUT_S graft-cli ARG…` under @megabytes of address
- * space; returns its exit status, its standard error in @err. */
+/* Runs `timeout TIMEOUT_S graft-cli ARG…` under @limit; returns its exit
+ * status, its standard error in @err. */
 static int
-run_limited (gsize megabytes, const char *const *args, char **err)
+run_under (const Limit *limit, const char *const *args, char **err)
 {
   const char *cli = g_getenv ("GRAFT_CLI");
   g_autoptr (GStrvBuilder) builder = g_strv_builder_new ();
@@ -52,10 +59,19 @@ run_limited (gsize megabytes, const char *const *args, char **err)
   argv = g_strv_builder_end (builder);
   g_assert_true (g_spawn_sync (NULL, argv, envp, G_SPAWN_SEARCH_PATH
                                | G_SPAWN_STDOUT_TO_DEV_NULL, limit_child,
-                               GSIZE_TO_POINTER (megabytes << 20), NULL, err,
+                               (gpointer) limit, NULL, err,
                                &status, &error));
   g_assert_no_error (error);
   return WIFEXITED (status) ? WEXITSTATUS (status) : 128 + WTERMSIG (status);
+}
+
+/* The same under @megabytes of address space. */
+static int
+run_limited (gsize megabytes, const char *const *args, char **err)
+{
+  Limit limit = { RLIMIT_AS, megabytes << 20 };
+
+  return run_under (&limit, args, err);
 }
 
 static void
@@ -210,6 +226,32 @@ test_sweep (void)
     }
 }
 
+/* Under a limit on file size (ulimit -f) a run's write fails with one
+ * line naming the file, where SIGXFSZ used to kill graft-cli with a core
+ * dump. */
+#define FILE_SIZE_LIMIT ((gsize) 10 << 10)
+
+static void
+test_file_size (void)
+{
+  g_autofree char *data = samples_dir ();
+  g_autofree char *tmp = g_dir_make_tmp ("graft-fsize-XXXXXX", NULL);
+  g_autofree char *out = g_build_filename (tmp, "run", NULL);
+  const char *args[] = { "train", "--backbone", "fashion-cnn", "--data",
+                         data, "--out", out, "--epochs", "1", NULL };
+  Limit limit = { RLIMIT_FSIZE, FILE_SIZE_LIMIT };
+  g_autofree char *err = NULL;
+  int code = run_under (&limit, args, &err);
+  g_auto (GStrv) lines = g_strsplit (g_strchomp (err), "\n", -1);
+  const char *last = lines[g_strv_length (lines) - 1];
+
+  g_test_message ("exit %d: %s", code, last);
+  g_assert_cmpint (code, ==, 1);
+  g_assert_true (g_str_has_prefix (last, "graft-cli: "));
+  g_assert_nonnull (strstr (last, "File too large"));
+  g_assert_nonnull (strstr (last, out));
+}
+
 int
 main (int argc, char **argv)
 {
@@ -217,5 +259,6 @@ main (int argc, char **argv)
   g_test_add_func ("/cli/limits/too-small", test_too_small);
   g_test_add_func ("/cli/limits/fewer-threads", test_fewer_threads);
   g_test_add_func ("/cli/limits/sweep", test_sweep);
+  g_test_add_func ("/cli/limits/file-size", test_file_size);
   return g_test_run ();
 }

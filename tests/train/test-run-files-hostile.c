@@ -12,6 +12,8 @@
 
 #include <json-glib/json-glib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 
 #include <glib/gstdio.h>
@@ -494,6 +496,114 @@ plant_leftovers (const char *dir)
   graft_test_write_file (dir, "notes.txt.abcdef", "keep", -1);
 }
 
+/* Whether @name is one of a writer's temporary files (NAME.XXXXXX, or
+ * .NAME.XXXXXX for the ONNX files). */
+static gboolean
+is_temporary (const char *name)
+{
+  const char *dot = strrchr (name, '.');
+
+  return name[0] == '.' || (dot != NULL && strlen (dot) == 7
+                            && strcmp (dot, ".onnx") != 0
+                            && strcmp (dot, ".json") != 0);
+}
+
+static void
+one_more_epoch (JsonObject *run)
+{
+  JsonObject *config = json_object_get_object_member (run, "config");
+
+  json_object_set_int_member (config, "epochs", EPOCHS + 1);
+}
+
+/* The files a resumed run writes — with one more epoch to train, the
+ * best weights, the checkpoint and run.json; with none, the exports and
+ * run.json — made to fail by a limit on file size just below each file's
+ * size: the run fails saying which file and why, that file stays
+ * byte-identical to what it was, and no temporary file is left. */
+static void
+test_failed_writes (void)
+{
+  GHashTable *failed = g_hash_table_new (g_str_hash, g_str_equal);
+
+  for (guint k = 0; k < 2 * (G_N_ELEMENTS (run_files) - 1); k++)
+    {
+      guint f = k % (G_N_ELEMENTS (run_files) - 1);
+      gboolean another_epoch = k < G_N_ELEMENTS (run_files) - 1;
+      g_autofree char *name = NULL;
+      g_autofree char *dir = NULL;
+      g_autofree char *before[G_N_ELEMENTS (run_files)] = { NULL };
+      gsize lengths[G_N_ELEMENTS (run_files)] = { 0 };
+      g_autoptr (GraftRunConfig) config = NULL;
+      g_autoptr (GError) error = NULL;
+      g_autoptr (GDir) listing = NULL;
+      struct rlimit saved, limited;
+      void (*saved_handler) (int);
+      Watch w = { .resumed = FALSE };     /* let it train its epoch */
+      const char *entry, *culprit = NULL;
+      gboolean ok;
+
+      /* Exporting writes no weights file of its own. */
+      if (!another_epoch && g_str_has_suffix (run_files[f], ".safetensors")
+          && !g_str_has_prefix (run_files[f], "head"))
+        continue;
+      name = g_strdup_printf ("fsize-%u", k);
+      dir = copy_base (name);
+      if (another_epoch)
+        edit_run_json (dir, one_more_epoch);
+      for (guint i = 0; run_files[i] != NULL; i++)
+        before[i] = read_file (dir, run_files[i], &lengths[i]);
+      config = graft_run_files_read_config (dir, &error);
+      g_assert_no_error (error);
+      g_assert_cmpint (getrlimit (RLIMIT_FSIZE, &saved), ==, 0);
+      limited = saved;
+      limited.rlim_cur = lengths[f] - 1;
+      /* Past the limit write() fails with EFBIG instead of a signal. */
+      saved_handler = signal (SIGXFSZ, SIG_IGN);
+      graft_control_init (&w.control);
+      g_assert_cmpint (setrlimit (RLIMIT_FSIZE, &limited), ==, 0);
+      ok = graft_trainer_run (config, dir, TRUE, &w.control, sink, &w,
+                              &error);
+      g_assert_cmpint (setrlimit (RLIMIT_FSIZE, &saved), ==, 0);
+      signal (SIGXFSZ, saved_handler);
+      graft_control_clear (&w.control);
+
+      /* A file at least as large as the limit was due: the run failed. */
+      g_assert_false (ok);
+      g_assert_nonnull (error);
+      g_assert_null (strchr (error->message, '\n'));
+      for (guint i = 0; run_files[i] != NULL; i++)
+        if (strstr (error->message, run_files[i]) != NULL)
+          culprit = run_files[i];
+      if (culprit == NULL)
+        g_error ("'%s' names none of the run's files", error->message);
+      g_test_message ("%s, limit %zu bytes: %s", another_epoch
+                      ? "training" : "exporting", lengths[f] - 1,
+                      error->message);
+      g_hash_table_add (failed, (gpointer) culprit);
+      for (guint i = 0; run_files[i] != NULL; i++)
+        {
+          gsize n = 0;
+          g_autofree char *after = read_file (dir, run_files[i], &n);
+          if (g_str_equal (run_files[i], culprit))
+            {
+              g_assert_cmpuint (n, ==, lengths[i]);
+              g_assert_true (memcmp (after, before[i], n) == 0);
+            }
+        }
+      listing = g_dir_open (dir, 0, NULL);
+      while ((entry = g_dir_read_name (listing)) != NULL)
+        if (is_temporary (entry))
+          g_error ("%s left behind in %s", entry, dir);
+    }
+  g_assert_true (g_hash_table_contains (failed, "checkpoint.safetensors"));
+  g_assert_true (g_hash_table_contains (failed, "best.safetensors"));
+  g_assert_true (g_hash_table_contains (failed, "model.onnx"));
+  g_assert_cmpuint (g_hash_table_size (failed), >=, 4);
+  g_test_message ("%u different files failed", g_hash_table_size (failed));
+  g_hash_table_unref (failed);
+}
+
 static void
 test_leftovers (void)
 {
@@ -711,6 +821,7 @@ main (int argc, char **argv)
   g_test_add_func ("/train/hostile/history-types", test_history_types);
   g_test_add_func ("/train/hostile/best-write-fails", test_best_write_fails);
   g_test_add_func ("/train/hostile/leftovers", test_leftovers);
+  g_test_add_func ("/train/hostile/failed-writes", test_failed_writes);
   g_test_add_func ("/train/hostile/no-epoch", test_no_epoch);
   g_test_add_func ("/train/hostile/absolute-data", test_absolute_data);
   g_test_add_func ("/train/hostile/non-utf8-paths", test_non_utf8_paths);

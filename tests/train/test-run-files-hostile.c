@@ -532,7 +532,7 @@ test_failed_writes (void)
       gboolean another_epoch = k < G_N_ELEMENTS (run_files) - 1;
       g_autofree char *name = NULL;
       g_autofree char *dir = NULL;
-      g_autofree char *before[G_N_ELEMENTS (run_files)] = { NULL };
+      char *before[G_N_ELEMENTS (run_files)] = { NULL };
       gsize lengths[G_N_ELEMENTS (run_files)] = { 0 };
       g_autoptr (GraftRunConfig) config = NULL;
       g_autoptr (GError) error = NULL;
@@ -595,6 +595,8 @@ test_failed_writes (void)
       while ((entry = g_dir_read_name (listing)) != NULL)
         if (is_temporary (entry))
           g_error ("%s left behind in %s", entry, dir);
+      for (guint i = 0; run_files[i] != NULL; i++)
+        g_free (before[i]);
     }
   g_assert_true (g_hash_table_contains (failed, "checkpoint.safetensors"));
   g_assert_true (g_hash_table_contains (failed, "best.safetensors"));

@@ -333,6 +333,10 @@ main (int argc, char **argv)
       printf ("graft-cli %s\n", GRAFT_VERSION);
       return 0;
     }
+  /* More threads than cores only compete: OpenBLAS' and the worker
+   * pool's threads wait by spinning, and with --threads 3 on two cores a
+   * fine-tuning epoch took from 4 s to minutes. */
+  gf_engine_cap_threads ((int) g_get_num_processors ());
   for (gsize i = 0; i < G_N_ELEMENTS (commands); i++)
     if (g_str_equal (argv[1], commands[i].name))
       {

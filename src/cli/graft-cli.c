@@ -2,7 +2,6 @@
  * stderr, a non-zero exit with a one-line reason on failure. */
 #define G_LOG_DOMAIN "graft-cli"
 
-#include <fcntl.h>
 #include <locale.h>
 #include <malloc.h>
 #include <signal.h>
@@ -201,29 +200,12 @@ write_log (GLogLevelFlags level, const GLogField *fields, gsize n_fields,
 
 static size_t crash_limit;   /* the limit, when one is set */
 
-/* The process's address space in bytes, from /proc/self/statm; 0 when it
- * cannot be read.  Async-signal-safe. */
-static size_t
-address_space_used (void)
-{
-  char text[64];
-  int fd = open ("/proc/self/statm", O_RDONLY | O_CLOEXEC);
-  ssize_t n = fd >= 0 ? read (fd, text, sizeof text - 1) : -1;
-  size_t pages = 0;
-
-  if (fd >= 0)
-    close (fd);
-  for (ssize_t i = 0; i < n && text[i] >= '0' && text[i] <= '9'; i++)
-    pages = pages * 10 + (size_t) (text[i] - '0');
-  return pages * (size_t) sysconf (_SC_PAGESIZE);
-}
-
 static void
 on_crash (int signo)
 {
   static const char line[] = "graft-cli: out of memory: the limit on "
     "address space (ulimit -v) is used up\n";
-  size_t used = address_space_used ();
+  size_t used = gf_engine_address_space_used ();
 
   if (used != 0 && used + CRASH_NEAR_LIMIT >= crash_limit)
     {

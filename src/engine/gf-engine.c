@@ -5,6 +5,7 @@
 #include "gf-engine.h"
 
 #include <cblas.h>
+#include <fcntl.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -110,49 +111,57 @@ gf_engine_take_blas_buffers (void)
 #define ROOM_KEPT ((size_t) 32 << 20)
 #define ROOM_CHECKED_FROM ((size_t) 1 << 20)
 
-/* The process's address space in bytes (VmSize), 0 when unknown. */
-static size_t
-address_space_used (void)
+size_t
+gf_engine_address_space_used (void)
 {
-  FILE *statm = fopen ("/proc/self/statm", "re");
-  unsigned long pages = 0;
+  char text[64];
+  int fd = open ("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+  ssize_t n = fd >= 0 ? read (fd, text, sizeof text - 1) : -1;
+  size_t pages = 0;
 
-  if (statm == NULL)
-    return 0;
-  if (fscanf (statm, "%lu", &pages) != 1)
-    pages = 0;
-  fclose (statm);
-  return (size_t) pages * (size_t) sysconf (_SC_PAGESIZE);
+  if (fd >= 0)
+    close (fd);
+  for (ssize_t i = 0; i < n && text[i] >= '0' && text[i] <= '9'; i++)
+    pages = pages * 10 + (size_t) (text[i] - '0');
+  return pages * (size_t) sysconf (_SC_PAGESIZE);
+}
+
+/* The bytes that may still be taken under the limit on address space,
+ * ROOM_KEPT left aside; SIZE_MAX without a limit (or when unknown). */
+static size_t
+room_left (void)
+{
+  struct rlimit rl;
+  size_t used;
+
+  if (getrlimit (RLIMIT_AS, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY
+      || (used = gf_engine_address_space_used ()) == 0)
+    return SIZE_MAX;
+  return used + ROOM_KEPT < rl.rlim_cur ? rl.rlim_cur - used - ROOM_KEPT : 0;
 }
 
 int
 gf_engine_has_room_for (size_t bytes)
 {
-  struct rlimit rl;
-  size_t used;
-
-  if (bytes < ROOM_CHECKED_FROM || getrlimit (RLIMIT_AS, &rl) != 0
-      || rl.rlim_cur == RLIM_INFINITY)
-    return 1;
-  used = address_space_used ();
-  return used == 0 || (used < rl.rlim_cur
-                       && bytes + ROOM_KEPT <= rl.rlim_cur - used);
+  return bytes < ROOM_CHECKED_FROM || bytes <= room_left ();
 }
 
 int
 gf_engine_threads_with_room (int wanted)
 {
   pthread_attr_t attr;
-  size_t stack = (size_t) 8 << 20;
+  size_t stack = (size_t) 8 << 20, room = room_left ();
 
+  if (room == SIZE_MAX || wanted <= 0)
+    return wanted > 0 ? wanted : 0;
   if (pthread_getattr_default_np (&attr) == 0)
     {
       pthread_attr_getstacksize (&attr, &stack);
       pthread_attr_destroy (&attr);
     }
-  while (wanted > 0 && !gf_engine_has_room_for ((size_t) wanted * stack))
-    wanted--;
-  return wanted;
+  if (stack == 0 || room / stack >= (size_t) wanted)
+    return wanted;
+  return (int) (room / stack);
 }
 
 const char *

@@ -29,6 +29,9 @@ void        gf_engine_take_blas_buffers (void);
  * limit.  The engine's large allocations ask first, so that memory runs
  * out where it is reported. */
 int         gf_engine_has_room_for (size_t bytes);
+/* The process's address space in bytes (VmSize, from /proc/self/statm),
+ * 0 when unknown.  Async-signal-safe. */
+size_t      gf_engine_address_space_used (void);
 /* How many of @wanted new threads leave that room beside their stacks
  * (0 to @wanted). */
 int         gf_engine_threads_with_room (int wanted);

@@ -265,9 +265,15 @@ pool_start (size_t wanted)
   pthread_once (&pool_once, pool_init);
   if (pool.started >= wanted || pool.start_failed)
     return pool.started;
-  /* Under a limit on address space, only as many as leave room. */
-  wanted = pool.started
-    + (size_t) gf_engine_threads_with_room ((int) (wanted - pool.started));
+  /* Under a limit on address space, only as many as leave room; then
+   * no more tries (each would read /proc again, on every loop). */
+  {
+    size_t room = (size_t) gf_engine_threads_with_room
+      ((int) (wanted - pool.started));
+    if (pool.started + room < wanted)
+      pool.start_failed = true;
+    wanted = pool.started + room;
+  }
   sigfillset (&all);
   pthread_sigmask (SIG_SETMASK, &all, &old);
   while (pool.started < wanted)

@@ -2,6 +2,7 @@
 #include "graft-test-corrupt.h"
 
 #include <glib/gstdio.h>
+#include <string.h>
 
 #define MAX_FLIPS 8
 #define MAX_SPECIALS 3
@@ -52,4 +53,14 @@ graft_test_write_file (const char *dir, const char *name, const char *text,
   g_file_set_contents_full (path, text, n, G_FILE_SET_CONTENTS_NONE, 0644,
                             &error);
   g_assert_no_error (error);
+}
+
+void
+graft_test_assert_refusal (const GError *error, const char *part)
+{
+  g_assert_nonnull (error);
+  g_test_message ("refused: %s", error->message);
+  g_assert_null (strchr (error->message, '\n'));
+  if (strstr (error->message, part) == NULL)
+    g_error ("'%s' does not say '%s'", error->message, part);
 }

@@ -154,11 +154,7 @@ assert_refused (const char *dir, const char *part)
   r = graft_run_record_load (dir, &error);
   alarm (0);
   g_assert_null (r);
-  g_assert_nonnull (error);
-  g_test_message ("refused: %s", error->message);
-  g_assert_null (strchr (error->message, '\n'));
-  if (strstr (error->message, part) == NULL)
-    g_error ("'%s' does not say '%s'", error->message, part);
+  graft_test_assert_refusal (error, part);
 }
 
 /* ---- Tests ------------------------------------------------------------------- */

@@ -229,24 +229,13 @@ oblong_tensor (const char *dir, const char *file)
   g_assert_not_reached ();
 }
 
-/* One line that contains @part. */
-static void
-assert_refusal (const GError *error, const char *part)
-{
-  g_assert_nonnull (error);
-  g_test_message ("refused: %s", error->message);
-  g_assert_null (strchr (error->message, '\n'));
-  if (strstr (error->message, part) == NULL)
-    g_error ("'%s' does not say '%s'", error->message, part);
-}
-
 static void
 assert_resume_refused (const char *dir, const char *part)
 {
   g_autoptr (GError) error = NULL;
 
   g_assert_false (resume (dir, &error));
-  assert_refusal (error, part);
+  graft_test_assert_refusal (error, part);
 }
 
 /* ---- 1. Crashes ------------------------------------------------------------- */
@@ -273,7 +262,7 @@ history_refused (const char *name, EditFunc edit, const char *part)
   edit_run_json (dir, edit);
   h = graft_run_files_read_history (dir, &error);
   g_assert_null (h);
-  assert_refusal (error, part);
+  graft_test_assert_refusal (error, part);
   return dir;
 }
 
@@ -332,10 +321,10 @@ test_deep_nesting (void)
   graft_test_write_file (dir, "run.json", deep, -1);
   config = graft_run_files_read_config (dir, &error);
   g_assert_null (config);
-  assert_refusal (error, "nested deeper");
+  graft_test_assert_refusal (error, "nested deeper");
   g_clear_error (&error);
   g_assert_false (graft_run_export (dir, GRAFT_RUN_EXPORT_CSV, csv, &error));
-  assert_refusal (error, "nested deeper");
+  graft_test_assert_refusal (error, "nested deeper");
   g_clear_error (&error);
   /* Inside strings brackets do not count. */
   g_assert_true (graft_json_check_text ("[\"[[[[\\\"[[[[\"]", 14, &error));
@@ -438,7 +427,7 @@ test_history_types (void)
       g_autoptr (GError) error = NULL;
       /* The CSV either leaves such rows out whole or refuses. */
       if (!graft_run_export (dir, GRAFT_RUN_EXPORT_CSV, csv, &error))
-        assert_refusal (error, "history");
+        graft_test_assert_refusal (error, "history");
     }
 }
 
@@ -461,7 +450,7 @@ test_best_write_fails (void)
 
   g_assert_cmpint (g_mkdir_with_parents (blocker, 0755), ==, 0);
   g_assert_false (train (config, dir, FALSE, &error));
-  assert_refusal (error, "best.safetensors");
+  graft_test_assert_refusal (error, "best.safetensors");
   run_json = read_file (dir, "run.json", NULL);
   g_assert_nonnull (strstr (run_json, "\"status\": \"failed\""));
   listing = g_dir_open (dir, 0, NULL);

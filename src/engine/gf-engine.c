@@ -1,6 +1,6 @@
 /* gf-engine.c: the thread setting, handed to OpenBLAS and kept here for
  * the worker pool (gf-parallel.c reads it on every loop), so one setting
- * governs both. */
+ * governs both; and the choice of OpenBLAS' kernels at start. */
 #define _GNU_SOURCE   /* pthread_getattr_default_np */
 #include "gf-engine.h"
 
@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -162,6 +163,86 @@ gf_engine_threads_with_room (int wanted)
   if (stack == 0 || room / stack >= (size_t) wanted)
     return wanted;
   return (int) (room / stack);
+}
+
+/* OpenBLAS built with DYNAMIC_ARCH picks its kernels from the CPU's
+ * model number at load; a model it does not know (Debian 12's 0.3.21 on
+ * Sapphire or Emerald Rapids) gets the SSE3 "Prescott" kernels, four to
+ * five times slower than the AVX-512 ones the CPU runs.  Its own remedy
+ * is OPENBLAS_CORETYPE, read when the library starts: so, before anything
+ * has used it, stop it, name the kernels the CPU's features allow, and
+ * start it again.  A kernel family is ranked by the widest vectors it
+ * uses; a user's OPENBLAS_CORETYPE is left alone, and so is a choice
+ * that is already as good as the CPU allows (valgrind, for one, hides
+ * AVX-512, and then AVX2 is chosen).  The two entry points are weak: an
+ * OpenBLAS without them keeps its own choice. */
+void gotoblas_init (void) __attribute__ ((weak));
+void gotoblas_quit (void) __attribute__ ((weak));
+
+enum { KERNELS_OLDER, KERNELS_AVX2, KERNELS_AVX512 };
+
+static int
+kernel_rank (const char *corename)
+{
+  static const char *const avx512[] = { "SkylakeX", "Cooperlake",
+                                        "SapphireRapids" };
+  static const char *const avx2[] = { "Haswell", "Zen" };
+
+  for (size_t i = 0; i < sizeof avx512 / sizeof *avx512; i++)
+    if (strcasecmp (corename, avx512[i]) == 0)
+      return KERNELS_AVX512;
+  for (size_t i = 0; i < sizeof avx2 / sizeof *avx2; i++)
+    if (strcasecmp (corename, avx2[i]) == 0)
+      return KERNELS_AVX2;
+  return KERNELS_OLDER;
+}
+
+const char *
+gf_engine_best_blas_kernels (void)
+{
+#if defined(__x86_64__) && defined(__GNUC__)
+  __builtin_cpu_init ();
+  if (__builtin_cpu_supports ("avx512f") && __builtin_cpu_supports ("avx512bw")
+      && __builtin_cpu_supports ("avx512vl")
+      && __builtin_cpu_supports ("avx512dq")
+      && __builtin_cpu_supports ("avx512cd"))
+    return "SkylakeX";
+  if (__builtin_cpu_supports ("avx2") && __builtin_cpu_supports ("fma"))
+    return "Haswell";
+#endif
+  return NULL;
+}
+
+static void __attribute__ ((constructor))
+choose_blas_kernels (void)
+{
+  const char *best = gf_engine_best_blas_kernels ();
+  size_t needed, limit;
+  int fit = gf_engine_threads_for_limit (&needed, &limit);
+
+  /* Under a limit on address space OpenBLAS must not be restarted:
+   * stopping it waits for its workers, and a worker that cannot take its
+   * buffer retries for ever; a restarted OpenBLAS then also takes the
+   * buffers graft-cli sets aside (gf_engine_take_blas_buffers) anew, and a
+   * training thread's first product waits for ever in turn.  Its own
+   * choice of kernels stays: slower, but safe. */
+  if (fit >= 0)
+    return;
+  if (best == NULL || getenv ("OPENBLAS_CORETYPE") != NULL
+      || gotoblas_init == NULL || gotoblas_quit == NULL
+      || kernel_rank (openblas_get_corename ()) >= kernel_rank (best))
+    return;
+  gotoblas_quit ();
+  setenv ("OPENBLAS_CORETYPE", best, 0);
+  gotoblas_init ();
+  /* Only for the start above: programs this one starts choose afresh. */
+  unsetenv ("OPENBLAS_CORETYPE");
+}
+
+const char *
+gf_engine_blas_core (void)
+{
+  return openblas_get_corename ();
 }
 
 const char *

@@ -35,5 +35,13 @@ size_t      gf_engine_address_space_used (void);
 /* How many of @wanted new threads leave that room beside their stacks
  * (0 to @wanted). */
 int         gf_engine_threads_with_room (int wanted);
+/* The OpenBLAS kernels the CPU's features allow ("SkylakeX", "Haswell"),
+ * or NULL when it knows no better than OpenBLAS' own choice.  When the
+ * engine is loaded it makes OpenBLAS use them if OpenBLAS chose weaker
+ * ones, OPENBLAS_CORETYPE does not say otherwise and no limit on address
+ * space is set. */
+const char *gf_engine_best_blas_kernels (void);
+/* The kernels OpenBLAS runs ("SkylakeX", "Prescott", …). */
+const char *gf_engine_blas_core (void);
 /* OpenBLAS' build description: version, kernel, thread limit. */
 const char *gf_engine_blas_config (void);

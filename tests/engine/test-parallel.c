@@ -1,8 +1,11 @@
 /* test-parallel.c: gf_parallel_for covers every index exactly once in
  * contiguous chunks of near-equal size, one per thread at most, chunk 0 on
  * the caller; small loops, n == 0 and one thread run inline; nested and
- * concurrent callers run inline rather than wait. */
+ * concurrent callers run inline rather than wait.  And the engine gives
+ * OpenBLAS the kernels the CPU's features allow, unless OPENBLAS_CORETYPE
+ * names others. */
 #include <pthread.h>
+#include <string.h>
 #include <stdatomic.h>
 
 #include "gf-engine.h"
@@ -201,10 +204,71 @@ test_parallel_concurrent_callers (void)
   gf_engine_set_threads (0);
 }
 
+static bool
+name_in (const char *name, const char *const *names)
+{
+  for (; *names != NULL; names++)
+    if (g_ascii_strcasecmp (name, *names) == 0)
+      return true;
+  return false;
+}
+
+/* Loading the engine upgraded OpenBLAS' kernels as far as the CPU goes:
+ * on this project's machines OpenBLAS alone takes SSE3 ones. */
+static void
+test_blas_kernels_best (void)
+{
+  static const char *const avx512[] = { "SkylakeX", "Cooperlake",
+                                        "SapphireRapids", NULL };
+  static const char *const avx2[] = { "Haswell", "Zen", "SkylakeX",
+                                      "Cooperlake", "SapphireRapids", NULL };
+  const char *best = gf_engine_best_blas_kernels ();
+  const char *core = gf_engine_blas_core ();
+  size_t needed, limit;
+
+  if (best == NULL || g_getenv ("OPENBLAS_CORETYPE") != NULL
+      || gf_engine_threads_for_limit (&needed, &limit) >= 0)
+    {
+      g_test_skip ("no AVX2, OPENBLAS_CORETYPE chooses the kernels, or a "
+                   "limit on address space keeps OpenBLAS' own");
+      return;
+    }
+  g_test_message ("best %s, running %s", best, core);
+  g_assert_true (name_in (core, strcmp (best, "SkylakeX") == 0 ? avx512
+                                                              : avx2));
+}
+
+/* A user's OPENBLAS_CORETYPE wins: this program, started again with
+ * Prescott asked for, runs Prescott. */
+static void
+test_blas_kernels_user (void)
+{
+  g_autofree char *out = NULL;
+  g_autoptr (GError) error = NULL;
+  g_auto (GStrv) env = g_environ_setenv (g_get_environ (),
+                                         "OPENBLAS_CORETYPE", "Prescott",
+                                         TRUE);
+  const char *argv[] = { "/proc/self/exe", "--print-blas-core", NULL };
+  int status = 0;
+
+  g_assert_true (g_spawn_sync (NULL, (char **) argv, env, G_SPAWN_DEFAULT,
+                               NULL, NULL, &out, NULL, &status, &error));
+  g_assert_no_error (error);
+  g_assert_true (g_spawn_check_wait_status (status, NULL));
+  g_assert_cmpstr (g_strstrip (out), ==, "Prescott");
+}
+
 int
 main (int argc, char **argv)
 {
+  if (argc == 2 && strcmp (argv[1], "--print-blas-core") == 0)
+    {
+      printf ("%s\n", gf_engine_blas_core ());
+      return 0;
+    }
   g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/engine/blas/kernels-best", test_blas_kernels_best);
+  g_test_add_func ("/engine/blas/kernels-user", test_blas_kernels_user);
   g_test_add_func ("/engine/parallel/covers-once", test_parallel_covers_once);
   g_test_add_func ("/engine/parallel/fewer-than-threads",
                    test_parallel_fewer_than_threads);

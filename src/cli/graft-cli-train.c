@@ -142,6 +142,9 @@ train (GraftRun *run)
   g_signal_connect (run, "failed", G_CALLBACK (on_failed), &s);
   graft_run_start (run);
   g_main_loop_run (s.loop);
+  /* Exiting while the worker still returns its memory races with the
+   * libraries' own clean-up at exit (OpenBLAS frees its buffers). */
+  graft_run_wait (run);
   g_source_remove (sigint);
   g_source_remove (sigterm);
   g_main_loop_unref (s.loop);

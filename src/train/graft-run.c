@@ -31,6 +31,7 @@ struct _GraftRun
   GCancellable *cancellable;
   gulong cancelled_id;
   gboolean started;
+  GThread *thread;          /* the worker, until waited for */
 
   GMutex lock;              /* guards the two that follow */
   GQueue queue;             /* GraftEvent *, from the worker */
@@ -337,12 +338,13 @@ graft_run_start (GraftRun *self)
   self->started = TRUE;
   self->owner = g_main_context_ref_thread_default ();
   set_state (self, GRAFT_RUN_STATE_RUNNING);
-  /* The worker keeps the run alive until it returns; nobody joins it.
-   * A thread that cannot start (out of memory, a limit on processes)
-   * fails the run, reported as any failure is: from the main loop. */
+  /* The worker keeps the run alive until it returns; graft_run_wait()
+   * joins it, else it is let go.  A thread that cannot start (out of
+   * memory, a limit on processes) fails the run, reported as any failure
+   * is: from the main loop. */
   thread = g_thread_try_new ("graft-run", work, g_object_ref (self), &error);
   if (thread != NULL)
-    g_thread_unref (thread);
+    self->thread = thread;
   else
     {
       g_prefix_error (&error, "cannot start the training thread: ");
@@ -450,6 +452,15 @@ graft_run_get_notices (GraftRun *self)
   return self->notices;
 }
 
+void
+graft_run_wait (GraftRun *self)
+{
+  g_return_if_fail (GRAFT_IS_RUN (self));
+
+  if (self->thread != NULL)
+    g_thread_join (g_steal_pointer (&self->thread));
+}
+
 /* ---- GObject -------------------------------------------------------------- */
 
 static void
@@ -481,6 +492,9 @@ graft_run_finalize (GObject *object)
   g_ptr_array_unref (self->stages);
   g_ptr_array_unref (self->notices);
   graft_control_clear (&self->control);
+  /* Never waited for: finalized by the worker's last reference, or
+   * after it returned. */
+  g_clear_pointer (&self->thread, g_thread_unref);
   G_OBJECT_CLASS (graft_run_parent_class)->finalize (object);
 }
 

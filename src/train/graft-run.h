@@ -111,6 +111,11 @@ void           graft_run_start     (GraftRun *run);
 void           graft_run_pause     (GraftRun *run);
 void           graft_run_unpause   (GraftRun *run);
 void           graft_run_stop      (GraftRun *run);
+/* Once "finished" or "failed" has been emitted, or the state is STOPPED:
+ * waits until the training thread has ended (its files closed, its
+ * memory returned), so that a process may exit; from the thread that
+ * started the run. */
+void           graft_run_wait      (GraftRun *run);
 
 /* Cancelling it stops the run, as graft_run_stop() does. */
 GCancellable  *graft_run_get_cancellable (GraftRun *run);

@@ -492,6 +492,10 @@ train (Trained *t)
   g_assert_null (graft_run_get_error (run));
   check_history_kept (run, t);
   keep_notices (run, t);
+  /* Once waited for, the worker holds no reference: the run is this
+   * test's alone, and goes with its last reference, here. */
+  graft_run_wait (run);
+  g_assert_cmpuint (G_OBJECT (run)->ref_count, ==, 1);
 }
 
 static Trained *

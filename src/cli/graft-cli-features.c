@@ -109,14 +109,18 @@ extract (Extraction *x, GraftScan *scan, GError **error)
   size_t image = pre->channels * pre->height * pre->width, filled = 0;
   g_autoptr (GraftCliProgress) progress
     = graft_cli_progress_new ("features", scan->samples->len);
+  GraftImageNeed need;
 
   G_STATIC_ASSERT (sizeof (gf_real) == sizeof (float));
+  /* A photo decodes no larger than the backbone's input needs. */
+  graft_image_need_init (&need, pre, NULL);
   for (guint i = 0; i < scan->samples->len; i++)
     {
       GraftSample *s = &g_array_index (scan->samples, GraftSample, i);
       g_autoptr (GError) local = NULL;
       g_autoptr (GdkPixbuf) pixbuf
-        = graft_image_load (s->path, GRAFT_DEFAULT_MAX_PIXELS, &local);
+        = graft_image_load_for (s->path, GRAFT_DEFAULT_MAX_PIXELS, &need,
+                                &local);
       if (pixbuf == NULL)
         add_skipped (x, s->path, local->message);
       else

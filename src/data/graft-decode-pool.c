@@ -197,10 +197,15 @@ decode_one (guint index, gpointer data)
   const GraftDecodeItem *item = &batch->items[index];
   float *slot = batch->out + index * batch->image_floats;
   g_autoptr (GError) local = NULL;
-  g_autoptr (GdkPixbuf) pixbuf = graft_image_load (item->path,
-                                                   spec->max_pixels, &local);
+  g_autoptr (GdkPixbuf) pixbuf = NULL;
+  GraftImageNeed need;
   GraftView view;
+  int width, height;
 
+  graft_image_need_init (&need, spec->pre, spec->augment);
+  pixbuf = spec->cache != NULL
+    ? graft_image_cache_load (spec->cache, item->path, &local)
+    : graft_image_load_for (item->path, spec->max_pixels, &need, &local);
   if (pixbuf == NULL)
     {
       memset (slot, 0, batch->image_floats * sizeof (float));
@@ -208,9 +213,10 @@ decode_one (guint index, gpointer data)
         batch->errors[index] = g_steal_pointer (&local);
       return;
     }
+  /* Planned in the picture's own pixels: the same view at any scale. */
+  graft_image_get_source_size (pixbuf, &width, &height);
   graft_augment_plan (spec->augment, spec->seed, item->sample_key,
-                      item->view, gdk_pixbuf_get_width (pixbuf),
-                      gdk_pixbuf_get_height (pixbuf), &view);
+                      item->view, width, height, &view);
   graft_image_view_to_tensor (pixbuf, spec->pre, &view, slot);
 }
 

@@ -13,6 +13,7 @@
 
 #include "gf-preprocess.h"
 #include "graft-augment.h"
+#include "graft-image.h"
 
 G_BEGIN_DECLS
 
@@ -50,13 +51,16 @@ typedef struct
   guint view;
 } GraftDecodeItem;
 
-/* What every picture of a batch goes through. */
+/* What every picture of a batch goes through.  JPEGs decode at the
+ * scale the preprocessing and augmentation need (GraftImageNeed). */
 typedef struct
 {
   const GfPreprocess *pre;
   const GraftAugment *augment;   /* may be NULL: no augmentation */
   guint64 seed;
   gint64 max_pixels;
+  GraftImageCache *cache;        /* may be NULL; else made for the same
+                                  * preprocessing, augmentation and limit */
 } GraftDecodeSpec;
 
 /* Decodes @items into @out, (n_items, channels, height, width) floats as

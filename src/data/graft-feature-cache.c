@@ -85,7 +85,9 @@ char *
 graft_feature_key_digest (const GraftFeatureKey *key)
 {
   const GfPreprocess *pre = key->pre;
-  g_autoptr (GString) text = g_string_new ("graft-features-v1\n");
+  /* v2: a large JPEG is decoded at a reduced DCT scale (graft-image.h),
+   * which changes its features a little: never mix them with v1's. */
+  g_autoptr (GString) text = g_string_new ("graft-features-v2\n");
 
   g_string_append_printf (text, "image %s\nbackbone %s\ncut %s\n",
                           key->image_sha256, key->backbone_sha256, key->cut);

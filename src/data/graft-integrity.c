@@ -29,6 +29,10 @@
 #define JPEG_EOI 0xd9
 #define JPEG_SOS 0xda
 #define JPEG_LENGTH_BYTES 2         /* a segment's length counts itself */
+/* Codes no JPEG marker has (reserved, or JPEG-2000's): libjpeg stops
+ * on one with "Unsupported marker type". */
+#define JPEG_UNKNOWN_FIRST 0x02
+#define JPEG_UNKNOWN_LAST 0xbf
 
 typedef enum
 {
@@ -40,6 +44,7 @@ typedef enum
   JPEG_SCAN,          /* entropy-coded data after SOS */
   JPEG_SCAN_CODE,     /* after 0xFF inside entropy-coded data */
   JPEG_END,           /* EOI seen: anything after is a trailer */
+  JPEG_BAD,           /* an unknown marker inside entropy-coded data */
 } JpegState;
 
 typedef enum
@@ -172,6 +177,12 @@ jpeg_code (GraftIntegrity *it, guint8 code, JpegState resume)
   else if (code == JPEG_STUFFED_ZERO || code == JPEG_SOI || code == JPEG_TEM
            || (code >= JPEG_RST0 && code <= JPEG_RST7))
     it->jpeg = resume;
+  /* Damaged image data: a whole decode fails when libjpeg reads this
+   * marker after the scan, but a decode at a reduced scale stops once it
+   * has its lines and would never see it. */
+  else if (resume == JPEG_SCAN && code >= JPEG_UNKNOWN_FIRST
+           && code <= JPEG_UNKNOWN_LAST)
+    it->jpeg = JPEG_BAD;
   else
     {
       it->marker = code;
@@ -210,6 +221,7 @@ jpeg_step (GraftIntegrity *it, guint8 byte)
     case JPEG_SKIP:
     case JPEG_SCAN:
     case JPEG_END:
+    case JPEG_BAD:
     default:
       break;
     }
@@ -220,7 +232,7 @@ jpeg_feed (GraftIntegrity *it, const guint8 *p, gsize size)
 {
   const guint8 *end = p + size;
 
-  while (p < end && it->jpeg != JPEG_END)
+  while (p < end && it->jpeg != JPEG_END && it->jpeg != JPEG_BAD)
     {
       if (it->jpeg == JPEG_SCAN)
         {
@@ -339,6 +351,12 @@ incomplete (const char **reason, const char *why)
 static GraftIntegrityResult
 jpeg_finish (GraftIntegrity *it, const char **reason)
 {
+  if (it->jpeg == JPEG_BAD)
+    {
+      if (reason != NULL)
+        *reason = _("the JPEG image data holds an unknown marker");
+      return GRAFT_INTEGRITY_MALFORMED;
+    }
   if (!it->seen_scan)
     return incomplete (reason, _("the JPEG file ends before its image "
                                  "data"));

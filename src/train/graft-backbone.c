@@ -709,14 +709,18 @@ graft_backbone_predict (GraftBackbone *self, const char *path, guint k,
   g_autofree double *probs = NULL;
   g_autofree guint *order = NULL;
   const gf_real *out;
+  GraftImageNeed need;
   GArray *top;
   guint n;
 
   g_return_val_if_fail (GRAFT_IS_BACKBONE (self), NULL);
 
-  if (graft_backbone_get_labels (self, NULL, error) == NULL
-      || (pixbuf = graft_image_load (path, GRAFT_DEFAULT_MAX_PIXELS,
-                                     error)) == NULL)
+  if (graft_backbone_get_labels (self, NULL, error) == NULL)
+    return NULL;
+  /* A photo decodes no larger than the network's input needs. */
+  graft_image_need_init (&need, &self->model->preprocess, NULL);
+  if ((pixbuf = graft_image_load_for (path, GRAFT_DEFAULT_MAX_PIXELS, &need,
+                                      error)) == NULL)
     return NULL;
   locker = g_mutex_locker_new (&self->predict_lock);
   if ((out = forward (self, pixbuf, error)) == NULL)

@@ -25,6 +25,12 @@ struct _GraftRunData
   GPtrArray *names;      /* class names with pictures, NULL-terminated */
   JsonNode *description;
   GraftDecodePool *pool; /* batches decode on every core */
+  GraftImageNeed need;   /* the scale JPEGs decode at */
+  /* With augmentation every epoch makes new views of every picture: the
+   * decoded pictures are kept (up to a budget) rather than decoded again.
+   * Without it, the feature cache keeps the backbone's outputs and this
+   * is NULL. */
+  GraftImageCache *cache;
   /* Pictures the scan accepted that could not be read later in the run:
    * per run sample, the reason (NULL while it is there), and run.json's
    * "lost" entries, those a resumed run's earlier sessions lost first. */
@@ -50,6 +56,7 @@ graft_run_data_free (GraftRunData *data)
   g_ptr_array_unref (data->names);
   g_clear_pointer (&data->description, json_node_unref);
   g_clear_pointer (&data->pool, graft_decode_pool_free);
+  g_clear_pointer (&data->cache, graft_image_cache_free);
   g_free (data);
 }
 
@@ -184,6 +191,10 @@ graft_run_data_load (const GraftRunConfig *config, const GfPreprocess *pre,
   data->seed = config->seed;
   graft_augment_init (&data->augment, config->augment_flip,
                       config->augment_crop);
+  graft_image_need_init (&data->need, &data->pre, &data->augment);
+  if (data->augment.flip || data->augment.crop)
+    data->cache = graft_image_cache_new (&data->need,
+                                         GRAFT_DEFAULT_MAX_PIXELS, 0);
   data->pool = graft_decode_pool_new (config->threads);
   data->lost = g_new0 (char *, data->samples->len);
   describe (data);
@@ -295,21 +306,25 @@ graft_run_data_fill (GraftRunData *data, guint sample, guint view,
                      float *out, GError **error)
 {
   GraftSample *s = scan_sample (data, sample);
-  g_autoptr (GdkPixbuf) pixbuf = graft_image_load (s->path,
-                                                   GRAFT_DEFAULT_MAX_PIXELS,
-                                                   error);
+  g_autoptr (GdkPixbuf) pixbuf = NULL;
   GraftView geometry;
+  int width, height;
 
+  pixbuf = data->cache != NULL
+    ? graft_image_cache_load (data->cache, s->path, error)
+    : graft_image_load_for (s->path, GRAFT_DEFAULT_MAX_PIXELS, &data->need,
+                            error);
   if (pixbuf == NULL)
     {
       g_prefix_error (error, "%s: ", s->path);
       return FALSE;
     }
   /* Views are keyed by content: the same picture gets the same crops
-   * wherever it lies, and a cache may share them. */
-  graft_augment_plan (&data->augment, data->seed, s->sha256, view,
-                      gdk_pixbuf_get_width (pixbuf),
-                      gdk_pixbuf_get_height (pixbuf), &geometry);
+   * wherever it lies, and a cache may share them.  They are planned in
+   * the picture's own pixels, whatever scale it was decoded at. */
+  graft_image_get_source_size (pixbuf, &width, &height);
+  graft_augment_plan (&data->augment, data->seed, s->sha256, view, width,
+                      height, &geometry);
   graft_image_view_to_tensor (pixbuf, &data->pre, &geometry, out);
   return TRUE;
 }
@@ -343,7 +358,7 @@ graft_run_data_fill_batch (GraftRunData *data, const guint *samples, guint n,
                            guint view, float *out, GError **error)
 {
   GraftDecodeSpec spec = { &data->pre, &data->augment, data->seed,
-                           GRAFT_DEFAULT_MAX_PIXELS };
+                           GRAFT_DEFAULT_MAX_PIXELS, data->cache };
   g_autofree GraftDecodeItem *items = g_new (GraftDecodeItem, n);
   g_autofree GError **errors = g_new0 (GError *, n);
   g_autofree char *shown = NULL;

@@ -47,7 +47,11 @@ gboolean graft_run_data_fill (GraftRunData *data, guint sample, guint view,
                               float *out, GError **error);
 
 /* The same for pictures @samples[0..n), decoded on every core, into
- * consecutive tensors at @out.  A picture that cannot be read (the scan
+ * consecutive tensors at @out.  JPEGs decode at the smallest scale the
+ * preprocessing and the random crops allow; with augmentation on, the
+ * decoded pictures are kept in memory for later epochs (GraftImageCache,
+ * up to its budget), and one whose file changed or vanished since is
+ * read again, so it is found lost as without the cache.  A picture that cannot be read (the scan
  * read it: it was deleted, changed or locked since) is marked lost, with
  * its reason, and listed in the description's "lost" array; then FALSE
  * with GRAFT_DATA_ERROR_LOST, the batch to be filled again without it.

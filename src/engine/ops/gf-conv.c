@@ -1,6 +1,9 @@
 /* gf-conv.c: 2-D convolution (ONNX Conv, a cross-correlation), NCHW.
  *
- * Three fast kernels share the contract of gf-conv.h:
+ * Four fast kernels share the contract of gf-conv.h:
+ *  - Winograd F(4×4, 3×3) (gf-winograd.c) for y, dx and dW of dense 3×3
+ *    stride-1 convolutions where bench-conv measured it faster (see
+ *    winograd_wins and winograd_dw), or wherever the caller forces it;
  *  - pointwise (1×1, stride 1, unpadded): one image's group x_g (C/g, H·W)
  *    already is the column matrix, so each image and group is one GEMM on x
  *    as it lies, forward and backward, and needs no workspace (unless the
@@ -33,6 +36,7 @@
 #include <string.h>
 
 #include "../gf-parallel.h"
+#include "gf-winograd.h"
 
 /* cblas takes every GEMM dimension and row stride as an int. */
 #define GEMM_DIM_MAX ((size_t) INT_MAX)
@@ -293,8 +297,57 @@ gf_conv2d_init (GfConv2d *conv, GfError *error)
   return status;
 }
 
-size_t
-gf_conv2d_workspace_size (const GfConv2d *conv)
+/* Where Winograd beats im2col + GEMM, from bench-conv's figures (OpenBLAS
+ * SkylakeX kernels, one thread): on ResNet-18's and VGG19's 3×3 layers
+ * from 56×56 (150×150) down to 14×14 (18×18) it ran forward 1.4–2.1 and
+ * backward 1.45–2.0 times as fast, but it needs
+ *  - enough channels for its GEMMs (out, in) · (in, tiles) to run at
+ *    speed: at 8 in and out it merely ties, at 16 it wins by 1.2–1.7×;
+ *  - little waste where 4 does not divide the plane: tiles cover
+ *    4⌈OH/4⌉ × 4⌈OW/4⌉ outputs, 1.31 times OH·OW at 7×7 and 14×14, where
+ *    it still wins, but 1.78 times at 9×9, where it lost by up to 20%
+ *    (VGG19's last block at 150 input);
+ *  - enough tiles in the batch to repay transforming the filters (36 per
+ *    filter, per call): at 32 tiles (batch 8 at 7×7) it won by 1.1–1.7×
+ *    at 64 to 256 channels and tied at 512 (forward 5% faster, backward
+ *    5% slower); at batch 32 it won by 1.5–1.7×. */
+#define WINOGRAD_MIN_CHANNELS 16
+#define WINOGRAD_MAX_WASTE_PERCENT 135
+#define WINOGRAD_MIN_TILES 32
+#define WINOGRAD_TILE 4   /* outputs per tile side, F(4×4, 3×3) */
+#define WINOGRAD_POSITIONS 36   /* (4 + 3 − 1)², per filter in dU */
+
+static bool
+winograd_wins (const GfConv2d *conv)
+{
+  size_t tiles_h = (conv->out_h + WINOGRAD_TILE - 1) / WINOGRAD_TILE;
+  size_t tiles_w = (conv->out_w + WINOGRAD_TILE - 1) / WINOGRAD_TILE;
+  size_t covered = WINOGRAD_TILE * WINOGRAD_TILE * tiles_h * tiles_w;
+
+  return conv->in_channels >= WINOGRAD_MIN_CHANNELS
+         && conv->out_channels >= WINOGRAD_MIN_CHANNELS
+         && covered * 100 <= WINOGRAD_MAX_WASTE_PERCENT * conv->out_h
+                             * conv->out_w
+         && conv->batch * tiles_h * tiles_w >= WINOGRAD_MIN_TILES;
+}
+
+bool
+gf_conv2d_winograd_applies (const GfConv2d *conv)
+{
+  return gf_winograd_applies (conv);
+}
+
+bool
+gf_conv2d_uses_winograd (const GfConv2d *conv)
+{
+  if (conv->algo == GF_CONV_ALGO_GEMM || !gf_winograd_applies (conv))
+    return false;
+  return conv->algo == GF_CONV_ALGO_WINOGRAD || winograd_wins (conv);
+}
+
+/* The GEMM paths' workspace (all of it but the Winograd path's). */
+static size_t
+gemm_workspace_size (const GfConv2d *conv)
 {
   ConvDims d = conv_dims (conv);
   ConvPath path = conv_path (conv);
@@ -312,6 +365,20 @@ gf_conv2d_workspace_size (const GfConv2d *conv)
   /* Batched: col (C/g·KH·KW, n·OH·OW) as above, and out (M/g, n·OH·OW),
    * the GEMM's output before scatter_output (or dy gathered). */
   return (d.col_rows + d.m_group) * images * d.out_plane;
+}
+
+/* Winograd computes y, dx and dW in its own workspace; the GEMM paths'
+ * is kept in the plan too, so that a batch small enough for the dispatch
+ * rule to pick them (see gf_conv2d_uses_winograd) fits what the graph
+ * planned at its largest batch. */
+size_t
+gf_conv2d_workspace_size (const GfConv2d *conv)
+{
+  size_t gemm = gemm_workspace_size (conv);
+
+  if (!gf_conv2d_uses_winograd (conv))
+    return gemm;
+  return size_max (gemm, gf_winograd_workspace_size (conv));
 }
 
 /* ---- Taps ------------------------------------------------------------ */
@@ -1001,10 +1068,51 @@ gf_conv2d_forward (const GfConv2d *conv,
                  .pointwise = path == CONV_PATH_POINTWISE,
                  .x = x, .w = w, .b = b, .y = y };
 
-  if (path == CONV_PATH_DEPTHWISE)
+  /* Winograd first: forced, it also takes one-channel convolutions, which
+   * are depthwise too. */
+  if (gf_conv2d_uses_winograd (conv))
+    gf_winograd_forward (conv, x, w, b, y, workspace);
+  else if (path == CONV_PATH_DEPTHWISE)
     depthwise_forward (conv, &d, x, w, b, y);
   else
     gemm_run (&k, false, workspace);
+}
+
+/* dW by Winograd sums over the batch's tiles in GEMMs that write all of
+ * dU (36·M·C) from K = tiles: with few tiles and a dU too large for the
+ * caches they write more than they compute.  At 32 tiles (batch 8 at
+ * 7×7) dW took 20–30% longer than im2col's at 256 and 512 channels, but
+ * 30% less at 64 (dU 0.6 MiB); at 128 tiles it took 40% less even at 512
+ * channels. */
+#define WINOGRAD_DW_MIN_TILES 64
+#define WINOGRAD_DW_CACHED ((size_t) 1 << 20)   /* dU elements, 4 MiB */
+
+static bool
+winograd_dw (const GfConv2d *conv)
+{
+  size_t tiles_h = (conv->out_h + WINOGRAD_TILE - 1) / WINOGRAD_TILE;
+  size_t tiles_w = (conv->out_w + WINOGRAD_TILE - 1) / WINOGRAD_TILE;
+  size_t du = WINOGRAD_POSITIONS * conv->in_channels * conv->out_channels;
+
+  return conv->algo == GF_CONV_ALGO_WINOGRAD
+         || conv->batch * tiles_h * tiles_w >= WINOGRAD_DW_MIN_TILES
+         || du <= WINOGRAD_DW_CACHED;
+}
+
+/* dx written by Winograd and dw accumulated (either NULL) by Winograd or,
+ * with few tiles, by im2col, one after the other in the same workspace. */
+static void
+winograd_backward (ConvGemm *k, gf_real *workspace)
+{
+  const GfConv2d *conv = k->conv;
+
+  if (k->dx != NULL)
+    gf_winograd_backward_input (conv, k->w, k->dy, k->dx, workspace);
+  k->dx = NULL;
+  if (k->dw != NULL && winograd_dw (conv))
+    gf_winograd_backward_weights (conv, k->x, k->dy, k->dw, workspace);
+  else if (k->dw != NULL)
+    gemm_run (k, true, workspace);
 }
 
 void
@@ -1019,7 +1127,9 @@ gf_conv2d_backward (const GfConv2d *conv,
                  .pointwise = path == CONV_PATH_POINTWISE,
                  .x = x, .w = w, .dy = dy, .dx = dx, .dw = dw };
 
-  if (path == CONV_PATH_DEPTHWISE)
+  if (gf_conv2d_uses_winograd (conv))
+    winograd_backward (&k, workspace);
+  else if (path == CONV_PATH_DEPTHWISE)
     depthwise_backward (conv, &d, x, w, dy, dx, dw, workspace);
   else if (dx != NULL || dw != NULL)
     gemm_run (&k, true, workspace);

@@ -1,9 +1,12 @@
 /* gf-conv.h: 2-D convolution (ONNX Conv), NCHW.
  *
- * Fast path: 1×1 stride-1 unpadded convolutions are one GEMM per image on
- * the input as it lies; depthwise convolutions (groups == in == out
- * channels) use a direct loop; everything else is im2col into the planned
- * workspace and one GEMM per group for each image or, on small planes,
+ * Fast paths: dense 3×3 stride-1 convolutions on enough channels use
+ * Winograd F(4×4, 3×3) for y, dx and dw (gf-winograd.h; dw only on
+ * batches of enough tiles); 1×1 stride-1
+ * unpadded convolutions are one GEMM per image on the input as it lies;
+ * depthwise convolutions (groups == in == out channels) use a direct
+ * loop; everything else is im2col into the planned workspace and one GEMM
+ * per group for each image or, on small planes,
  * for a chunk of images at once.  gf_conv2d_forward_reference and
  * gf_conv2d_backward_reference are the naive seven-loop versions the tests
  * compare against.
@@ -15,6 +18,14 @@
 
 #include "../gf-real.h"
 #include "../gf-status.h"
+
+/* Which kernel computes y and dx of a dense convolution. */
+typedef enum
+{
+  GF_CONV_ALGO_AUTO = 0,
+  GF_CONV_ALGO_GEMM,      /* im2col (or x as it lies) and GEMM */
+  GF_CONV_ALGO_WINOGRAD,  /* Winograd F(4×4, 3×3), see gf-winograd.h */
+} GfConvAlgo;
 
 typedef struct
 {
@@ -31,12 +42,25 @@ typedef struct
    * (1 is one GEMM per image); 0, the default, lets the kernels choose.
    * Tests and benchmarks force it; gf_conv2d_workspace_size follows it. */
   size_t images_per_gemm;
+  /* Optional, set by the caller: GF_CONV_ALGO_AUTO (0, the default) lets
+   * the kernels choose; tests and benchmarks force one.  Winograd forced
+   * on a shape it cannot compute (see gf_conv2d_winograd_applies) falls
+   * back to the GEMM paths. */
+  GfConvAlgo algo;
 } GfConv2d;
 
 /* Checks the attributes (non-zero strides, dilations and groups, channels
  * divisible by groups, a kernel that fits the padded input) and computes
  * out_h and out_w.  Returns GF_ERR_INVALID or GF_ERR_SHAPE with a message. */
 GfStatus gf_conv2d_init (GfConv2d *conv, GfError *error);
+
+/* True when Winograd can compute the convolution: 3×3, stride 1,
+ * dilation 1, one group, padding at most 2 on every side. */
+bool gf_conv2d_winograd_applies (const GfConv2d *conv);
+
+/* True when the kernels will use Winograd for y and dx, and for dw
+ * unless the batch has few tiles (forced, for dw too). */
+bool gf_conv2d_uses_winograd (const GfConv2d *conv);
 
 /* Scratch the fast kernels need, in gf_real elements, for both forward and
  * backward at conv->batch (and so at any smaller batch); 0 when none. */

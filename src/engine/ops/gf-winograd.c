@@ -1,0 +1,744 @@
+/* gf-winograd.c: Winograd F(4×4, 3×3) convolution (see gf-winograd.h).
+ *
+ * One call runs over the batch's tiles in chunks of s->chunk tiles, tile t
+ * being image t / T's tile t % T in row-major order (T tiles per image):
+ *  1. once per call, U[ξ] (out, in) = G g Gᵀ for every filter g (3×3);
+ *  2. per chunk, V[ξ] (in, P) = Bᵀ d B for every channel's 6×6 patch d of
+ *     every tile, zero where the patch leaves the input;
+ *  3. per chunk, for each of the 36 positions ξ, one GEMM
+ *     Mo[ξ] (out, P) = U[ξ] · V[ξ];
+ *  4. per chunk, each output channel's 4×4 block Aᵀ Mo A (+ bias), clipped
+ *     to the output plane.
+ * The transforms run WINO_LANES tiles at a time with the tile innermost in
+ * their scratch, so that each line of a transform is a vector operation
+ * across tiles.  Steps 1, 2 and 4 split over channels on the engine's
+ * worker pool; each output element is computed by one thread in a fixed
+ * order, so results are bit-identical at any thread count.
+ *
+ * The input gradient is the same pass on dy with the filters rotated and
+ * transposed (shape_backward).  The weight gradient reuses steps 2 and 3
+ * backwards: V of x, dMo = A dy Aᵀ, dU[ξ] = Σ dMo[ξ] V[ξ]ᵀ accumulated
+ * chunk by chunk, then dW += Gᵀ dU G.
+ *
+ * The points are 0, ±1, ±2 and ∞ (Lavin and Gray, 2016).  In float32 the
+ * rounding error on ResNet-like magnitudes measured 4e-6 (y) to 1.2e-5
+ * (dx) of the largest output, about ten times im2col's (see
+ * test-conv-winograd.c).
+ */
+#include "gf-winograd.h"
+
+#include <limits.h>
+#include <string.h>
+
+#include "../gf-parallel.h"
+
+#define WINO_M 4                    /* outputs per tile side */
+#define WINO_R 3                    /* kernel side */
+#define WINO_A 6                    /* α = m + r − 1: patch side */
+#define WINO_XI (WINO_A * WINO_A)   /* transform positions, 36 */
+
+/* Tiles each transform handles at once: 16 floats, one AVX-512 vector or
+ * four SSE ones (the engine builds for the baseline instruction set). */
+#define WINO_LANES 16
+
+/* A chunk's V and Mo, 36·(in + out)·P elements, should fit in L2/L3
+ * (WINO_CHUNK_ELEMENTS, 4 MiB in float: on ResNet-18's 64-channel 56×56
+ * layer, 2 and 16 MiB both ran 15–25% slower), but their GEMMs need
+ * enough columns to run at speed: no chunk is narrower than
+ * WINO_MIN_TILES unless the whole batch has fewer tiles. */
+#define WINO_CHUNK_ELEMENTS ((size_t) 1 << 20)
+#define WINO_MIN_TILES 128
+
+/* The most elements of U one block of output channels may take (8 MiB in
+ * float; see filter_block). */
+#define WINO_FILTER_BLOCK_ELEMENTS ((size_t) 1 << 21)
+
+/* Rough element operations of one channel's transform of one tile, for
+ * gf_parallel_for's cost. */
+#define WINO_TILE_COST 200
+
+/* One Winograd pass: "in" is the transform's input (x, or dy for the
+ * input gradient), "out" its output (y, or dx). */
+typedef struct
+{
+  size_t n;                       /* images */
+  size_t in_c, in_h, in_w;
+  size_t out_c, out_h, out_w;
+  ptrdiff_t pad_top, pad_left;    /* in [0, 2]; signed for the arithmetic */
+  size_t tiles_h, tiles_w, tiles; /* per image; tiles = tiles_h · tiles_w */
+  size_t chunk;                   /* tiles per chunk, a multiple of lanes */
+} WinoShape;
+
+/* What the workers share; [first, first + count) is the chunk's tiles. */
+typedef struct
+{
+  const WinoShape *s;
+  const gf_real *w;
+  bool rotate;                    /* input gradient: w is (in, out, 3, 3) */
+  const gf_real *in, *b;
+  gf_real *out;
+  /* The transformed filters, inputs and products, each channel's 36
+   * positions side by side so that a transform writes or reads one
+   * contiguous block; the GEMMs take them with row strides of 36 rows. */
+  gf_real *u;                     /* (out, 36, in) */
+  gf_real *v;                     /* (in, 36, chunk) */
+  gf_real *mo;                    /* (out, 36, chunk) */
+  size_t first, count;
+  size_t o0, o_n;                 /* the output channels of this block */
+  const gf_real *dy;              /* weight gradient: dy (N, out, OH, OW) */
+  gf_real *dw;                    /* (out, in, 3, 3), accumulated */
+} Wino;
+
+typedef struct
+{
+  size_t image, ty, tx;
+} TilePos;
+
+static inline size_t
+size_min (size_t a, size_t b)
+{
+  return a < b ? a : b;
+}
+
+static inline size_t
+round_up (size_t a, size_t b)
+{
+  return (a + b - 1) / b * b;
+}
+
+static size_t
+tiles_for (size_t out)
+{
+  return (out + WINO_M - 1) / WINO_M;
+}
+
+/* Tiles per chunk for @channels = in + out channels and @total tiles. */
+static size_t
+chunk_tiles (size_t channels, size_t total)
+{
+  size_t p = WINO_CHUNK_ELEMENTS / (WINO_XI * channels);
+
+  if (p < WINO_MIN_TILES)
+    p = WINO_MIN_TILES;
+  return size_min (round_up (p, WINO_LANES), round_up (total, WINO_LANES));
+}
+
+static void
+shape_finish (WinoShape *s)
+{
+  s->tiles_h = tiles_for (s->out_h);
+  s->tiles_w = tiles_for (s->out_w);
+  s->tiles = s->tiles_h * s->tiles_w;
+  s->chunk = chunk_tiles (s->in_c + s->out_c, s->n * s->tiles);
+}
+
+static WinoShape
+shape_forward (const GfConv2d *conv)
+{
+  WinoShape s = {
+    .n = conv->batch,
+    .in_c = conv->in_channels, .in_h = conv->in_h, .in_w = conv->in_w,
+    .out_c = conv->out_channels, .out_h = conv->out_h, .out_w = conv->out_w,
+    .pad_top = (ptrdiff_t) conv->pad_top,
+    .pad_left = (ptrdiff_t) conv->pad_left,
+  };
+
+  shape_finish (&s);
+  return s;
+}
+
+/* dx (C, H, W) is dy (M, OH, OW) correlated with the rotated filters at
+ * padding 2 − pad: dx[i] = Σ_k dy[i + pad − k] w[k] = Σ_k' dy[i − (2 −
+ * pad) + k'] w[2 − k']. */
+static WinoShape
+shape_backward (const GfConv2d *conv)
+{
+  WinoShape s = {
+    .n = conv->batch,
+    .in_c = conv->out_channels, .in_h = conv->out_h, .in_w = conv->out_w,
+    .out_c = conv->in_channels, .out_h = conv->in_h, .out_w = conv->in_w,
+    .pad_top = (ptrdiff_t) (WINO_R - 1) - (ptrdiff_t) conv->pad_top,
+    .pad_left = (ptrdiff_t) (WINO_R - 1) - (ptrdiff_t) conv->pad_left,
+  };
+
+  shape_finish (&s);
+  return s;
+}
+
+/* The GEMMs' row strides, 36 times a channel count or a chunk, must fit
+ * cblas's int. */
+#define WINO_CHANNELS_MAX ((size_t) INT_MAX / WINO_XI)
+
+bool
+gf_winograd_applies (const GfConv2d *conv)
+{
+  return conv->in_channels <= WINO_CHANNELS_MAX
+         && conv->out_channels <= WINO_CHANNELS_MAX
+         && conv->kernel_h == WINO_R && conv->kernel_w == WINO_R
+         && conv->stride_h == 1 && conv->stride_w == 1
+         && conv->dilation_h == 1 && conv->dilation_w == 1
+         && conv->groups == 1
+         && conv->pad_top < WINO_R && conv->pad_left < WINO_R
+         && conv->pad_bottom < WINO_R && conv->pad_right < WINO_R;
+}
+
+/* U (out, 36, in), then V (in, 36, chunk) and Mo (out, 36, chunk) of
+ * whichever pass has the larger chunk. */
+size_t
+gf_winograd_workspace_size (const GfConv2d *conv)
+{
+  WinoShape f = shape_forward (conv), b = shape_backward (conv);
+  size_t chunk = f.chunk > b.chunk ? f.chunk : b.chunk;
+  size_t channels = conv->in_channels + conv->out_channels;
+
+  return WINO_XI * (conv->in_channels * conv->out_channels
+                    + channels * chunk);
+}
+
+/* ---- Filter transform --------------------------------------------------- */
+
+/* out[i·os + l] = (G g)[i], i < 6, for lanes l, g[k] = in[k·is + l]: one
+ * column of G g or one row of (G g) Gᵀ.  Multiplications by reciprocals,
+ * not divisions, so that the loop vectorises. */
+static inline void
+wino_g (const gf_real *restrict in, size_t is, gf_real *restrict out,
+        size_t os)
+{
+  const gf_real q = (gf_real) (1.0 / 4), s = (gf_real) (1.0 / 6);
+  const gf_real t = (gf_real) (1.0 / 12), f = (gf_real) (1.0 / 24);
+
+  for (size_t l = 0; l < WINO_LANES; l++)
+    {
+      gf_real g0 = in[l], g1 = in[is + l], g2 = in[2 * is + l];
+      gf_real even = f * g0 + s * g2, odd = t * g1;
+
+      out[l] = q * g0;
+      out[os + l] = -s * (g0 + g1 + g2);
+      out[2 * os + l] = -s * (g0 - g1 + g2);
+      out[3 * os + l] = even + odd;
+      out[4 * os + l] = even - odd;
+      out[5 * os + l] = g2;
+    }
+}
+
+/* g (3, 3, lanes), lane l < @lanes = the filter from input channel i0 + l
+ * to output channel o, the rest zero; the input gradient's filters are
+ * w's (in, out, 3, 3) rotated by 180°.  The two cases are separate loops
+ * so that neither tests per element. */
+static void
+load_filters (const Wino *k, size_t o, size_t i0, size_t lanes, gf_real *g)
+{
+  const WinoShape *s = k->s;
+  const size_t taps = WINO_R * WINO_R;
+  const gf_real *src;
+
+  if (lanes < WINO_LANES)
+    memset (g, 0, taps * WINO_LANES * sizeof *g);
+  if (!k->rotate)
+    {
+      src = k->w + (o * s->in_c + i0) * taps;
+      for (size_t l = 0; l < lanes; l++)
+        for (size_t tap = 0; tap < taps; tap++)
+          g[tap * WINO_LANES + l] = src[l * taps + tap];
+      return;
+    }
+  src = k->w + (i0 * s->out_c + o) * taps + taps - 1;
+  for (size_t l = 0; l < lanes; l++)
+    for (size_t tap = 0; tap < taps; tap++)
+      g[tap * WINO_LANES + l] = *(src + l * s->out_c * taps - tap);
+}
+
+/* dst[ξ·ld + l] = u[ξ][l] for the first @lanes lanes.  Whole blocks copy
+ * a constant size, which compiles to vector moves (a variable-length
+ * memcpy became a slow rep movs). */
+static inline void
+store_filters (const gf_real *restrict u, size_t lanes, gf_real *restrict dst,
+               size_t ld)
+{
+  if (lanes == WINO_LANES)
+    for (size_t xi = 0; xi < WINO_XI; xi++)
+      memcpy (dst + xi * ld, u + xi * WINO_LANES, WINO_LANES * sizeof *u);
+  else
+    for (size_t xi = 0; xi < WINO_XI; xi++)
+      for (size_t l = 0; l < lanes; l++)
+        dst[xi * ld + l] = u[xi * WINO_LANES + l];
+}
+
+/* Rows [begin, end) of the block's U (o_n, 36, in): output channel
+ * o0 + r's filters from every input channel, WINO_LANES input channels at
+ * a time. */
+static void
+wino_filters (void *data, size_t begin, size_t end, size_t chunk)
+{
+  const Wino *k = data;
+  const WinoShape *s = k->s;
+  gf_real g[WINO_R * WINO_R * WINO_LANES], t[WINO_A * WINO_R * WINO_LANES];
+  gf_real u[WINO_XI * WINO_LANES];
+
+  for (size_t r = begin; r < end; r++)
+    for (size_t i0 = 0; i0 < s->in_c; i0 += WINO_LANES)
+      {
+        size_t lanes = size_min (WINO_LANES, s->in_c - i0);
+
+        load_filters (k, k->o0 + r, i0, lanes, g);
+        for (size_t col = 0; col < WINO_R; col++)
+          wino_g (g + col * WINO_LANES, WINO_R * WINO_LANES,
+                  t + col * WINO_LANES, WINO_R * WINO_LANES);
+        for (size_t row = 0; row < WINO_A; row++)
+          wino_g (t + row * WINO_R * WINO_LANES, WINO_LANES,
+                  u + row * WINO_A * WINO_LANES, WINO_LANES);
+        store_filters (u, lanes, k->u + r * WINO_XI * s->in_c + i0,
+                       s->in_c);
+      }
+}
+
+/* ---- Input transform ---------------------------------------------------- */
+
+static TilePos
+tile_pos (const WinoShape *s, size_t t)
+{
+  size_t r = t % s->tiles;
+
+  return (TilePos) { t / s->tiles, r / s->tiles_w, r % s->tiles_w };
+}
+
+static inline void
+tile_next (const WinoShape *s, TilePos *p)
+{
+  if (++p->tx < s->tiles_w)
+    return;
+  p->tx = 0;
+  if (++p->ty < s->tiles_h)
+    return;
+  p->ty = 0;
+  p->image++;
+}
+
+/* out[i·os + l] = (Bᵀ d)[i] for lanes l, d[k] = in[k·is + l]. */
+static inline void
+wino_bt (const gf_real *restrict in, size_t is, gf_real *restrict out,
+         size_t os)
+{
+  for (size_t l = 0; l < WINO_LANES; l++)
+    {
+      gf_real d0 = in[l], d1 = in[is + l], d2 = in[2 * is + l];
+      gf_real d3 = in[3 * is + l], d4 = in[4 * is + l], d5 = in[5 * is + l];
+
+      out[l] = 4 * d0 - 5 * d2 + d4;
+      out[os + l] = -4 * (d1 + d2) + d3 + d4;
+      out[2 * os + l] = 4 * (d1 - d2) - d3 + d4;
+      out[3 * os + l] = 2 * (d3 - d1) - d2 + d4;
+      out[4 * os + l] = 2 * (d1 - d3) - d2 + d4;
+      out[5 * os + l] = 4 * d1 - 5 * d3 + d5;
+    }
+}
+
+/* d (6, 6, lanes), lane l = the 6×6 patch of channel plane src (H, W)
+ * under tile p, zero outside the plane. */
+static void
+load_patch (const WinoShape *s, const gf_real *src, const TilePos *p,
+            size_t l, gf_real *d)
+{
+  ptrdiff_t r0 = (ptrdiff_t) (p->ty * WINO_M) - s->pad_top;
+  ptrdiff_t c0 = (ptrdiff_t) (p->tx * WINO_M) - s->pad_left;
+  ptrdiff_t h = (ptrdiff_t) s->in_h, w = (ptrdiff_t) s->in_w;
+
+  if (r0 >= 0 && c0 >= 0 && r0 + WINO_A <= h && c0 + WINO_A <= w)
+    {
+      const gf_real *row = src + r0 * w + c0;
+
+      for (size_t i = 0; i < WINO_A; i++, row += w)
+        for (size_t j = 0; j < WINO_A; j++)
+          d[(i * WINO_A + j) * WINO_LANES + l] = row[j];
+      return;
+    }
+  for (ptrdiff_t i = 0; i < WINO_A; i++)
+    for (ptrdiff_t j = 0; j < WINO_A; j++)
+      {
+        ptrdiff_t r = r0 + i, c = c0 + j;
+
+        d[(i * WINO_A + j) * WINO_LANES + l]
+          = r >= 0 && r < h && c >= 0 && c < w ? src[r * w + c] : 0;
+      }
+}
+
+/* V[ξ] row c, columns [p0, p0 + lanes), from channel c of the tiles
+ * first + p0 + l; lanes past the chunk's count are zero. */
+static void
+input_block (const Wino *k, size_t c, size_t p0)
+{
+  const WinoShape *s = k->s;
+  const size_t plane = s->in_h * s->in_w;
+  gf_real d[WINO_XI * WINO_LANES], t[WINO_XI * WINO_LANES];
+  TilePos p = tile_pos (s, k->first + p0);
+
+  for (size_t l = 0; l < WINO_LANES; l++, tile_next (s, &p))
+    if (p0 + l < k->count)
+      load_patch (s, k->in + (p.image * s->in_c + c) * plane, &p, l, d);
+    else
+      for (size_t xi = 0; xi < WINO_XI; xi++)
+        d[xi * WINO_LANES + l] = 0;
+  for (size_t j = 0; j < WINO_A; j++)
+    wino_bt (d + j * WINO_LANES, WINO_A * WINO_LANES,
+             t + j * WINO_LANES, WINO_A * WINO_LANES);
+  for (size_t i = 0; i < WINO_A; i++)
+    wino_bt (t + i * WINO_A * WINO_LANES, WINO_LANES,
+             k->v + (c * WINO_XI + i * WINO_A) * s->chunk + p0, s->chunk);
+}
+
+static void
+wino_inputs (void *data, size_t begin, size_t end, size_t chunk)
+{
+  const Wino *k = data;
+
+  for (size_t c = begin; c < end; c++)
+    for (size_t p0 = 0; p0 < k->count; p0 += WINO_LANES)
+      input_block (k, c, p0);
+}
+
+/* ---- Products ----------------------------------------------------------- */
+
+/* Mo[ξ] (o_n, P) = U[ξ] (o_n, in) · V[ξ] (in, P) for the block's output
+ * channels, P the chunk's tiles rounded up to whole lanes; U[ξ] is rows ξ
+ * of U's (o_n, 36, in), and so on. */
+static void
+wino_products (const Wino *k)
+{
+  const WinoShape *s = k->s;
+  const size_t cols = round_up (k->count, WINO_LANES);
+  gf_real *mo = k->mo + k->o0 * WINO_XI * s->chunk;
+
+  for (size_t xi = 0; xi < WINO_XI; xi++)
+    gf_gemm (0, 0, k->o_n, cols, s->in_c,
+             1, k->u + xi * s->in_c, WINO_XI * s->in_c,
+             k->v + xi * s->chunk, WINO_XI * s->chunk,
+             0, mo + xi * s->chunk, WINO_XI * s->chunk);
+}
+
+/* ---- Output transform --------------------------------------------------- */
+
+/* out[i·os + l] = (Aᵀ m)[i], i < 4, for lanes l, m[k] = in[k·is + l]. */
+static inline void
+wino_at (const gf_real *restrict in, size_t is, gf_real *restrict out,
+         size_t os)
+{
+  for (size_t l = 0; l < WINO_LANES; l++)
+    {
+      gf_real m0 = in[l], m1 = in[is + l], m2 = in[2 * is + l];
+      gf_real m3 = in[3 * is + l], m4 = in[4 * is + l], m5 = in[5 * is + l];
+      gf_real a = m1 + m2, b = m1 - m2, c = m3 + m4, d = m3 - m4;
+
+      out[l] = m0 + a + c;
+      out[os + l] = b + 2 * d;
+      out[2 * os + l] = a + 4 * c;
+      out[3 * os + l] = b + 8 * d + m5;
+    }
+}
+
+/* Writes lane l of y (4, 4, lanes) + bias into channel plane dst
+ * (OH, OW) at tile p, clipped to the plane. */
+static void
+store_tile (const WinoShape *s, const gf_real *y, size_t l, gf_real bias,
+            const TilePos *p, gf_real *dst)
+{
+  size_t r0 = p->ty * WINO_M, c0 = p->tx * WINO_M;
+  size_t rows = size_min (WINO_M, s->out_h - r0);
+  size_t cols = size_min (WINO_M, s->out_w - c0);
+
+  dst += r0 * s->out_w + c0;
+  for (size_t i = 0; i < rows; i++, dst += s->out_w)
+    for (size_t j = 0; j < cols; j++)
+      dst[j] = y[(i * WINO_M + j) * WINO_LANES + l] + bias;
+}
+
+/* Output channel o of the tiles first + p0 + l, from Mo[ξ] row o. */
+static void
+output_block (const Wino *k, size_t o, size_t p0)
+{
+  const WinoShape *s = k->s;
+  const size_t plane = s->out_h * s->out_w, ms = s->chunk;
+  const gf_real bias = k->b != NULL ? k->b[o] : 0;
+  const gf_real *m = k->mo + o * WINO_XI * s->chunk + p0;
+  gf_real t[WINO_M * WINO_A * WINO_LANES], y[WINO_M * WINO_M * WINO_LANES];
+  TilePos p = tile_pos (s, k->first + p0);
+
+  for (size_t j = 0; j < WINO_A; j++)
+    wino_at (m + j * ms, WINO_A * ms, t + j * WINO_LANES,
+             WINO_A * WINO_LANES);
+  for (size_t i = 0; i < WINO_M; i++)
+    wino_at (t + i * WINO_A * WINO_LANES, WINO_LANES,
+             y + i * WINO_M * WINO_LANES, WINO_LANES);
+  for (size_t l = 0; l < WINO_LANES && p0 + l < k->count;
+       l++, tile_next (s, &p))
+    store_tile (s, y, l, bias, &p,
+                k->out + (p.image * s->out_c + o) * plane);
+}
+
+/* Output channels o0 + [begin, end). */
+static void
+wino_outputs (void *data, size_t begin, size_t end, size_t chunk)
+{
+  const Wino *k = data;
+
+  for (size_t o = k->o0 + begin; o < k->o0 + end; o++)
+    for (size_t p0 = 0; p0 < k->count; p0 += WINO_LANES)
+      output_block (k, o, p0);
+}
+
+/* ---- Weight gradient ---------------------------------------------------- */
+
+/* Backpropagating through y = Aᵀ (Σ_c U ⊙ V) A: dMo = A dy Aᵀ for each
+ * output channel's 4×4 block of dy, dU[ξ] (out, in) = Σ_tiles dMo[ξ] V[ξ]ᵀ,
+ * and dW += Gᵀ dU G.  The sums over tiles are GEMMs accumulating into dU
+ * chunk after chunk, in a fixed order. */
+
+/* out[a·os + l] = (A t)[a], a < 6, for lanes l, t[i] = in[i·is + l]. */
+static inline void
+wino_a (const gf_real *restrict in, size_t is, gf_real *restrict out,
+        size_t os)
+{
+  for (size_t l = 0; l < WINO_LANES; l++)
+    {
+      gf_real t0 = in[l], t1 = in[is + l], t2 = in[2 * is + l];
+      gf_real t3 = in[3 * is + l];
+      gf_real even = t0 + t2, odd = t1 + t3;
+      gf_real even4 = t0 + 4 * t2, odd2 = 2 * t1 + 8 * t3;
+
+      out[l] = t0;
+      out[os + l] = even + odd;
+      out[2 * os + l] = even - odd;
+      out[3 * os + l] = even4 + odd2;
+      out[4 * os + l] = even4 - odd2;
+      out[5 * os + l] = t3;
+    }
+}
+
+/* out[k·os + l] = (Gᵀ v)[k], k < 3, for lanes l, v[a] = in[a·is + l]. */
+static inline void
+wino_gt (const gf_real *restrict in, size_t is, gf_real *restrict out,
+         size_t os)
+{
+  const gf_real q = (gf_real) (1.0 / 4), s = (gf_real) (1.0 / 6);
+  const gf_real t = (gf_real) (1.0 / 12), f = (gf_real) (1.0 / 24);
+
+  for (size_t l = 0; l < WINO_LANES; l++)
+    {
+      gf_real v0 = in[l], v1 = in[is + l], v2 = in[2 * is + l];
+      gf_real v3 = in[3 * is + l], v4 = in[4 * is + l], v5 = in[5 * is + l];
+
+      out[l] = q * v0 - s * (v1 + v2) + f * (v3 + v4);
+      out[os + l] = s * (v2 - v1) + t * (v3 - v4);
+      out[2 * os + l] = s * (v3 + v4 - v1 - v2) + v5;
+    }
+}
+
+/* t (4, 4, lanes), lane l = the 4×4 block of channel plane src (OH, OW)
+ * under tile p, zero outside the plane. */
+static void
+load_block (const WinoShape *s, const gf_real *src, const TilePos *p,
+            size_t l, gf_real *t)
+{
+  size_t r0 = p->ty * WINO_M, c0 = p->tx * WINO_M;
+  size_t rows = size_min (WINO_M, s->out_h - r0);
+  size_t cols = size_min (WINO_M, s->out_w - c0);
+
+  src += r0 * s->out_w + c0;
+  for (size_t i = 0; i < WINO_M; i++, src += s->out_w)
+    for (size_t j = 0; j < WINO_M; j++)
+      t[(i * WINO_M + j) * WINO_LANES + l]
+        = i < rows && j < cols ? src[j] : 0;
+}
+
+/* dMo rows (o, ξ), columns [p0, p0 + lanes), from dy's channel o at the
+ * tiles first + p0 + l; lanes past the chunk's count are zero. */
+static void
+grad_output_block (const Wino *k, size_t o, size_t p0)
+{
+  const WinoShape *s = k->s;
+  const size_t plane = s->out_h * s->out_w;
+  gf_real t[WINO_M * WINO_M * WINO_LANES], a[WINO_A * WINO_M * WINO_LANES];
+  TilePos p = tile_pos (s, k->first + p0);
+
+  for (size_t l = 0; l < WINO_LANES; l++, tile_next (s, &p))
+    if (p0 + l < k->count)
+      load_block (s, k->dy + (p.image * s->out_c + o) * plane, &p, l, t);
+    else
+      for (size_t i = 0; i < WINO_M * WINO_M; i++)
+        t[i * WINO_LANES + l] = 0;
+  for (size_t j = 0; j < WINO_M; j++)
+    wino_a (t + j * WINO_LANES, WINO_M * WINO_LANES,
+            a + j * WINO_LANES, WINO_M * WINO_LANES);
+  for (size_t i = 0; i < WINO_A; i++)
+    wino_a (a + i * WINO_M * WINO_LANES, WINO_LANES,
+            k->mo + (o * WINO_XI + i * WINO_A) * s->chunk + p0, s->chunk);
+}
+
+static void
+wino_grad_outputs (void *data, size_t begin, size_t end, size_t chunk)
+{
+  const Wino *k = data;
+
+  for (size_t o = begin; o < end; o++)
+    for (size_t p0 = 0; p0 < k->count; p0 += WINO_LANES)
+      grad_output_block (k, o, p0);
+}
+
+/* dU[ξ] (out, in) (+)= dMo[ξ] (out, P) · V[ξ]ᵀ (P, in): the first chunk
+ * writes, the others add. */
+static void
+wino_grad_products (const Wino *k)
+{
+  const WinoShape *s = k->s;
+  const size_t cols = round_up (k->count, WINO_LANES);
+  const gf_real beta = k->first == 0 ? 0 : 1;
+
+  for (size_t xi = 0; xi < WINO_XI; xi++)
+    gf_gemm (0, 1, s->out_c, s->in_c, cols,
+             1, k->mo + xi * s->chunk, WINO_XI * s->chunk,
+             k->v + xi * s->chunk, WINO_XI * s->chunk,
+             beta, k->u + xi * s->in_c, WINO_XI * s->in_c);
+}
+
+/* dW[o] += Gᵀ dU G for output channels [begin, end), WINO_LANES input
+ * channels at a time. */
+static void
+wino_filter_grads (void *data, size_t begin, size_t end, size_t chunk)
+{
+  const Wino *k = data;
+  const WinoShape *s = k->s;
+  const size_t taps = WINO_R * WINO_R;
+  gf_real du[WINO_XI * WINO_LANES], t[WINO_R * WINO_A * WINO_LANES];
+  gf_real g[WINO_R * WINO_R * WINO_LANES];
+
+  for (size_t o = begin; o < end; o++)
+    for (size_t i0 = 0; i0 < s->in_c; i0 += WINO_LANES)
+      {
+        size_t lanes = size_min (WINO_LANES, s->in_c - i0);
+        const gf_real *src = k->u + o * WINO_XI * s->in_c + i0;
+        gf_real *dst = k->dw + (o * s->in_c + i0) * taps;
+
+        for (size_t xi = 0; xi < WINO_XI; xi++)
+          for (size_t l = 0; l < WINO_LANES; l++)
+            du[xi * WINO_LANES + l] = l < lanes ? src[xi * s->in_c + l] : 0;
+        for (size_t col = 0; col < WINO_A; col++)
+          wino_gt (du + col * WINO_LANES, WINO_A * WINO_LANES,
+                   t + col * WINO_LANES, WINO_A * WINO_LANES);
+        for (size_t row = 0; row < WINO_R; row++)
+          wino_gt (t + row * WINO_A * WINO_LANES, WINO_LANES,
+                   g + row * WINO_R * WINO_LANES, WINO_LANES);
+        for (size_t l = 0; l < lanes; l++)
+          for (size_t tap = 0; tap < taps; tap++)
+            dst[l * taps + tap] += g[tap * WINO_LANES + l];
+      }
+}
+
+/* ---- Driver ------------------------------------------------------------- */
+
+static void
+wino_carve (Wino *k, gf_real *workspace)
+{
+  const WinoShape *s = k->s;
+
+  k->u = workspace;
+  k->v = k->u + WINO_XI * s->out_c * s->in_c;
+  k->mo = k->v + WINO_XI * s->in_c * s->chunk;
+}
+
+/* Output channels per block: the block's U, 36·in per channel, should
+ * stay in cache from its transform to its GEMMs.  With 512 channels the
+ * whole U is 36 MiB, and writing it out and reading it back from memory
+ * cost as much as the GEMMs on small batches of 7×7 planes.  Smaller
+ * blocks make thinner GEMMs: on ResNet-18's 512-channel 7×7 layer, blocks
+ * of 4 MiB ran batch 8 12% faster than 8 MiB but batch 32 14% slower, and
+ * the whole U at once up to 20% slower than 8 MiB at batch 8 and as fast
+ * at batch 32. */
+static size_t
+filter_block (const WinoShape *s)
+{
+  size_t block = WINO_FILTER_BLOCK_ELEMENTS / (WINO_XI * s->in_c);
+
+  return block < 1 ? 1 : size_min (block, s->out_c);
+}
+
+/* The block's U (unless the caller made it for all channels), its GEMMs
+ * and its outputs. */
+static void
+wino_block (Wino *k, size_t block)
+{
+  const WinoShape *s = k->s;
+
+  k->o_n = size_min (block, s->out_c - k->o0);
+  if (block < s->out_c)
+    gf_parallel_for (k->o_n, s->in_c * WINO_XI * WINO_R, wino_filters, k);
+  wino_products (k);
+  gf_parallel_for (k->o_n, k->count * WINO_TILE_COST, wino_outputs, k);
+}
+
+/* With one block for all output channels, U is made once per call;
+ * otherwise once per block and chunk, which costs some 150·in element
+ * operations per output channel against its GEMMs' 72·in·P (and P is
+ * WINO_MIN_TILES or more whenever there is more than one chunk). */
+static void
+wino_run (Wino *k, gf_real *workspace)
+{
+  const WinoShape *s = k->s;
+  const size_t total = s->n * s->tiles, block = filter_block (s);
+
+  wino_carve (k, workspace);
+  k->o0 = 0;
+  k->o_n = s->out_c;
+  if (block == s->out_c)
+    gf_parallel_for (s->out_c, s->in_c * WINO_XI * WINO_R, wino_filters, k);
+  for (k->first = 0; k->first < total; k->first += k->count)
+    {
+      k->count = size_min (s->chunk, total - k->first);
+      gf_parallel_for (s->in_c, k->count * WINO_TILE_COST, wino_inputs, k);
+      for (k->o0 = 0; k->o0 < s->out_c; k->o0 += block)
+        wino_block (k, block);
+    }
+}
+
+void
+gf_winograd_forward (const GfConv2d *conv,
+                     const gf_real *x, const gf_real *w, const gf_real *b,
+                     gf_real *y, gf_real *workspace)
+{
+  WinoShape s = shape_forward (conv);
+  Wino k = { .s = &s, .w = w, .rotate = false, .in = x, .b = b, .out = y };
+
+  wino_run (&k, workspace);
+}
+
+void
+gf_winograd_backward_input (const GfConv2d *conv,
+                            const gf_real *w, const gf_real *dy,
+                            gf_real *dx, gf_real *workspace)
+{
+  WinoShape s = shape_backward (conv);
+  Wino k = { .s = &s, .w = w, .rotate = true, .in = dy, .out = dx };
+
+  wino_run (&k, workspace);
+}
+
+void
+gf_winograd_backward_weights (const GfConv2d *conv,
+                              const gf_real *x, const gf_real *dy,
+                              gf_real *dw, gf_real *workspace)
+{
+  WinoShape s = shape_forward (conv);
+  Wino k = { .s = &s, .in = x, .dy = dy, .dw = dw };
+  const size_t total = s.n * s.tiles;
+
+  /* dU takes U's place, dMo Mo's. */
+  wino_carve (&k, workspace);
+  for (k.first = 0; k.first < total; k.first += k.count)
+    {
+      k.count = size_min (s.chunk, total - k.first);
+      gf_parallel_for (s.in_c, k.count * WINO_TILE_COST, wino_inputs, &k);
+      gf_parallel_for (s.out_c, k.count * WINO_TILE_COST, wino_grad_outputs,
+                       &k);
+      wino_grad_products (&k);
+    }
+  gf_parallel_for (s.out_c, s.in_c * WINO_XI * WINO_R, wino_filter_grads,
+                   &k);
+}

@@ -932,6 +932,20 @@ typedef struct
   size_t *offset;
 } Block;
 
+/* Sigmoid, Softmax and Relu differentiate through their output y.  For
+ * Relu that frees its input after the forward pass: the Conv or
+ * BatchNorm output under every Relu of a network is not kept for
+ * backward (as PyTorch's in-place ReLU does not keep it). */
+static bool
+backward_reads_output (const Node *node)
+{
+  GfActivationKind act = node->desc.attr.activation.kind;
+
+  return node->desc.kind == GF_OP_SOFTMAX
+    || (node->desc.kind == GF_OP_ACTIVATION
+        && (act == GF_ACT_SIGMOID || act == GF_ACT_RELU));
+}
+
 /* Whether the backward of @node reads its input @slot's data (true) or
  * only its weights and the output gradient.  Which gradients the node
  * must produce is known from requires_grad. */
@@ -949,7 +963,7 @@ backward_reads_input (const GfGraph *graph, const Node *node, size_t slot)
     case GF_OP_BATCHNORM:
     case GF_OP_MAXPOOL: return slot == 0;
     case GF_OP_ACTIVATION:
-      return node->desc.attr.activation.kind != GF_ACT_SIGMOID;
+      return !backward_reads_output (node);
     case GF_OP_MUL:
       return graph->tensors[in[1 - slot]].requires_grad;
     case GF_OP_ADD:
@@ -969,14 +983,7 @@ backward_reads_input (const GfGraph *graph, const Node *node, size_t slot)
     }
 }
 
-/* Sigmoid and Softmax differentiate through their output y. */
-static bool
-backward_reads_output (const Node *node)
-{
-  return node->desc.kind == GF_OP_SOFTMAX
-    || (node->desc.kind == GF_OP_ACTIVATION
-        && node->desc.attr.activation.kind == GF_ACT_SIGMOID);
-}
+
 
 /* Marks which tensors carry gradients and which nodes run backward, and
  * whether each BatchNorm normalises with batch statistics. */

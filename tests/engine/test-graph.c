@@ -344,6 +344,57 @@ test_graph_frozen_prefix (void)
   gf_graph_free (graph);
 }
 
+/* Arena bytes of input → (conv 3×3 → @act) × 3 → GAP, every weight
+ * trained. */
+static size_t
+chain_train_bytes (GfActivationKind act)
+{
+  size_t in_dims[] = { 1, 8, 16, 16 }, w[] = { 8, 8, 3, 3 };
+  Net net = { 0 };
+  size_t bytes;
+  int t;
+
+  net.graph = gf_graph_new ();
+  gf_rng_seed (&net.rng, 99);
+  t = net.input = gf_graph_add_input (net.graph, "x", 4, in_dims, NULL);
+  for (int i = 0; i < 3; i++)
+    {
+      g_autofree char *conv = g_strdup_printf ("conv%d", i);
+      g_autofree char *weight = g_strdup_printf ("w%d", i);
+      g_autofree char *name = g_strdup_printf ("act%d", i);
+
+      t = add_node (&net, conv, conv_desc (3, 1, 1, 1), 2, (int[]) {
+                      t, add_param (&net, weight, 4, w, -0.3, 0.3) });
+      t = add_node (&net, name, act_desc (act), 1, &t);
+    }
+  net.output = add_node (&net, "gap",
+                         (GfNodeDesc) { .kind = GF_OP_GLOBAL_AVGPOOL }, 1,
+                         &t);
+  g_assert_cmpint (gf_graph_compile (net.graph, NULL), ==, GF_OK);
+  for (size_t i = 0; i < net.n_params; i++)
+    gf_graph_set_trainable (net.graph, net.params[i], true, NULL);
+  g_assert_cmpint (gf_graph_plan (net.graph, BATCH, GF_GRAPH_TRAIN, NULL),
+                   ==, GF_OK);
+  bytes = gf_graph_arena_bytes (net.graph);
+  gf_graph_free (net.graph);
+  return bytes;
+}
+
+/* Relu differentiates through its output, so the convolution output
+ * under it is not kept for backward (PyTorch's in-place ReLU keeps none
+ * either): training plans at least two activations fewer than with
+ * LeakyRelu, which needs its input. */
+static void
+test_graph_relu_frees_input (void)
+{
+  size_t activation = BATCH * 8 * 16 * 16 * sizeof (gf_real);
+  size_t relu = chain_train_bytes (GF_ACT_RELU);
+  size_t leaky = chain_train_bytes (GF_ACT_LEAKY_RELU);
+
+  g_test_message ("arena: Relu %zu, LeakyRelu %zu bytes", relu, leaky);
+  g_assert_cmpuint (relu + 2 * activation, <=, leaky);
+}
+
 /* Every plan computes the same function; a smaller batch than planned
  * gives the same rows. */
 static void
@@ -794,6 +845,8 @@ main (int argc, char **argv)
   g_test_add_func ("/engine/graph/plan/frozen-prefix",
                    test_graph_frozen_prefix);
   g_test_add_func ("/engine/graph/plan/plans-agree", test_graph_plans_agree);
+  g_test_add_func ("/engine/graph/plan/relu-frees-input",
+                   test_graph_relu_frees_input);
   g_test_add_func ("/engine/graph/plan/dead-branch", test_graph_dead_branch);
   g_test_add_func ("/engine/graph/plan/set-outputs", test_graph_set_outputs);
   g_test_add_func ("/engine/graph/extract", test_graph_extract);

@@ -215,15 +215,17 @@ gf_activation_forward (const GfActivation *act, size_t n,
 /* Each backward reads x[i] (or y[i]) and dy[i] before writing dx[i], so
  * dx may alias dy. */
 
+/* From y: y > 0 exactly where x > 0 (y = x there, and 0, -0 or NaN
+ * where x is not), so the input need not be kept for backward.
+ * Derivative 0 at x = 0, as torch's threshold_backward gives. */
 static void
-relu_backward (size_t n, const gf_real *x, const gf_real *dy, gf_real *dx)
+relu_backward (size_t n, const gf_real *y, const gf_real *dy, gf_real *dx)
 {
-  /* Derivative 0 at x = 0, as torch's threshold_backward gives. */
   for (size_t i = 0; i < n; i++)
     {
       gf_real g = dy[i];
 
-      dx[i] = x[i] > 0 ? g : 0;
+      dx[i] = y[i] > 0 ? g : 0;
     }
 }
 
@@ -308,7 +310,8 @@ backward_range (void *data, size_t begin, size_t end, size_t chunk)
   gf_real alpha = (gf_real) act->alpha;
   gf_real beta = (gf_real) act->beta;
   size_t n = end - begin;
-  /* Sigmoid reads only y, the others only x: the other may be NULL. */
+  /* Relu and Sigmoid read only y, the others only x: the other may be
+   * NULL. */
   const gf_real *x = at (job->x, begin), *y = at (job->y, begin);
   const gf_real *dy = job->dy + begin;
   gf_real *dx = job->out + begin;
@@ -319,7 +322,7 @@ backward_range (void *data, size_t begin, size_t end, size_t chunk)
       copy_values (n, dy, dx);
       break;
     case GF_ACT_RELU:
-      relu_backward (n, x, dy, dx);
+      relu_backward (n, y, dy, dx);
       break;
     case GF_ACT_CLIP:
       clip_backward (n, alpha, beta, x, dy, dx);

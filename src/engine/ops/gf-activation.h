@@ -35,8 +35,8 @@ typedef struct
 void gf_activation_forward (const GfActivation *act, size_t n,
                             const gf_real *x, gf_real *y);
 
-/* x, y from forward (Sigmoid uses y, the others x), dy (n); dx (n) WRITTEN.
- * dx may alias dy. */
+/* x, y from forward (Relu and Sigmoid use y, the others x; the one not
+ * used may be NULL), dy (n); dx (n) WRITTEN.  dx may alias dy. */
 void gf_activation_backward (const GfActivation *act, size_t n,
                              const gf_real *x, const gf_real *y,
                              const gf_real *dy, gf_real *dx);

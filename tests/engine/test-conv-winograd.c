@@ -13,8 +13,7 @@
 
 #include "gf-engine.h"
 #include "gf-parallel.h"
-#include "ops/gf-conv.h"
-#include "gf-test-util.h"
+#include "gf-test-conv.h"
 
 /* Winograd's transforms add rounding error beyond the reference's (their
  * entries reach 8 and 5, and the sum over channels runs on transformed
@@ -30,7 +29,7 @@
 #define ROUNDING_TOL 1e-4
 #endif
 
-#define INPUT_RANGE 1.0
+#define INPUT_RANGE GF_TEST_CONV_RANGE   /* as x, w, b and r */
 #define SEED 20261205
 #define MAX_THREADS 3
 
@@ -76,65 +75,14 @@ conv_from_case (const WinoCase *wc, GfConvAlgo algo)
   return conv;
 }
 
-/* x (N, C, H, W), w (M, C, 3, 3), b (M) or NULL, r (N, M, OH, OW) the
- * projection of the loss L = Σ r·y (so dL/dy = r), y the fast output. */
-typedef struct
-{
-  GfConv2d conv;
-  size_t x_size, w_size, y_size, ws_size;
-  gf_real *x, *w, *b, *r, *y, *workspace;
-} WinoFixture;
-
+/* One case's tensors (see gf-test-conv.h), through Winograd. */
 static void
-fill_nan (gf_real *x, size_t n)
+fixture_init (GfTestConv *f, const WinoCase *wc)
 {
-  for (size_t i = 0; i < n; i++)
-    x[i] = (gf_real) NAN;
-}
+  GfConv2d conv = conv_from_case (wc, GF_CONV_ALGO_WINOGRAD);
 
-static void
-fixture_init (WinoFixture *f, const WinoCase *wc)
-{
-  GfRng rng;
-
-  f->conv = conv_from_case (wc, GF_CONV_ALGO_WINOGRAD);
+  gf_test_conv_init (f, &conv, wc->bias, SEED);
   g_assert_true (gf_conv2d_uses_winograd (&f->conv));
-  f->x_size = wc->n * wc->c * wc->h * wc->w;
-  f->w_size = wc->m * wc->c * 9;
-  f->y_size = wc->n * wc->m * f->conv.out_h * f->conv.out_w;
-  f->ws_size = gf_conv2d_workspace_size (&f->conv);
-  f->x = gf_test_new (f->x_size);
-  f->w = gf_test_new (f->w_size);
-  f->b = wc->bias ? gf_test_new (wc->m) : NULL;
-  f->r = gf_test_new (f->y_size);
-  f->y = gf_test_new (f->y_size);
-  /* Exactly the advertised size, so that ASan catches a kernel that uses
-   * more. */
-  f->workspace = g_new (gf_real, f->ws_size);
-  gf_rng_seed (&rng, SEED);
-  gf_test_fill_uniform (&rng, f->x, f->x_size, -INPUT_RANGE, INPUT_RANGE);
-  gf_test_fill_uniform (&rng, f->w, f->w_size, -INPUT_RANGE, INPUT_RANGE);
-  if (f->b != NULL)
-    gf_test_fill_uniform (&rng, f->b, wc->m, -INPUT_RANGE, INPUT_RANGE);
-  gf_test_fill_uniform (&rng, f->r, f->y_size, -INPUT_RANGE, INPUT_RANGE);
-}
-
-static void
-fixture_clear (WinoFixture *f)
-{
-  g_free (f->x);
-  g_free (f->w);
-  g_free (f->b);
-  g_free (f->r);
-  g_free (f->y);
-  g_free (f->workspace);
-}
-
-static void
-fast_forward (WinoFixture *f)
-{
-  fill_nan (f->workspace, f->ws_size);
-  gf_conv2d_forward (&f->conv, f->x, f->w, f->b, f->y, f->workspace);
 }
 
 static double
@@ -159,16 +107,13 @@ assert_close (const char *what, const gf_real *got, const gf_real *want,
 static void
 test_forward (gconstpointer data)
 {
-  WinoFixture f;
+  GfTestConv f;
   g_autofree gf_real *want = NULL;
 
   fixture_init (&f, data);
-  want = gf_test_new (f.y_size);
-  fill_nan (f.y, f.y_size);
-  fast_forward (&f);
-  gf_conv2d_forward_reference (&f.conv, f.x, f.w, f.b, want);
+  want = gf_test_conv_forward_and_reference (&f);
   assert_close ("y", f.y, want, f.y_size);
-  fixture_clear (&f);
+  gf_test_conv_clear (&f);
 }
 
 /* dx is written over NaN; dW and db accumulate onto dw0 and db0. */
@@ -176,7 +121,7 @@ static void
 test_backward (gconstpointer data)
 {
   const WinoCase *wc = data;
-  WinoFixture f;
+  GfTestConv f;
   GfRng rng;
   g_autofree gf_real *dx = NULL, *dw = NULL, *db = NULL;
   g_autofree gf_real *want_dx = NULL, *want_dw = NULL, *want_db = NULL;
@@ -191,29 +136,18 @@ test_backward (gconstpointer data)
   want_dx = gf_test_new (f.x_size);
   want_dw = g_memdup2 (dw, f.w_size * sizeof *dw);
   want_db = g_memdup2 (db, wc->m * sizeof *db);
-  fill_nan (dx, f.x_size);
-  fill_nan (f.workspace, f.ws_size);
-  gf_conv2d_backward (&f.conv, f.x, f.w, f.r, dx, dw, db, f.workspace);
+  gf_test_fill_nan (dx, f.x_size);
+  gf_test_conv_backward (&f, dx, dw, db);
   gf_conv2d_backward_reference (&f.conv, f.x, f.w, f.r, want_dx, want_dw,
                                 want_db);
   assert_close ("dx", dx, want_dx, f.x_size);
   assert_close ("dw", dw, want_dw, f.w_size);
   assert_close ("db", db, want_db, wc->m);
   /* dx alone (dw NULL) takes the same path. */
-  fill_nan (dx, f.x_size);
-  fill_nan (f.workspace, f.ws_size);
-  gf_conv2d_backward (&f.conv, f.x, f.w, f.r, dx, NULL, NULL, f.workspace);
+  gf_test_fill_nan (dx, f.x_size);
+  gf_test_conv_backward (&f, dx, NULL, NULL);
   assert_close ("dx alone", dx, want_dx, f.x_size);
-  fixture_clear (&f);
-}
-
-static double
-conv_loss (void *user_data)
-{
-  WinoFixture *f = user_data;
-
-  fast_forward (f);
-  return gf_test_dot (f->r, f->y, f->y_size);
+  gf_test_conv_clear (&f);
 }
 
 /* The loss through Winograd's forward carries about ten times the
@@ -224,7 +158,7 @@ conv_loss (void *user_data)
 static void
 test_gradcheck (gconstpointer data)
 {
-  WinoFixture f;
+  GfTestConv f;
   GfTolerance tol = *gf_test_tolerance ();
   g_autofree gf_real *dx = NULL, *dw = NULL;
 
@@ -232,10 +166,10 @@ test_gradcheck (gconstpointer data)
   fixture_init (&f, data);
   dx = gf_test_new (f.x_size);
   dw = gf_test_new (f.w_size);
-  gf_conv2d_backward (&f.conv, f.x, f.w, f.r, dx, dw, NULL, f.workspace);
-  gf_test_gradcheck ("dx", f.x, f.x_size, dx, conv_loss, &f, &tol);
-  gf_test_gradcheck ("dw", f.w, f.w_size, dw, conv_loss, &f, &tol);
-  fixture_clear (&f);
+  gf_test_conv_backward (&f, dx, dw, NULL);
+  gf_test_gradcheck ("dx", f.x, f.x_size, dx, gf_test_conv_loss, &f, &tol);
+  gf_test_gradcheck ("dw", f.w, f.w_size, dw, gf_test_conv_loss, &f, &tol);
+  gf_test_conv_clear (&f);
 }
 
 /* ---- Blocks of output channels ------------------------------------------ */
@@ -251,7 +185,7 @@ static const WinoCase blocked =
 static void
 test_blocks_match_gemm (void)
 {
-  WinoFixture f;
+  GfTestConv f;
   GfConv2d gemm;
   size_t m = blocked.m;
   g_autofree gf_real *y = NULL, *ws = NULL;
@@ -269,16 +203,15 @@ test_blocks_match_gemm (void)
   want_dx = gf_test_new (f.x_size);
   want_dw = gf_test_new (f.w_size);
   want_db = gf_test_new (m);
-  fast_forward (&f);
+  gf_test_conv_forward (&f);
   gf_conv2d_forward (&gemm, f.x, f.w, f.b, y, ws);
   assert_close ("y", f.y, y, f.y_size);
-  fill_nan (f.workspace, f.ws_size);
-  gf_conv2d_backward (&f.conv, f.x, f.w, f.r, dx, dw, db, f.workspace);
+  gf_test_conv_backward (&f, dx, dw, db);
   gf_conv2d_backward (&gemm, f.x, f.w, f.r, want_dx, want_dw, want_db, ws);
   assert_close ("dx", dx, want_dx, f.x_size);
   assert_close ("dw", dw, want_dw, f.w_size);
   assert_close ("db", db, want_db, m);
-  fixture_clear (&f);
+  gf_test_conv_clear (&f);
 }
 
 /* Auto on 32 tiles (batch 8 at 7×7) with a dU of 36·256·128 elements
@@ -289,7 +222,7 @@ test_auto_few_tiles (void)
 {
   static const WinoCase few =
     { "few-tiles", 8, 256, 7, 7, 128, { 1, 1, 1, 1 }, true, false };
-  WinoFixture f;
+  GfTestConv f;
   g_autofree gf_real *dx = NULL, *dw = NULL, *db = NULL;
   g_autofree gf_real *want_dx = NULL, *want_dw = NULL, *want_db = NULL;
 
@@ -303,14 +236,13 @@ test_auto_few_tiles (void)
   want_dx = gf_test_new (f.x_size);
   want_dw = gf_test_new (f.w_size);
   want_db = gf_test_new (few.m);
-  fill_nan (f.workspace, f.ws_size);
-  gf_conv2d_backward (&f.conv, f.x, f.w, f.r, dx, dw, db, f.workspace);
+  gf_test_conv_backward (&f, dx, dw, db);
   gf_conv2d_backward_reference (&f.conv, f.x, f.w, f.r, want_dx, want_dw,
                                 want_db);
   assert_close ("dx", dx, want_dx, f.x_size);
   assert_close ("dw", dw, want_dw, f.w_size);
   assert_close ("db", db, want_db, few.m);
-  fixture_clear (&f);
+  gf_test_conv_clear (&f);
 }
 
 /* ---- Rounding error on realistic magnitudes ------------------------------ */
@@ -353,7 +285,7 @@ forward_double (const GfConv2d *conv, const gf_real *x, const gf_real *w,
 
 /* max |y − exact| / max |exact| of one algorithm. */
 static double
-normwise_error (const WinoFixture *f, GfConvAlgo algo, const double *exact)
+normwise_error (const GfTestConv *f, GfConvAlgo algo, const double *exact)
 {
   GfConv2d conv = f->conv;
   double err = 0, scale = 0;
@@ -382,7 +314,7 @@ normwise (const gf_real *got, const gf_real *want, size_t n)
 /* dx and dW of one algorithm against the reference's (which sums in the
  * build's precision too, so this bounds the error from above). */
 static void
-backward_errors (WinoFixture *f, GfConvAlgo algo, const gf_real *want_dx,
+backward_errors (GfTestConv *f, GfConvAlgo algo, const gf_real *want_dx,
                  const gf_real *want_dw, double *err_dx, double *err_dw)
 {
   GfConv2d conv = f->conv;
@@ -399,7 +331,7 @@ static void
 test_rounding_error (gconstpointer data)
 {
   const WinoCase *wc = data;
-  WinoFixture f;
+  GfTestConv f;
   GfRng rng;
   double spread = sqrt (3.0 * 2.0 / (9.0 * (double) wc->c));
   g_autofree double *exact = NULL;
@@ -431,7 +363,7 @@ test_rounding_error (gconstpointer data)
                   wino_dx, gemm_dx, wino_dw, gemm_dw);
   g_assert_cmpfloat (wino_dx, <=, ROUNDING_TOL);
   g_assert_cmpfloat (wino_dw, <=, ROUNDING_TOL);
-  fixture_clear (&f);
+  gf_test_conv_clear (&f);
 }
 
 /* ---- Thread counts ------------------------------------------------------- */
@@ -441,7 +373,7 @@ test_rounding_error (gconstpointer data)
 static void
 run_conv (gconstpointer data, GfTestResults *r)
 {
-  WinoFixture *f = (WinoFixture *) data;
+  GfTestConv *f = (GfTestConv *) data;
   size_t m = f->conv.out_channels;
   gf_real *y = gf_test_results_add (r, "y", f->y_size);
   gf_real *dx = gf_test_results_add (r, "dx", f->x_size);
@@ -451,21 +383,20 @@ run_conv (gconstpointer data, GfTestResults *r)
   memset (dw, 0, f->w_size * sizeof *dw);
   memset (db, 0, m * sizeof *db);
   openblas_set_num_threads (1);
-  fill_nan (f->workspace, f->ws_size);
+  gf_test_fill_nan (f->workspace, f->ws_size);
   gf_conv2d_forward (&f->conv, f->x, f->w, f->b, y, f->workspace);
-  fill_nan (f->workspace, f->ws_size);
-  gf_conv2d_backward (&f->conv, f->x, f->w, f->r, dx, dw, db, f->workspace);
+  gf_test_conv_backward (f, dx, dw, db);
 }
 
 static void
 test_threads_identical (gconstpointer data)
 {
-  WinoFixture f;
+  GfTestConv f;
 
   fixture_init (&f, data);
   gf_test_check_threads (&f, run_conv, MAX_THREADS);
   g_assert_cmpuint (gf_parallel_workers (), >=, MAX_THREADS - 1);
-  fixture_clear (&f);
+  gf_test_conv_clear (&f);
 }
 
 /* ---- Dispatch and workspace ---------------------------------------------- */
@@ -518,28 +449,15 @@ test_workspace_planned_batch (void)
   static const WinoCase shape =
     { "plan", PLAN_BATCH, 16, 9, 11, 16, { 1, 1, 1, 1 }, true, false };
   GfConv2d conv = conv_from_case (&shape, GF_CONV_ALGO_WINOGRAD);
-  size_t previous = 0;
-  WinoFixture f;
-  size_t planned;
+  GfTestConv f;
   g_autofree gf_real *want = NULL;
 
-  for (size_t n = 1; n <= PLAN_BATCH; n++)
-    {
-      conv.batch = n;
-      g_assert_cmpint (gf_conv2d_init (&conv, NULL), ==, GF_OK);
-      g_assert_cmpuint (gf_conv2d_workspace_size (&conv), >=, previous);
-      previous = gf_conv2d_workspace_size (&conv);
-    }
+  gf_test_conv_assert_workspace_grows (&conv, PLAN_BATCH);
   fixture_init (&f, &shape);
-  planned = f.ws_size;
-  f.conv.batch = PLAN_BATCH / 2;
-  f.y_size /= 2;
-  g_assert_cmpuint (gf_conv2d_workspace_size (&f.conv), <=, planned);
-  want = gf_test_new (f.y_size);
-  fast_forward (&f);
-  gf_conv2d_forward_reference (&f.conv, f.x, f.w, f.b, want);
+  gf_test_conv_halve_batch (&f);
+  want = gf_test_conv_forward_and_reference (&f);
   assert_close ("y", f.y, want, f.y_size);
-  fixture_clear (&f);
+  gf_test_conv_clear (&f);
 }
 
 static void

@@ -8,8 +8,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "ops/gf-conv.h"
-#include "gf-test-util.h"
+#include "gf-test-conv.h"
 
 /* Fast and reference kernels sum in different orders; they agree to a few
  * rounding errors of the precision. */
@@ -21,7 +20,7 @@
 #define COMPARE_ATOL 1e-5
 #endif
 
-#define INPUT_RANGE 1.0   /* x, w, b and r are uniform in ±INPUT_RANGE */
+#define INPUT_RANGE GF_TEST_CONV_RANGE   /* as x, w, b and r */
 #define SEED 20240611
 
 typedef struct
@@ -115,89 +114,30 @@ conv_from_case (const ConvCase *cc)
   return conv;
 }
 
-/* One case's tensors: x (N, C, H, W), w (M, C/g, KH, KW), b (M) or NULL,
- * r (N, M, OH, OW) the fixed projection of the loss L = Σ r·y, so that
- * dL/dy = r; y receives the fast forward. */
-typedef struct
-{
-  GfConv2d conv;
-  size_t x_size, w_size, b_size, y_size, ws_size;
-  gf_real *x, *w, *b, *r, *y, *workspace;
-} ConvFixture;
-
 /* The gradients of one backward call; any may be NULL. */
 typedef struct
 {
   gf_real *dx, *dw, *db;
 } ConvGrads;
 
+/* One run's tensors (see gf-test-conv.h). */
 static void
-fill_nan (gf_real *x, size_t n)
+fixture_init (GfTestConv *f, const ConvRun *run)
 {
-  for (size_t i = 0; i < n; i++)
-    x[i] = (gf_real) NAN;
+  GfConv2d conv = conv_from_case (run->shape);
+
+  conv.images_per_gemm = run->batching->images_per_gemm;
+  gf_test_conv_init (f, &conv, run->shape->bias, SEED);
 }
 
 static void
-fixture_init (ConvFixture *f, const ConvRun *run)
+fast_backward (GfTestConv *f, const ConvGrads *g)
 {
-  const ConvCase *cc = run->shape;
-  GfError error = { 0 };
-  GfRng rng;
-
-  f->conv = conv_from_case (cc);
-  f->conv.images_per_gemm = run->batching->images_per_gemm;
-  g_assert_cmpint (gf_conv2d_init (&f->conv, &error), ==, GF_OK);
-  f->x_size = cc->n * cc->c * cc->h * cc->w;
-  f->w_size = cc->m * (cc->c / cc->groups) * cc->kh * cc->kw;
-  f->b_size = cc->m;
-  f->y_size = cc->n * cc->m * f->conv.out_h * f->conv.out_w;
-  f->ws_size = gf_conv2d_workspace_size (&f->conv);
-  f->x = gf_test_new (f->x_size);
-  f->w = gf_test_new (f->w_size);
-  f->b = cc->bias ? gf_test_new (f->b_size) : NULL;
-  f->r = gf_test_new (f->y_size);
-  f->y = gf_test_new (f->y_size);
-  /* Exactly the advertised size (NULL when none), so that ASan catches a
-   * kernel that uses more. */
-  f->workspace = f->ws_size > 0 ? g_new (gf_real, f->ws_size) : NULL;
-  gf_rng_seed (&rng, SEED);
-  gf_test_fill_uniform (&rng, f->x, f->x_size, -INPUT_RANGE, INPUT_RANGE);
-  gf_test_fill_uniform (&rng, f->w, f->w_size, -INPUT_RANGE, INPUT_RANGE);
-  if (f->b != NULL)
-    gf_test_fill_uniform (&rng, f->b, f->b_size, -INPUT_RANGE, INPUT_RANGE);
-  gf_test_fill_uniform (&rng, f->r, f->y_size, -INPUT_RANGE, INPUT_RANGE);
+  gf_test_conv_backward (f, g->dx, g->dw, g->db);
 }
 
 static void
-fixture_clear (ConvFixture *f)
-{
-  g_free (f->x);
-  g_free (f->w);
-  g_free (f->b);
-  g_free (f->r);
-  g_free (f->y);
-  g_free (f->workspace);
-}
-
-/* The fast kernels must not depend on what the workspace held before. */
-static void
-fast_forward (ConvFixture *f)
-{
-  fill_nan (f->workspace, f->ws_size);
-  gf_conv2d_forward (&f->conv, f->x, f->w, f->b, f->y, f->workspace);
-}
-
-static void
-fast_backward (ConvFixture *f, const ConvGrads *g)
-{
-  fill_nan (f->workspace, f->ws_size);
-  gf_conv2d_backward (&f->conv, f->x, f->w, f->r, g->dx, g->dw, g->db,
-                      f->workspace);
-}
-
-static void
-reference_backward (ConvFixture *f, const ConvGrads *g)
+reference_backward (GfTestConv *f, const ConvGrads *g)
 {
   gf_conv2d_backward_reference (&f->conv, f->x, f->w, f->r,
                                 g->dx, g->dw, g->db);
@@ -206,13 +146,13 @@ reference_backward (ConvFixture *f, const ConvGrads *g)
 /* dx full of NaN (it must be overwritten); dw and db hold @dw0 and @db0
  * (they must be accumulated onto); db is NULL without a bias. */
 static void
-grads_init (ConvGrads *g, const ConvFixture *f, const gf_real *dw0,
+grads_init (ConvGrads *g, const GfTestConv *f, const gf_real *dw0,
             const gf_real *db0)
 {
   g->dx = gf_test_new (f->x_size);
   g->dw = g_memdup2 (dw0, f->w_size * sizeof *dw0);
   g->db = f->b != NULL ? g_memdup2 (db0, f->b_size * sizeof *db0) : NULL;
-  fill_nan (g->dx, f->x_size);
+  gf_test_fill_nan (g->dx, f->x_size);
 }
 
 static void
@@ -228,7 +168,7 @@ grads_clear (ConvGrads *g)
  * down to small values; their absolute slack grows to match. */
 static void
 grads_assert_close (const char *what, const ConvGrads *got,
-                    const ConvGrads *want, const ConvFixture *f)
+                    const ConvGrads *want, const GfTestConv *f)
 {
   g_autofree char *dx = g_strdup_printf ("%s dx", what);
   g_autofree char *dw = g_strdup_printf ("%s dw", what);
@@ -250,23 +190,19 @@ grads_assert_close (const char *what, const ConvGrads *got,
 static void
 test_forward_matches_reference (gconstpointer data)
 {
-  ConvFixture f;
+  GfTestConv f;
   g_autofree gf_real *want = NULL;
 
   fixture_init (&f, data);
-  want = gf_test_new (f.y_size);
-  fill_nan (f.y, f.y_size);
-  fill_nan (want, f.y_size);
-  fast_forward (&f);
-  gf_conv2d_forward_reference (&f.conv, f.x, f.w, f.b, want);
+  want = gf_test_conv_forward_and_reference (&f);
   gf_test_assert_close ("y", f.y, want, f.y_size, COMPARE_RTOL, COMPARE_ATOL);
-  fixture_clear (&f);
+  gf_test_conv_clear (&f);
 }
 
 /* want = the reference gradients from zero, plus dw0 and db0: what an
  * accumulating backward must reach from dw0 and db0. */
 static void
-expected_grads (ConvFixture *f, const gf_real *dw0, const gf_real *db0,
+expected_grads (GfTestConv *f, const gf_real *dw0, const gf_real *db0,
                 ConvGrads *want)
 {
   g_autofree gf_real *zeros = gf_test_new (MAX (f->w_size, f->b_size));
@@ -281,7 +217,7 @@ expected_grads (ConvFixture *f, const gf_real *dw0, const gf_real *db0,
 
 /* Each gradient alone, with the other two NULL, matches too. */
 static void
-assert_partial_backward (ConvFixture *f, const ConvGrads *want,
+assert_partial_backward (GfTestConv *f, const ConvGrads *want,
                          const gf_real *dw0, const gf_real *db0)
 {
   ConvGrads all, one;
@@ -301,7 +237,7 @@ assert_partial_backward (ConvFixture *f, const ConvGrads *want,
 static void
 test_backward_matches_reference (gconstpointer data)
 {
-  ConvFixture f;
+  GfTestConv f;
   GfRng rng;
   g_autofree gf_real *dw0 = NULL, *db0 = NULL;
   ConvGrads want, fast, reference;
@@ -326,23 +262,13 @@ test_backward_matches_reference (gconstpointer data)
   grads_clear (&want);
   grads_clear (&fast);
   grads_clear (&reference);
-  fixture_clear (&f);
-}
-
-/* L = Σ r·y through the fast forward. */
-static double
-conv_loss (void *user_data)
-{
-  ConvFixture *f = user_data;
-
-  fast_forward (f);
-  return gf_test_dot (f->r, f->y, f->y_size);
+  gf_test_conv_clear (&f);
 }
 
 static void
 test_backward_gradcheck (gconstpointer data)
 {
-  ConvFixture f;
+  GfTestConv f;
   ConvGrads grads;
   g_autofree gf_real *zeros = NULL;
 
@@ -350,12 +276,15 @@ test_backward_gradcheck (gconstpointer data)
   zeros = gf_test_new (MAX (f.w_size, f.b_size));
   grads_init (&grads, &f, zeros, zeros);
   fast_backward (&f, &grads);
-  gf_test_gradcheck ("dx", f.x, f.x_size, grads.dx, conv_loss, &f, NULL);
-  gf_test_gradcheck ("dw", f.w, f.w_size, grads.dw, conv_loss, &f, NULL);
+  gf_test_gradcheck ("dx", f.x, f.x_size, grads.dx, gf_test_conv_loss,
+                     &f, NULL);
+  gf_test_gradcheck ("dw", f.w, f.w_size, grads.dw, gf_test_conv_loss,
+                     &f, NULL);
   if (f.b != NULL)
-    gf_test_gradcheck ("db", f.b, f.b_size, grads.db, conv_loss, &f, NULL);
+    gf_test_gradcheck ("db", f.b, f.b_size, grads.db, gf_test_conv_loss,
+                       &f, NULL);
   grads_clear (&grads);
-  fixture_clear (&f);
+  gf_test_conv_clear (&f);
 }
 
 /* Per image and as one batch, the GEMM paths agree with each other as
@@ -366,7 +295,7 @@ test_batching_agrees (gconstpointer data)
 {
   const ConvRun one = { data, &batchings[BATCHING_PER_IMAGE] };
   const ConvRun all = { data, &batchings[BATCHING_WHOLE] };
-  ConvFixture a, b;
+  GfTestConv a, b;
   ConvGrads ga, gb;
   g_autofree gf_real *zeros = NULL;
 
@@ -374,8 +303,8 @@ test_batching_agrees (gconstpointer data)
   fixture_init (&b, &all);
   /* The batched path's matrices span the batch: it did take that path. */
   g_assert_cmpuint (b.ws_size, >, a.ws_size);
-  fast_forward (&a);
-  fast_forward (&b);
+  gf_test_conv_forward (&a);
+  gf_test_conv_forward (&b);
   gf_test_assert_close ("y", b.y, a.y, a.y_size, COMPARE_RTOL, COMPARE_ATOL);
   zeros = gf_test_new (MAX (a.w_size, a.b_size));
   grads_init (&ga, &a, zeros, zeros);
@@ -385,8 +314,8 @@ test_batching_agrees (gconstpointer data)
   grads_assert_close ("batched", &gb, &ga, &a);
   grads_clear (&ga);
   grads_clear (&gb);
-  fixture_clear (&a);
-  fixture_clear (&b);
+  gf_test_conv_clear (&a);
+  gf_test_conv_clear (&b);
 }
 
 /* ---- Workspace plan ------------------------------------------------------ */
@@ -406,15 +335,8 @@ test_workspace_planned_batch (void)
     { "large", PLAN_BATCH, 4, 64, 64, 8, 3, 3, 1, 1, 1, 1, { 1, 1, 1, 1 },
       1, true };
   GfConv2d conv = conv_from_case (&small), one;
-  size_t previous = 0;
 
-  for (size_t n = 1; n <= PLAN_BATCH; n++)
-    {
-      conv.batch = n;
-      g_assert_cmpint (gf_conv2d_init (&conv, NULL), ==, GF_OK);
-      g_assert_cmpuint (gf_conv2d_workspace_size (&conv), >=, previous);
-      previous = gf_conv2d_workspace_size (&conv);
-    }
+  gf_test_conv_assert_workspace_grows (&conv, PLAN_BATCH);
   one = conv;
   one.images_per_gemm = 1;
   g_assert_cmpuint (gf_conv2d_workspace_size (&conv), >,
@@ -435,20 +357,14 @@ test_workspace_smaller_batch (void)
     { "smaller", PLAN_BATCH, 4, 5, 6, 6, 3, 3, 1, 1, 1, 1, { 1, 1, 1, 1 },
       2, true };
   const ConvRun run = { &shape, &batchings[BATCHING_AUTO] };
-  ConvFixture f;
-  size_t planned;
+  GfTestConv f;
   g_autofree gf_real *want = NULL;
 
   fixture_init (&f, &run);
-  planned = f.ws_size;
-  f.conv.batch = PLAN_BATCH / 2;
-  f.y_size /= 2;
-  g_assert_cmpuint (gf_conv2d_workspace_size (&f.conv), <=, planned);
-  want = gf_test_new (f.y_size);
-  fast_forward (&f);
-  gf_conv2d_forward_reference (&f.conv, f.x, f.w, f.b, want);
+  gf_test_conv_halve_batch (&f);
+  want = gf_test_conv_forward_and_reference (&f);
   gf_test_assert_close ("y", f.y, want, f.y_size, COMPARE_RTOL, COMPARE_ATOL);
-  fixture_clear (&f);
+  gf_test_conv_clear (&f);
 }
 
 /* ---- Hand-computed values ---------------------------------------------- */

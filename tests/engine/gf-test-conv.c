@@ -1,0 +1,120 @@
+/* gf-test-conv.c: the convolution tests' shared fixture. */
+#include "gf-test-conv.h"
+
+#include <math.h>
+
+void
+gf_test_fill_nan (gf_real *x, size_t n)
+{
+  for (size_t i = 0; i < n; i++)
+    x[i] = (gf_real) NAN;
+}
+
+void
+gf_test_conv_init (GfTestConv *f, const GfConv2d *conv, bool bias,
+                   uint64_t seed)
+{
+  GfError error = { 0 };
+  GfRng rng;
+
+  f->conv = *conv;
+  if (gf_conv2d_init (&f->conv, &error) != GF_OK)
+    g_error ("%s", error.message);
+  f->x_size = f->conv.batch * f->conv.in_channels * f->conv.in_h
+              * f->conv.in_w;
+  f->w_size = f->conv.out_channels * (f->conv.in_channels / f->conv.groups)
+              * f->conv.kernel_h * f->conv.kernel_w;
+  f->b_size = f->conv.out_channels;
+  f->y_size = f->conv.batch * f->conv.out_channels * f->conv.out_h
+              * f->conv.out_w;
+  f->ws_size = gf_conv2d_workspace_size (&f->conv);
+  f->x = gf_test_new (f->x_size);
+  f->w = gf_test_new (f->w_size);
+  f->b = bias ? gf_test_new (f->b_size) : NULL;
+  f->r = gf_test_new (f->y_size);
+  f->y = gf_test_new (f->y_size);
+  f->workspace = f->ws_size > 0 ? g_new (gf_real, f->ws_size) : NULL;
+  gf_rng_seed (&rng, seed);
+  gf_test_fill_uniform (&rng, f->x, f->x_size,
+                        -GF_TEST_CONV_RANGE, GF_TEST_CONV_RANGE);
+  gf_test_fill_uniform (&rng, f->w, f->w_size,
+                        -GF_TEST_CONV_RANGE, GF_TEST_CONV_RANGE);
+  if (f->b != NULL)
+    gf_test_fill_uniform (&rng, f->b, f->b_size,
+                          -GF_TEST_CONV_RANGE, GF_TEST_CONV_RANGE);
+  gf_test_fill_uniform (&rng, f->r, f->y_size,
+                        -GF_TEST_CONV_RANGE, GF_TEST_CONV_RANGE);
+}
+
+void
+gf_test_conv_clear (GfTestConv *f)
+{
+  g_free (f->x);
+  g_free (f->w);
+  g_free (f->b);
+  g_free (f->r);
+  g_free (f->y);
+  g_free (f->workspace);
+}
+
+void
+gf_test_conv_forward (GfTestConv *f)
+{
+  gf_test_fill_nan (f->workspace, f->ws_size);
+  gf_conv2d_forward (&f->conv, f->x, f->w, f->b, f->y, f->workspace);
+}
+
+void
+gf_test_conv_backward (GfTestConv *f, gf_real *dx, gf_real *dw, gf_real *db)
+{
+  gf_test_fill_nan (f->workspace, f->ws_size);
+  gf_conv2d_backward (&f->conv, f->x, f->w, f->r, dx, dw, db, f->workspace);
+}
+
+gf_real *
+gf_test_conv_forward_and_reference (GfTestConv *f)
+{
+  gf_real *want = gf_test_new (f->y_size);
+
+  gf_test_fill_nan (f->y, f->y_size);
+  gf_test_fill_nan (want, f->y_size);
+  gf_test_conv_forward (f);
+  gf_conv2d_forward_reference (&f->conv, f->x, f->w, f->b, want);
+  return want;
+}
+
+void
+gf_test_conv_assert_workspace_grows (GfConv2d *conv, size_t max_batch)
+{
+  size_t previous = 0;
+
+  for (size_t n = 1; n <= max_batch; n++)
+    {
+      conv->batch = n;
+      g_assert_cmpint (gf_conv2d_init (conv, NULL), ==, GF_OK);
+      g_assert_cmpuint (gf_conv2d_workspace_size (conv), >=, previous);
+      previous = gf_conv2d_workspace_size (conv);
+    }
+}
+
+void
+gf_test_conv_halve_batch (GfTestConv *f)
+{
+  size_t x_image = f->x_size / f->conv.batch;
+  size_t y_image = f->y_size / f->conv.batch;
+
+  g_assert_cmpuint (f->conv.batch, >=, 2);
+  f->conv.batch /= 2;
+  f->x_size = x_image * f->conv.batch;
+  f->y_size = y_image * f->conv.batch;
+  g_assert_cmpuint (gf_conv2d_workspace_size (&f->conv), <=, f->ws_size);
+}
+
+double
+gf_test_conv_loss (void *user_data)
+{
+  GfTestConv *f = user_data;
+
+  gf_test_conv_forward (f);
+  return gf_test_dot (f->r, f->y, f->y_size);
+}

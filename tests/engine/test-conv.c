@@ -58,6 +58,14 @@ static const ConvCase conv_cases[] = {
   /* Rows longer than the kernels' vector blocks, with a ragged tail. */
   { "depthwise-wide-rows",     2, 3, 4, 21, 3, 3, 3, 1, 1, 1, 1, { 1, 1, 1, 1 }, 3, true },
   { "wide-rows",               1, 2, 3, 19, 2, 3, 3, 1, 1, 1, 1, { 1, 2, 1, 0 }, 1, true },
+  /* The 3×3 depthwise row kernel: its unchecked middle columns and the
+   * border ones beside them, at strides 1 and 2 and every padding. */
+  { "depthwise-3x3-stride2",       2, 3, 9, 8, 3, 3, 3, 2, 2, 1, 1, { 1, 1, 1, 1 }, 3, true },
+  { "depthwise-3x3-stride2-odd",   1, 2, 7, 11, 2, 3, 3, 2, 2, 1, 1, { 0, 1, 1, 0 }, 2, false },
+  { "depthwise-3x3-unpadded",      1, 2, 6, 9, 2, 3, 3, 1, 1, 1, 1, { 0, 0, 0, 0 }, 2, true },
+  { "depthwise-3x3-narrow",        2, 2, 4, 2, 2, 3, 3, 1, 1, 1, 1, { 1, 1, 1, 1 }, 2, true },
+  { "depthwise-3x3-wide-pads",     1, 2, 5, 3, 2, 3, 3, 1, 1, 1, 1, { 2, 2, 2, 2 }, 2, true },
+  { "depthwise-3x3-stride2x1",     1, 2, 9, 10, 2, 3, 3, 2, 1, 1, 1, { 1, 0, 1, 2 }, 2, true },
   /* Rows so long that the depthwise loops split the plane into blocks. */
   { "depthwise-row-blocks",    1, 2, 5, 701, 2, 3, 3, 1, 1, 1, 1, { 1, 1, 1, 1 }, 2, true },
   { "depthwise-row-blocks-strided", 1, 2, 9, 2100, 2, 3, 3, 2, 1, 2, 1, { 2, 1, 1, 1 }, 2, false },

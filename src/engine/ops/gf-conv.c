@@ -924,6 +924,95 @@ depthwise_plane_forward (const GfConv2d *conv, const ConvDims *d,
     }
 }
 
+/* Whether depthwise3x3_plane_forward serves @conv: a 3×3 kernel, no
+ * dilation, strides of 1 or 2 (MobileNet's). */
+static bool
+depthwise_is_3x3 (const GfConv2d *conv)
+{
+  return conv->kernel_h == 3 && conv->kernel_w == 3 && conv->dilation_h == 1
+    && conv->dilation_w == 1 && conv->stride_w <= 2;
+}
+
+/* The columns [*lo, *hi) of an output row whose three taps all fall
+ * inside an input row of @width (the rest meet the padding). */
+static void
+depthwise3x3_inner_columns (const GfConv2d *conv, size_t *lo, size_t *hi)
+{
+  size_t s = conv->stride_w, pad = conv->pad_left, width = conv->in_w;
+
+  *lo = (pad + s - 1) / s;
+  *hi = width + pad >= 3 ? (width + pad - 3) / s + 1 : 0;
+  *hi = size_min (*hi, conv->out_w);
+  if (*hi < *lo)
+    *hi = *lo = conv->out_w;
+}
+
+/* One input row r's three taps (weights w) added into output row y:
+ * columns [lo, hi) unchecked, the others only where the tap is inside. */
+static void
+depthwise3x3_row (const GfConv2d *conv, size_t lo, size_t hi,
+                  const gf_real *restrict r, const gf_real *w,
+                  gf_real *restrict y)
+{
+  const size_t s = conv->stride_w, pad = conv->pad_left, width = conv->in_w;
+  const gf_real w0 = w[0], w1 = w[1], w2 = w[2];
+
+  for (size_t ow = 0; ow < conv->out_w; ow++)
+    {
+      if (ow == lo)
+        {
+          const gf_real *q = r + lo * s - pad;
+
+          /* The hot loop: three products a column, one store. */
+          if (s == 1)
+            for (size_t i = 0; i < hi - lo; i++)
+              y[lo + i] += w0 * q[i] + w1 * q[i + 1] + w2 * q[i + 2];
+          else
+            for (size_t i = 0; i < hi - lo; i++)
+              y[lo + i] += w0 * q[2 * i] + w1 * q[2 * i + 1]
+                           + w2 * q[2 * i + 2];
+          ow = hi;
+          if (ow >= conv->out_w)
+            break;
+        }
+      for (size_t kw = 0; kw < 3; kw++)
+        {
+          size_t iw = ow * s + kw;
+
+          if (iw >= pad && iw - pad < width)
+            y[ow] += w[kw] * r[iw - pad];
+        }
+    }
+}
+
+/* The 3×3 case of depthwise_plane_forward: each output row from the
+ * (up to) three input rows under it, one pass over the row each rather
+ * than one a tap. */
+static void
+depthwise3x3_plane_forward (const GfConv2d *conv, const gf_real *x_c,
+                            const gf_real *w_c, gf_real bias, gf_real *y_c)
+{
+  size_t lo, hi;
+
+  depthwise3x3_inner_columns (conv, &lo, &hi);
+  for (size_t oh = 0; oh < conv->out_h; oh++)
+    {
+      gf_real *y = y_c + oh * conv->out_w;
+
+      for (size_t ow = 0; ow < conv->out_w; ow++)
+        y[ow] = bias;
+      for (size_t kh = 0; kh < 3; kh++)
+        {
+          size_t ih = oh * conv->stride_h + kh;
+
+          if (ih >= conv->pad_top && ih - conv->pad_top < conv->in_h)
+            depthwise3x3_row (conv, lo, hi,
+                              x_c + (ih - conv->pad_top) * conv->in_w,
+                              w_c + kh * 3, y);
+        }
+    }
+}
+
 /* dx_c (H, W) = Σ_(kh, kw) w_c[kh, kw] · dy_c (OH, OW) scattered back
  * through the tap. */
 static void
@@ -991,10 +1080,16 @@ depthwise_forward_planes (void *data, size_t begin, size_t end, size_t chunk)
     {
       size_t c = p % channels;
 
-      depthwise_plane_forward (k->conv, k->d, k->x + p * k->d->in_plane,
-                               k->w + c * k->d->taps,
-                               k->b != NULL ? k->b[c] : 0,
-                               k->y + p * k->d->out_plane);
+      if (depthwise_is_3x3 (k->conv))
+        depthwise3x3_plane_forward (k->conv, k->x + p * k->d->in_plane,
+                                    k->w + c * k->d->taps,
+                                    k->b != NULL ? k->b[c] : 0,
+                                    k->y + p * k->d->out_plane);
+      else
+        depthwise_plane_forward (k->conv, k->d, k->x + p * k->d->in_plane,
+                                 k->w + c * k->d->taps,
+                                 k->b != NULL ? k->b[c] : 0,
+                                 k->y + p * k->d->out_plane);
     }
 }
 

@@ -1013,6 +1013,36 @@ depthwise3x3_plane_forward (const GfConv2d *conv, const gf_real *x_c,
     }
 }
 
+/* Stride 1 and padding of at most 2 a side: dx is then the forward
+ * convolution of dy with the filter turned 180° and padding 2 − pad,
+ * which the row kernel runs. */
+static bool
+depthwise3x3_backward_is_forward (const GfConv2d *conv)
+{
+  return depthwise_is_3x3 (conv) && conv->stride_h == 1
+    && conv->stride_w == 1 && conv->pad_top <= 2 && conv->pad_left <= 2
+    && conv->pad_bottom <= 2 && conv->pad_right <= 2;
+}
+
+static void
+depthwise3x3_plane_backward_input (const GfConv2d *conv, const gf_real *w_c,
+                                   const gf_real *dy_c, gf_real *dx_c)
+{
+  GfConv2d turned = {
+    .in_h = conv->out_h, .in_w = conv->out_w,
+    .out_h = conv->in_h, .out_w = conv->in_w,
+    .kernel_h = 3, .kernel_w = 3, .stride_h = 1, .stride_w = 1,
+    .dilation_h = 1, .dilation_w = 1,
+    .pad_top = 2 - conv->pad_top, .pad_left = 2 - conv->pad_left,
+    .pad_bottom = 2 - conv->pad_bottom, .pad_right = 2 - conv->pad_right,
+  };
+  gf_real w_turned[9];
+
+  for (size_t i = 0; i < 9; i++)
+    w_turned[i] = w_c[8 - i];
+  depthwise3x3_plane_forward (&turned, dy_c, w_turned, 0, dx_c);
+}
+
 /* dx_c (H, W) = Σ_(kh, kw) w_c[kh, kw] · dy_c (OH, OW) scattered back
  * through the tap. */
 static void
@@ -1123,7 +1153,10 @@ depthwise_backward_channels (void *data, size_t begin, size_t end,
         size_t p = n * channels + c;
         const gf_real *dy_c = k->dy + p * d->out_plane;
 
-        if (k->dx != NULL)
+        if (k->dx != NULL && depthwise3x3_backward_is_forward (k->conv))
+          depthwise3x3_plane_backward_input (k->conv, k->w + c * d->taps,
+                                             dy_c, k->dx + p * d->in_plane);
+        else if (k->dx != NULL)
           depthwise_plane_backward_input (k->conv, d, k->w + c * d->taps,
                                           dy_c, k->dx + p * d->in_plane);
         if (k->dw != NULL)

@@ -572,13 +572,14 @@ static gboolean
 jpeg_reduces (const char *path, const GraftImageNeed *need)
 {
   GdkPixbufFormat *format;
+  g_autofree char *name = NULL;     /* gdk_pixbuf_format_get_name: a copy */
   int width = 0, height = 0;
 
   if (need == NULL || !looks_like_jpeg (path))
     return FALSE;
   format = gdk_pixbuf_get_file_info (path, &width, &height);
-  return format != NULL
-    && g_strcmp0 (gdk_pixbuf_format_get_name (format), JPEG_LOADER) == 0
+  name = format != NULL ? gdk_pixbuf_format_get_name (format) : NULL;
+  return g_strcmp0 (name, JPEG_LOADER) == 0
     && graft_image_need_denominator (need, width, height) > 1;
 }
 

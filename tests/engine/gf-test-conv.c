@@ -84,6 +84,36 @@ gf_test_conv_forward_and_reference (GfTestConv *f)
 }
 
 void
+gf_test_conv_assert_fused (GfTestConv *f)
+{
+  const GfActivation acts[] = {
+    { .kind = GF_ACT_RELU },
+    { .kind = GF_ACT_CLIP, .alpha = -0.25 * GF_TEST_CONV_RANGE,
+      .beta = 0.5 * GF_TEST_CONV_RANGE },
+  };
+  g_autofree gf_real *want = gf_test_new (f->y_size);
+  size_t clipped = 0;
+
+  f->conv.activation = (GfActivation) { .kind = GF_ACT_IDENTITY };
+  gf_test_conv_forward (f);
+  for (size_t a = 0; a < G_N_ELEMENTS (acts); a++)
+    {
+      gf_activation_forward (&acts[a], f->y_size, f->y, want);
+      for (size_t i = 0; i < f->y_size; i++)
+        clipped += want[i] != f->y[i];
+      f->conv.activation = acts[a];
+      gf_test_fill_nan (f->y, f->y_size);
+      gf_test_conv_forward (f);
+      g_assert_cmpmem (f->y, f->y_size * sizeof *f->y,
+                       want, f->y_size * sizeof *want);
+      f->conv.activation = (GfActivation) { .kind = GF_ACT_IDENTITY };
+      gf_test_conv_forward (f);
+    }
+  /* The activations did change values: the test can fail. */
+  g_assert_cmpuint (clipped, >, 0);
+}
+
+void
 gf_test_conv_assert_workspace_grows (GfConv2d *conv, size_t max_batch)
 {
   size_t previous = 0;

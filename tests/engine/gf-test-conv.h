@@ -42,6 +42,11 @@ void gf_test_conv_backward (GfTestConv *f, gf_real *dx, gf_real *dw,
  * every element. */
 gf_real *gf_test_conv_forward_and_reference (GfTestConv *f);
 
+/* The fast forward with a fused activation (GfConv2d.activation) gives,
+ * bit for bit, the plain fast forward followed by gf_activation_forward:
+ * for a Relu and for a Clip that bounds values at both ends. */
+void gf_test_conv_assert_fused (GfTestConv *f);
+
 /* Initialises @conv at batch 1, 2 … @max_batch, failing the test where
  * the workspace shrinks as the batch grows (the graph sizes one workspace
  * for its largest batch and runs smaller ones in it); leaves @conv at

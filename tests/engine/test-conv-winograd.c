@@ -3,7 +3,8 @@
  * against the naive reference loops and finite differences, over paddings
  * 0, 1, 2 and asymmetric ones, planes whose sides 4 does not divide,
  * batches of one and more, 1 to 120 channels, with and without bias, and a
- * batch whose tiles span two chunks; its rounding error on realistic
+ * batch whose tiles span two chunks (y also with a fused Relu and Clip,
+ * bit for bit the separate activation's); its rounding error on realistic
  * magnitudes against a double-precision sum (y) and the reference (dx,
  * dW), beside im2col's; its results at 1, 2 and 3 worker threads, which
  * must be bit-identical; and the dispatch rule and workspace plan. */
@@ -113,6 +114,7 @@ test_forward (gconstpointer data)
   fixture_init (&f, data);
   want = gf_test_conv_forward_and_reference (&f);
   assert_close ("y", f.y, want, f.y_size);
+  gf_test_conv_assert_fused (&f);
   gf_test_conv_clear (&f);
 }
 

@@ -2,7 +2,7 @@
  * loop, im2col + GEMM) against the naive reference loops and against
  * finite differences, over a sweep of shapes that reaches every path, each
  * GEMM case run per image, in chunks and as one batch (the kernels' two
- * ways of feeding OpenBLAS); a few hand-computed outputs; the workspace
+ * ways of feeding OpenBLAS), with and without a fused activation; a few hand-computed outputs; the workspace
  * plan; and the attribute checks of gf_conv2d_init. */
 #include <math.h>
 #include <stdint.h>
@@ -204,6 +204,16 @@ test_forward_matches_reference (gconstpointer data)
   fixture_init (&f, data);
   want = gf_test_conv_forward_and_reference (&f);
   gf_test_assert_close ("y", f.y, want, f.y_size, COMPARE_RTOL, COMPARE_ATOL);
+  gf_test_conv_clear (&f);
+}
+
+static void
+test_forward_fused (gconstpointer data)
+{
+  GfTestConv f;
+
+  fixture_init (&f, data);
+  gf_test_conv_assert_fused (&f);
   gf_test_conv_clear (&f);
 }
 
@@ -542,11 +552,13 @@ add_case_tests (void)
 {
   static const char *const kinds[] = {
     "forward/matches-reference",
+    "forward/fused-activation",
     "backward/matches-reference",
     "backward/gradcheck",
   };
   static const GTestDataFunc funcs[] = {
     test_forward_matches_reference,
+    test_forward_fused,
     test_backward_matches_reference,
     test_backward_gradcheck,
   };

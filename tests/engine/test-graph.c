@@ -1,8 +1,9 @@
 /* test-graph.c: the executor — gradients through a network that uses every
  * op, fan-out and shared inputs; Pad, Transpose, Reshape and Softmax
  * against their kernels and through a chain that keeps only what their
- * backward reads; the plan keeping nothing for a frozen prefix; partial
- * batches; dead branches; and refusals with messages. */
+ * backward reads; the plan keeping nothing for a frozen prefix; a Conv
+ * fused with its activation; partial batches; dead branches; and
+ * refusals with messages. */
 #include <string.h>
 
 #include "gf-graph.h"
@@ -344,40 +345,137 @@ test_graph_frozen_prefix (void)
   gf_graph_free (graph);
 }
 
-/* Arena bytes of input → (conv 3×3 → @act) × 3 → GAP, every weight
- * trained. */
-static size_t
-chain_train_bytes (GfActivationKind act)
+/* input → (conv 3×3 → @act) × 3 → GAP, every weight trainable; with
+ * @keep_convs the convolutions' outputs are graph outputs too, which
+ * keeps them apart from their activations (no fusion).  @convs and @acts
+ * receive the tensors when not NULL. */
+static void
+build_act_chain (Net *net, GfActivationKind act, bool keep_convs, int *convs,
+             int *acts)
 {
   size_t in_dims[] = { 1, 8, 16, 16 }, w[] = { 8, 8, 3, 3 };
-  Net net = { 0 };
-  size_t bytes;
-  int t;
+  int t, outputs[4];
 
-  net.graph = gf_graph_new ();
-  gf_rng_seed (&net.rng, 99);
-  t = net.input = gf_graph_add_input (net.graph, "x", 4, in_dims, NULL);
+  memset (net, 0, sizeof *net);
+  net->graph = gf_graph_new ();
+  gf_rng_seed (&net->rng, 99);
+  t = net->input = gf_graph_add_input (net->graph, "x", 4, in_dims, NULL);
   for (int i = 0; i < 3; i++)
     {
       g_autofree char *conv = g_strdup_printf ("conv%d", i);
       g_autofree char *weight = g_strdup_printf ("w%d", i);
       g_autofree char *name = g_strdup_printf ("act%d", i);
 
-      t = add_node (&net, conv, conv_desc (3, 1, 1, 1), 2, (int[]) {
-                      t, add_param (&net, weight, 4, w, -0.3, 0.3) });
-      t = add_node (&net, name, act_desc (act), 1, &t);
+      t = outputs[1 + i] = add_node (net, conv, conv_desc (3, 1, 1, 1), 2,
+                                     (int[]) { t, add_param (net, weight, 4, w,
+                                                             -0.3, 0.3) });
+      if (convs != NULL)
+        convs[i] = t;
+      t = add_node (net, name, act_desc (act), 1, &t);
+      if (acts != NULL)
+        acts[i] = t;
     }
-  net.output = add_node (&net, "gap",
-                         (GfNodeDesc) { .kind = GF_OP_GLOBAL_AVGPOOL }, 1,
-                         &t);
-  g_assert_cmpint (gf_graph_compile (net.graph, NULL), ==, GF_OK);
-  for (size_t i = 0; i < net.n_params; i++)
-    gf_graph_set_trainable (net.graph, net.params[i], true, NULL);
+  net->output = outputs[0] = add_node (net, "gap", (GfNodeDesc) {
+                                         .kind = GF_OP_GLOBAL_AVGPOOL }, 1, &t);
+  if (keep_convs)
+    g_assert_cmpint (gf_graph_set_outputs (net->graph, outputs, 4, NULL), ==,
+                     GF_OK);
+  g_assert_cmpint (gf_graph_compile (net->graph, NULL), ==, GF_OK);
+  for (size_t i = 0; i < net->n_params; i++)
+    gf_graph_set_trainable (net->graph, net->params[i], true, NULL);
+}
+
+/* Arena bytes of build_act_chain's training plan. */
+static size_t
+chain_train_bytes (GfActivationKind act)
+{
+  Net net;
+  size_t bytes;
+
+  build_act_chain (&net, act, false, NULL, NULL);
   g_assert_cmpint (gf_graph_plan (net.graph, BATCH, GF_GRAPH_TRAIN, NULL),
                    ==, GF_OK);
   bytes = gf_graph_arena_bytes (net.graph);
   gf_graph_free (net.graph);
   return bytes;
+}
+
+/* One pass of build_act_chain at @mode on a fixed input: the output, and
+ * after a backward from a fixed gradient the weight gradients, into
+ * @out (BATCH·8 + 3·8·8·9 values); returns how many of the three
+ * convolutions share their buffer with their activation (fused). */
+static size_t
+chain_pass (GfActivationKind act, bool keep_convs, GfGraphMode mode,
+            gf_real *out)
+{
+  const size_t n_in = BATCH * 8 * 16 * 16, n_w = 8 * 8 * 9;
+  g_autofree gf_real *dy = gf_test_new (BATCH * 8);
+  int convs[3], acts[3];
+  size_t fused = 0;
+  Net net;
+
+  build_act_chain (&net, act, keep_convs, convs, acts);
+  g_assert_cmpint (gf_graph_plan (net.graph, BATCH, mode, NULL), ==, GF_OK);
+  gf_test_fill_uniform (&net.rng, gf_graph_tensor_data (net.graph, net.input),
+                        n_in, -1.0, 1.0);
+  gf_test_fill_uniform (&net.rng, dy, BATCH * 8, -1.0, 1.0);
+  g_assert_cmpint (gf_graph_forward (net.graph, BATCH, mode, NULL), ==, GF_OK);
+  memcpy (out, gf_graph_tensor_data (net.graph, net.output),
+          BATCH * 8 * sizeof *out);
+  if (mode == GF_GRAPH_TRAIN)
+    {
+      gf_graph_zero_grad (net.graph);
+      g_assert_cmpint (gf_graph_backward (net.graph, BATCH, dy, NULL), ==,
+                       GF_OK);
+      for (size_t i = 0; i < 3; i++)
+        memcpy (out + BATCH * 8 + i * n_w,
+                gf_graph_tensor_grad (net.graph, net.params[i]),
+                n_w * sizeof *out);
+    }
+  for (size_t i = 0; i < 3; i++)
+    fused += gf_graph_tensor_data (net.graph, convs[i])
+             == gf_graph_tensor_data (net.graph, acts[i]);
+  gf_graph_free (net.graph);
+  return fused;
+}
+
+/* A Conv and the activation that alone reads its output run as one
+ * kernel (the activation applied as y is written) and share a buffer,
+ * with the same outputs and gradients, bit for bit, as when kept apart.
+ * Training fuses only activations that differentiate through their
+ * output (Relu, Sigmoid): a Clip's or LeakyRelu's input must stay. */
+static void
+test_graph_conv_activation_fused (void)
+{
+  static const struct
+  {
+    GfActivationKind act;
+    bool train_fuses;
+  } cases[] = {
+    { GF_ACT_RELU, true },
+    { GF_ACT_SIGMOID, true },
+    { GF_ACT_CLIP, false },
+    { GF_ACT_LEAKY_RELU, false },
+  };
+  const size_t n = BATCH * 8 + 3 * 8 * 8 * 9;
+  g_autofree gf_real *fused = gf_test_new (n);
+  g_autofree gf_real *apart = gf_test_new (n);
+
+  for (size_t i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_assert_cmpuint (chain_pass (cases[i].act, false, GF_GRAPH_INFER,
+                                    fused), ==, 3);
+      g_assert_cmpuint (chain_pass (cases[i].act, true, GF_GRAPH_INFER,
+                                    apart), ==, 0);
+      g_assert_cmpmem (fused, BATCH * 8 * sizeof *fused,
+                       apart, BATCH * 8 * sizeof *apart);
+      g_assert_cmpuint (chain_pass (cases[i].act, false, GF_GRAPH_TRAIN,
+                                    fused), ==,
+                        cases[i].train_fuses ? 3 : 0);
+      g_assert_cmpuint (chain_pass (cases[i].act, true, GF_GRAPH_TRAIN,
+                                    apart), ==, 0);
+      g_assert_cmpmem (fused, n * sizeof *fused, apart, n * sizeof *apart);
+    }
 }
 
 /* Relu differentiates through its output, so the convolution output
@@ -848,6 +946,8 @@ main (int argc, char **argv)
   g_test_add_func ("/engine/graph/plan/relu-frees-input",
                    test_graph_relu_frees_input);
   g_test_add_func ("/engine/graph/plan/dead-branch", test_graph_dead_branch);
+  g_test_add_func ("/engine/graph/plan/conv-activation-fused",
+                   test_graph_conv_activation_fused);
   g_test_add_func ("/engine/graph/plan/set-outputs", test_graph_set_outputs);
   g_test_add_func ("/engine/graph/extract", test_graph_extract);
   g_test_add_func ("/engine/graph/interrupt", test_graph_interrupt);

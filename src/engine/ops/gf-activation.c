@@ -212,6 +212,15 @@ gf_activation_forward (const GfActivation *act, size_t n,
   gf_parallel_for (n, forward_cost (act), forward_range, &job);
 }
 
+void
+gf_activation_forward_block (const GfActivation *act, size_t n,
+                             const gf_real *x, gf_real *y)
+{
+  ActivationJob job = { .act = act, .x = x, .out = y };
+
+  forward_range (&job, 0, n, 0);
+}
+
 /* Each backward reads x[i] (or y[i]) and dy[i] before writing dx[i], so
  * dx may alias dy. */
 

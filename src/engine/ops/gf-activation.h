@@ -34,6 +34,11 @@ typedef struct
 /* x, y (n); y may alias x. */
 void gf_activation_forward (const GfActivation *act, size_t n,
                             const gf_real *x, gf_real *y);
+/* The same on the calling thread alone, for kernels that apply an
+ * activation to each block they have just written (a Conv with its
+ * activation fused); the values are those of gf_activation_forward. */
+void gf_activation_forward_block (const GfActivation *act, size_t n,
+                                  const gf_real *x, gf_real *y);
 
 /* x, y from forward (Relu and Sigmoid use y, the others x; the one not
  * used may be NULL), dy (n); dx (n) WRITTEN.  dx may alias dy. */

@@ -744,6 +744,13 @@ gemm_in_place (const ConvGemm *k)
   return k->pointwise && k->n == 1;
 }
 
+/* The convolution's fused activation, or NULL for none. */
+static const GfActivation *
+conv_activation (const GfConv2d *conv)
+{
+  return conv->activation.kind != GF_ACT_IDENTITY ? &conv->activation : NULL;
+}
+
 /* y_g (N, M/g, OH·OW) of the chunk's images = out (M/g, n·OH·OW) + b_g
  * (M/g, or NULL for none): the scatter back to NCHW, with the bias added
  * in the same pass. */
@@ -761,6 +768,9 @@ scatter_output (const ConvGemm *k, const gf_real *b_g, gf_real *y_g)
 
         for (size_t p = 0; p < plane; p++)
           dst[p] = src[p] + bias;
+        if (conv_activation (k->conv) != NULL)
+          gf_activation_forward_block (conv_activation (k->conv), plane,
+                                       dst, dst);
       }
 }
 
@@ -816,6 +826,9 @@ gemm_forward_group (const ConvGemm *k, size_t g)
            col, cols, beta, k->n == 1 ? y_g : k->out, cols);
   if (k->n > 1)
     scatter_output (k, b_g, y_g);
+  else if (conv_activation (k->conv) != NULL)
+    gf_activation_forward (conv_activation (k->conv),
+                           d->m_group * d->out_plane, y_g, y_g);
 }
 
 /* Backward of group g: dW_g (M/g, K) += dy_g (M/g, n·OH·OW) · colᵀ, then
@@ -1109,17 +1122,19 @@ depthwise_forward_planes (void *data, size_t begin, size_t end, size_t chunk)
   for (size_t p = begin; p < end; p++)
     {
       size_t c = p % channels;
+      gf_real *y_p = k->y + p * k->d->out_plane;
 
       if (depthwise_is_3x3 (k->conv))
         depthwise3x3_plane_forward (k->conv, k->x + p * k->d->in_plane,
                                     k->w + c * k->d->taps,
-                                    k->b != NULL ? k->b[c] : 0,
-                                    k->y + p * k->d->out_plane);
+                                    k->b != NULL ? k->b[c] : 0, y_p);
       else
         depthwise_plane_forward (k->conv, k->d, k->x + p * k->d->in_plane,
                                  k->w + c * k->d->taps,
-                                 k->b != NULL ? k->b[c] : 0,
-                                 k->y + p * k->d->out_plane);
+                                 k->b != NULL ? k->b[c] : 0, y_p);
+      if (conv_activation (k->conv) != NULL)
+        gf_activation_forward_block (conv_activation (k->conv),
+                                     k->d->out_plane, y_p, y_p);
     }
 }
 
@@ -1333,6 +1348,10 @@ gf_conv2d_forward_reference (const GfConv2d *conv,
             y[((n * conv->out_channels + m) * conv->out_h + oh) * conv->out_w
               + ow] = total;
           }
+  if (conv_activation (conv) != NULL)
+    gf_activation_forward (conv_activation (conv), conv->batch
+                           * conv->out_channels * conv->out_h * conv->out_w,
+                           y, y);
 }
 
 /* Adds output (n, m, oh, ow)'s gradient @g to dx and dw (either NULL). */

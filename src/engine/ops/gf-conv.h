@@ -18,6 +18,7 @@
 
 #include "../gf-real.h"
 #include "../gf-status.h"
+#include "gf-activation.h"
 
 /* Which kernel computes y and dx of a dense convolution. */
 typedef enum
@@ -47,6 +48,12 @@ typedef struct
    * on a shape it cannot compute (see gf_conv2d_winograd_applies) falls
    * back to the GEMM paths. */
   GfConvAlgo algo;
+  /* Optional, set by the caller: an activation applied to y as the
+   * kernels write it (a Conv and the Relu or Clip after it fused, so that
+   * y is not read and written again from memory).  Identity, the zero
+   * value, is none.  Backward is unchanged: it takes dy of the
+   * convolution itself. */
+  GfActivation activation;
 } GfConv2d;
 
 /* Checks the attributes (non-zero strides, dilations and groups, channels
@@ -67,7 +74,7 @@ bool gf_conv2d_uses_winograd (const GfConv2d *conv);
 size_t gf_conv2d_workspace_size (const GfConv2d *conv);
 
 /* x (N, C, H, W); w (M, C/groups, KH, KW); b (M) or NULL;
- * y (N, M, OH, OW) is written. */
+ * y (N, M, OH, OW) is written, conv->activation applied. */
 void gf_conv2d_forward (const GfConv2d *conv,
                         const gf_real *x, const gf_real *w, const gf_real *b,
                         gf_real *y, gf_real *workspace);

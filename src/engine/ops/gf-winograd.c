@@ -77,6 +77,7 @@ typedef struct
   bool rotate;                    /* input gradient: w is (in, out, 3, 3) */
   const gf_real *in, *b;
   gf_real *out;
+  const GfActivation *act;        /* forward: applied to out, or NULL */
   /* The transformed filters, inputs and products, each channel's 36
    * positions side by side so that a transform writes or reads one
    * contiguous block; the GEMMs take them with row strides of 36 rows. */
@@ -435,10 +436,10 @@ wino_at (const gf_real *restrict in, size_t is, gf_real *restrict out,
     }
 }
 
-/* Writes lane l of y (4, 4, lanes) + bias into channel plane dst
- * (OH, OW) at tile p, clipped to the plane. */
+/* Writes lane l of y (4, 4, lanes) into channel plane dst (OH, OW) at
+ * tile p, clipped to the plane. */
 static void
-store_tile (const WinoShape *s, const gf_real *y, size_t l, gf_real bias,
+store_tile (const WinoShape *s, const gf_real *y, size_t l,
             const TilePos *p, gf_real *dst)
 {
   size_t r0 = p->ty * WINO_M, c0 = p->tx * WINO_M;
@@ -448,7 +449,7 @@ store_tile (const WinoShape *s, const gf_real *y, size_t l, gf_real bias,
   dst += r0 * s->out_w + c0;
   for (size_t i = 0; i < rows; i++, dst += s->out_w)
     for (size_t j = 0; j < cols; j++)
-      dst[j] = y[(i * WINO_M + j) * WINO_LANES + l] + bias;
+      dst[j] = y[(i * WINO_M + j) * WINO_LANES + l];
 }
 
 /* Output channel o of the tiles first + p0 + l, from Mo[ξ] row o. */
@@ -468,10 +469,13 @@ output_block (const Wino *k, size_t o, size_t p0)
   for (size_t i = 0; i < WINO_M; i++)
     wino_at (t + i * WINO_A * WINO_LANES, WINO_LANES,
              y + i * WINO_M * WINO_LANES, WINO_LANES);
+  for (size_t i = 0; i < WINO_M * WINO_M * WINO_LANES; i++)
+    y[i] += bias;
+  if (k->act != NULL)
+    gf_activation_forward_block (k->act, WINO_M * WINO_M * WINO_LANES, y, y);
   for (size_t l = 0; l < WINO_LANES && p0 + l < k->count;
        l++, tile_next (s, &p))
-    store_tile (s, y, l, bias, &p,
-                k->out + (p.image * s->out_c + o) * plane);
+    store_tile (s, y, l, &p, k->out + (p.image * s->out_c + o) * plane);
 }
 
 /* Output channels o0 + [begin, end). */
@@ -704,7 +708,9 @@ gf_winograd_forward (const GfConv2d *conv,
                      gf_real *y, gf_real *workspace)
 {
   WinoShape s = shape_forward (conv);
-  Wino k = { .s = &s, .w = w, .rotate = false, .in = x, .b = b, .out = y };
+  Wino k = { .s = &s, .w = w, .rotate = false, .in = x, .b = b, .out = y,
+             .act = conv->activation.kind != GF_ACT_IDENTITY
+                    ? &conv->activation : NULL };
 
   wino_run (&k, workspace);
 }

@@ -57,6 +57,21 @@ gf_engine_get_threads (void)
   return n > 0 ? n : openblas_get_num_threads ();
 }
 
+int
+gf_engine_blas_serial (void)
+{
+  int threads = gf_engine_get_threads ();
+
+  openblas_set_num_threads (1);
+  return threads;
+}
+
+void
+gf_engine_blas_restore (int threads)
+{
+  openblas_set_num_threads (threads);
+}
+
 /* OpenBLAS' BUFFER_SIZE on x86-64 (128 MiB), taken by each of its
  * threads; a thread beside the main one also costs glibc a malloc arena's
  * reservation (64 MiB) and its stack (8 MiB).  The process itself (the

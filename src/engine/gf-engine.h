@@ -8,6 +8,12 @@
 /* n <= 0 restores the default (OPENBLAS_NUM_THREADS, else all cores). */
 void        gf_engine_set_threads (int n);
 int         gf_engine_get_threads (void);
+/* For the engine's own parallel regions, whose threads each call BLAS
+ * on separate work: makes OpenBLAS run every product on its calling
+ * thread, and returns the thread count gf_engine_blas_restore takes
+ * back.  Products other threads start meanwhile run on one thread too. */
+int         gf_engine_blas_serial (void);
+void        gf_engine_blas_restore (int threads);
 /* From now on gf_engine_set_threads asks for at most @cap threads (a
  * limit on memory leaves room for no more); @cap <= 0 lifts the cap. */
 void        gf_engine_cap_threads (int cap);

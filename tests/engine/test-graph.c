@@ -6,6 +6,7 @@
  * refusals with messages. */
 #include <string.h>
 
+#include "gf-engine.h"
 #include "gf-graph.h"
 #include "ops/gf-pad.h"
 #include "ops/gf-softmax.h"
@@ -478,6 +479,103 @@ test_graph_conv_activation_fused (void)
     }
 }
 
+#define SUB_BATCH 40   /* three sub-batches of convolution: 13, 13, 14 */
+#define SUB_OUT (SUB_BATCH * 8)
+#define SUB_W (3 * 8 * 8 * 9)
+
+/* build_act_chain's training pass at SUB_BATCH, planned at @plan_threads
+ * and run at @run_threads: the output, the weight gradients and the
+ * input gradient into @out (SUB_OUT + SUB_W + SUB_BATCH·8·16·16). */
+static void
+sub_batch_pass (int plan_threads, int run_threads, gf_real *out)
+{
+  const size_t n_in = SUB_BATCH * 8 * 16 * 16, n_w = 8 * 8 * 9;
+  g_autofree gf_real *dy = gf_test_new (SUB_OUT);
+  Net net;
+
+  build_act_chain (&net, GF_ACT_RELU, false, NULL, NULL);
+  gf_graph_set_input_grad (net.graph, true);
+  gf_engine_set_threads (plan_threads);
+  g_assert_cmpint (gf_graph_plan (net.graph, SUB_BATCH, GF_GRAPH_TRAIN, NULL),
+                   ==, GF_OK);
+  gf_engine_set_threads (run_threads);
+  gf_test_fill_uniform (&net.rng, gf_graph_tensor_data (net.graph, net.input),
+                        n_in, -1.0, 1.0);
+  gf_test_fill_uniform (&net.rng, dy, SUB_OUT, -1.0, 1.0);
+  gf_graph_zero_grad (net.graph);
+  g_assert_cmpint (gf_graph_forward (net.graph, SUB_BATCH, GF_GRAPH_TRAIN,
+                                     NULL), ==, GF_OK);
+  g_assert_cmpint (gf_graph_backward (net.graph, SUB_BATCH, dy, NULL), ==,
+                   GF_OK);
+  memcpy (out, gf_graph_tensor_data (net.graph, net.output),
+          SUB_OUT * sizeof *out);
+  for (size_t i = 0; i < 3; i++)
+    memcpy (out + SUB_OUT + i * n_w,
+            gf_graph_tensor_grad (net.graph, net.params[i]),
+            n_w * sizeof *out);
+  memcpy (out + SUB_OUT + SUB_W,
+          gf_graph_tensor_grad (net.graph, net.input), n_in * sizeof *out);
+  gf_graph_free (net.graph);
+  gf_engine_set_threads (0);
+}
+
+/* Convolutions run large batches in sub-batches, on one thread each
+ * when there are threads enough: the outputs, weight gradients (summed
+ * per sub-batch) and input gradients are bit-identical whatever the
+ * thread count at plan and at run time, and agree with the same
+ * network run image by image. */
+static void
+test_graph_sub_batches (void)
+{
+  const size_t n = SUB_OUT + SUB_W + SUB_BATCH * 8 * 16 * 16;
+  g_autofree gf_real *one = gf_test_new (n);
+  g_autofree gf_real *other = gf_test_new (n);
+  const size_t image = 8 * 16 * 16;
+  g_autofree gf_real *input = gf_test_new (SUB_BATCH * image);
+  g_autofree gf_real *dy = gf_test_new (SUB_OUT);
+  const int threads[][2] = { { 2, 2 }, { 3, 3 }, { 1, 2 }, { 2, 1 } };
+  Net net;
+
+  sub_batch_pass (1, 1, one);
+  for (size_t i = 0; i < G_N_ELEMENTS (threads); i++)
+    {
+      sub_batch_pass (threads[i][0], threads[i][1], other);
+      g_test_message ("plan at %d threads, run at %d", threads[i][0],
+                      threads[i][1]);
+      g_assert_cmpmem (other, n * sizeof *other, one, n * sizeof *one);
+    }
+
+  /* Image by image, in batches of one that accumulate the weight
+   * gradients: the same values to rounding. */
+  build_act_chain (&net, GF_ACT_RELU, false, NULL, NULL);
+  gf_graph_set_input_grad (net.graph, true);
+  g_assert_cmpint (gf_graph_plan (net.graph, 1, GF_GRAPH_TRAIN, NULL), ==,
+                   GF_OK);
+  gf_test_fill_uniform (&net.rng, input, image * SUB_BATCH, -1.0, 1.0);
+  gf_test_fill_uniform (&net.rng, dy, SUB_OUT, -1.0, 1.0);
+  gf_graph_zero_grad (net.graph);
+  for (size_t i = 0; i < SUB_BATCH; i++)
+    {
+      memcpy (gf_graph_tensor_data (net.graph, net.input), input + i * image,
+              image * sizeof *input);
+      g_assert_cmpint (gf_graph_forward (net.graph, 1, GF_GRAPH_TRAIN, NULL),
+                       ==, GF_OK);
+      g_assert_cmpint (gf_graph_backward (net.graph, 1, dy + i * 8, NULL), ==,
+                       GF_OK);
+      memcpy (other + i * 8, gf_graph_tensor_data (net.graph, net.output),
+              8 * sizeof *other);
+      memcpy (other + SUB_OUT + SUB_W + i * image,
+              gf_graph_tensor_grad (net.graph, net.input),
+              image * sizeof *other);
+    }
+  for (size_t i = 0; i < 3; i++)
+    memcpy (other + SUB_OUT + i * (SUB_W / 3),
+            gf_graph_tensor_grad (net.graph, net.params[i]),
+            SUB_W / 3 * sizeof *other);
+  gf_test_assert_close ("image by image", one, other, n, 1e-4, 1e-5);
+  gf_graph_free (net.graph);
+}
+
 /* Relu differentiates through its output, so the convolution output
  * under it is not kept for backward (PyTorch's in-place ReLU keeps none
  * either): training plans at least two activations fewer than with
@@ -948,6 +1046,7 @@ main (int argc, char **argv)
   g_test_add_func ("/engine/graph/plan/dead-branch", test_graph_dead_branch);
   g_test_add_func ("/engine/graph/plan/conv-activation-fused",
                    test_graph_conv_activation_fused);
+  g_test_add_func ("/engine/graph/sub-batches", test_graph_sub_batches);
   g_test_add_func ("/engine/graph/plan/set-outputs", test_graph_set_outputs);
   g_test_add_func ("/engine/graph/extract", test_graph_extract);
   g_test_add_func ("/engine/graph/interrupt", test_graph_interrupt);

@@ -1020,31 +1020,164 @@ depthwise3x3_row (const GfConv2d *conv, size_t lo, size_t hi,
     }
 }
 
+/* Output row y (bias set) from all three input rows r[0..2] under it,
+ * each output written once: the columns [lo, hi) sum their nine taps in
+ * registers, row by row in the order depthwise3x3_row adds them (so the
+ * values are the same), the others go through depthwise3x3_row. */
+static void
+depthwise3x3_row3 (const GfConv2d *conv, size_t lo, size_t hi,
+                   const gf_real *const *r, const gf_real *w, gf_real bias,
+                   gf_real *restrict y)
+{
+  const size_t s = conv->stride_w, pad = conv->pad_left;
+  const gf_real *restrict q0 = r[0] + lo * s - pad;
+  const gf_real *restrict q1 = r[1] + lo * s - pad;
+  const gf_real *restrict q2 = r[2] + lo * s - pad;
+
+  if (s == 1)
+    for (size_t i = 0; i < hi - lo; i++)
+      {
+        gf_real t = bias;
+
+        t += w[0] * q0[i] + w[1] * q0[i + 1] + w[2] * q0[i + 2];
+        t += w[3] * q1[i] + w[4] * q1[i + 1] + w[5] * q1[i + 2];
+        t += w[6] * q2[i] + w[7] * q2[i + 1] + w[8] * q2[i + 2];
+        y[lo + i] = t;
+      }
+  else
+    for (size_t i = 0; i < hi - lo; i++)
+      {
+        gf_real t = bias;
+
+        t += w[0] * q0[2 * i] + w[1] * q0[2 * i + 1] + w[2] * q0[2 * i + 2];
+        t += w[3] * q1[2 * i] + w[4] * q1[2 * i + 1] + w[5] * q1[2 * i + 2];
+        t += w[6] * q2[2 * i] + w[7] * q2[2 * i + 1] + w[8] * q2[2 * i + 2];
+        y[lo + i] = t;
+      }
+  /* The border columns, which meet the padding. */
+  for (size_t kh = 0; kh < 3; kh++)
+    for (size_t ow = lo > 0 ? 0 : hi; ow < conv->out_w;
+         ow = ow + 1 == lo ? hi : ow + 1)
+      for (size_t kw = 0; kw < 3; kw++)
+        {
+          size_t iw = ow * s + kw;
+
+          if (iw >= pad && iw - pad < conv->in_w)
+            y[ow] += w[kh * 3 + kw] * r[kh][iw - pad];
+        }
+}
+
+/* Output (oh, ow) of a 3×3 plane summed tap by tap, checking each tap
+ * against the input's borders. */
+static gf_real
+depthwise3x3_checked (const GfConv2d *conv, const gf_real *x_c,
+                      const gf_real *w_c, gf_real bias, size_t oh, size_t ow)
+{
+  gf_real t = bias;
+
+  for (size_t kh = 0; kh < 3; kh++)
+    for (size_t kw = 0; kw < 3; kw++)
+      {
+        size_t ih = oh * conv->stride_h + kh, iw = ow * conv->stride_w + kw;
+
+        if (ih >= conv->pad_top && ih - conv->pad_top < conv->in_h
+            && iw >= conv->pad_left && iw - conv->pad_left < conv->in_w)
+          t += w_c[kh * 3 + kw]
+               * x_c[(ih - conv->pad_top) * conv->in_w + iw - conv->pad_left];
+      }
+  return t;
+}
+
+/* Stride 1, padding 1 on every side (most of MobileNetV2's depthwise
+ * layers, and the input gradient of those): the plane's rows between the
+ * first and the last are one flat loop over H·W − 2·W elements with the
+ * nine taps at fixed offsets, whatever the width (on 14×14 and 7×7
+ * planes a loop per row is mostly its ends); the first and last columns,
+ * where the flat loop wraps into the next row, and the first and last
+ * rows are summed tap by tap afterwards. */
+static bool
+depthwise3x3_is_flat (const GfConv2d *conv)
+{
+  return conv->stride_h == 1 && conv->stride_w == 1 && conv->pad_top == 1
+    && conv->pad_left == 1 && conv->pad_bottom == 1 && conv->pad_right == 1
+    && conv->in_h >= 3;
+}
+
+static void
+depthwise3x3_plane_flat (const GfConv2d *conv, const gf_real *restrict x,
+                         const gf_real *w, gf_real bias, gf_real *restrict y)
+{
+  const size_t width = conv->in_w, height = conv->in_h;
+  const gf_real w0 = w[0], w1 = w[1], w2 = w[2], w3 = w[3], w4 = w[4];
+  const gf_real w5 = w[5], w6 = w[6], w7 = w[7], w8 = w[8];
+
+  for (size_t i = width + 1; i + 1 < (height - 1) * width; i++)
+    {
+      gf_real t = bias;
+
+      t += w0 * x[i - width - 1] + w1 * x[i - width] + w2 * x[i - width + 1];
+      t += w3 * x[i - 1] + w4 * x[i] + w5 * x[i + 1];
+      t += w6 * x[i + width - 1] + w7 * x[i + width] + w8 * x[i + width + 1];
+      y[i] = t;
+    }
+  for (size_t oh = 1; oh + 1 < height; oh++)
+    {
+      y[oh * width] = depthwise3x3_checked (conv, x, w, bias, oh, 0);
+      y[oh * width + width - 1]
+        = depthwise3x3_checked (conv, x, w, bias, oh, width - 1);
+    }
+  for (size_t ow = 0; ow < width; ow++)
+    {
+      y[ow] = depthwise3x3_checked (conv, x, w, bias, 0, ow);
+      y[(height - 1) * width + ow]
+        = depthwise3x3_checked (conv, x, w, bias, height - 1, ow);
+    }
+}
+
 /* The 3×3 case of depthwise_plane_forward: each output row from the
- * (up to) three input rows under it, one pass over the row each rather
- * than one a tap. */
+ * (up to) three input rows under it; rows with all three inside the
+ * input (every row but the first and last, at most) in one pass.  Cloned
+ * for AVX-512 and AVX2: this loop was 31% of a MobileNetV2 forward. */
+__attribute__ ((target_clones ("avx512f", "avx2", "default")))
 static void
 depthwise3x3_plane_forward (const GfConv2d *conv, const gf_real *x_c,
                             const gf_real *w_c, gf_real bias, gf_real *y_c)
 {
   size_t lo, hi;
 
+  if (depthwise3x3_is_flat (conv))
+    {
+      depthwise3x3_plane_flat (conv, x_c, w_c, bias, y_c);
+      return;
+    }
   depthwise3x3_inner_columns (conv, &lo, &hi);
   for (size_t oh = 0; oh < conv->out_h; oh++)
     {
       gf_real *y = y_c + oh * conv->out_w;
+      const gf_real *r[3];
+      size_t inside = 0;
 
-      for (size_t ow = 0; ow < conv->out_w; ow++)
-        y[ow] = bias;
       for (size_t kh = 0; kh < 3; kh++)
         {
           size_t ih = oh * conv->stride_h + kh;
 
+          r[kh] = NULL;
           if (ih >= conv->pad_top && ih - conv->pad_top < conv->in_h)
-            depthwise3x3_row (conv, lo, hi,
-                              x_c + (ih - conv->pad_top) * conv->in_w,
-                              w_c + kh * 3, y);
+            {
+              r[kh] = x_c + (ih - conv->pad_top) * conv->in_w;
+              inside++;
+            }
         }
+      for (size_t ow = 0; ow < conv->out_w; ow++)
+        y[ow] = bias;
+      if (inside == 3 && lo < hi)
+        {
+          depthwise3x3_row3 (conv, lo, hi, r, w_c, bias, y);
+          continue;
+        }
+      for (size_t kh = 0; kh < 3; kh++)
+        if (r[kh] != NULL)
+          depthwise3x3_row (conv, lo, hi, r[kh], w_c + kh * 3, y);
     }
 }
 

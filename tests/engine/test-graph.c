@@ -479,7 +479,7 @@ test_graph_conv_activation_fused (void)
     }
 }
 
-#define SUB_BATCH 40   /* three sub-batches of convolution: 13, 13, 14 */
+#define SUB_BATCH 40   /* four sub-batches of convolution of 10 */
 #define SUB_OUT (SUB_BATCH * 8)
 #define SUB_W (3 * 8 * 8 * 9)
 

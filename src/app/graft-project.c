@@ -1192,8 +1192,15 @@ graft_project_dispose (GObject *object)
   g_clear_object (&self->scan_cancellable);
   g_clear_object (&self->classes);
   g_clear_object (&self->backbone);
+  /* A run still training is stopped (its last finished epoch stays in
+   * its folder), and its thread is waited for: the app must not exit
+   * while it still writes the run's files or frees its memory (graft-cli
+   * crashed at exit that way).  It stops after the step in progress. */
   if (self->run != NULL)
-    graft_run_stop (self->run);
+    {
+      graft_run_stop (self->run);
+      graft_run_wait (self->run);
+    }
   g_clear_object (&self->run);
   flush_save (self);
   G_OBJECT_CLASS (graft_project_parent_class)->dispose (object);

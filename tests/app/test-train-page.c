@@ -605,6 +605,76 @@ setup_fixture (void)
   set_dark (FALSE);
 }
 
+/* How many of this process's threads are named @name (GThread names
+ * them; Linux shows the name in /proc/self/task/ID/comm). */
+static guint
+threads_named (const char *name)
+{
+  g_autoptr (GDir) dir = g_dir_open ("/proc/self/task", 0, NULL);
+  const char *id;
+  guint n = 0;
+
+  g_assert_nonnull (dir);
+  while ((id = g_dir_read_name (dir)) != NULL)
+    {
+      g_autofree char *path = g_build_filename ("/proc/self/task", id, "comm",
+                                                NULL);
+      g_autofree char *comm = NULL;
+
+      if (g_file_get_contents (path, &comm, NULL, NULL))
+        n += strcmp (g_strchomp (comm), name) == 0;
+    }
+  return n;
+}
+
+/* What the project's weak notify saw: the training threads left. */
+typedef struct
+{
+  GraftRun *run;
+  guint training_threads;
+  gboolean gone;
+} Closing;
+
+static void
+project_gone (gpointer data, GObject *where_the_project_was)
+{
+  Closing *c = data;
+
+  c->training_threads = threads_named ("graft-run");
+  c->gone = TRUE;
+}
+
+static gboolean
+closing_done (gpointer data)
+{
+  return ((Closing *) data)->gone;
+}
+
+/* Closing the window while a run trains stops the run and waits for its
+ * training thread to end before the project is gone, so that the app never exits under a thread still
+ * writing the run's files or freeing its memory.  Runs last: it takes the
+ * fixture's window. */
+static void
+test_close_while_training (void)
+{
+  Closing c = { 0 };
+
+  choose_mode ("finetune");
+  set_spin ("epochs", PAUSE_RUN_EPOCHS * 20);
+  set_spin ("threads", 1);
+  press ("start_button");
+  c.run = g_object_ref (graft_project_get_run (fixture.project));
+  graft_test_wait_for (has_steps, c.run, RUN_TIMEOUT_MS, "the first steps");
+  g_assert_cmpuint (threads_named ("graft-run"), ==, 1);
+  g_object_weak_ref (G_OBJECT (fixture.project), project_gone, &c);
+  gtk_window_destroy (GTK_WINDOW (g_steal_pointer (&fixture.window)));
+  graft_test_wait_for (closing_done, &c, RUN_TIMEOUT_MS,
+                       "the project to go");
+  g_assert_cmpuint (c.training_threads, ==, 0);
+  g_assert_cmpint (graft_run_get_state (c.run), !=, GRAFT_RUN_STATE_FINISHED);
+  g_object_unref (c.run);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -629,7 +699,10 @@ main (int argc, char **argv)
                         test_run);
   g_test_add_func ("/app/train-page/screenshots", test_screenshots);
   g_test_add_func ("/app/train-page/pause-stop", test_pause_stop);
+  g_test_add_func ("/app/train-page/close-while-training",
+                   test_close_while_training);
   status = g_test_run ();
-  gtk_window_destroy (GTK_WINDOW (fixture.window));
+  if (fixture.window != NULL)
+    gtk_window_destroy (GTK_WINDOW (fixture.window));
   return status;
 }

@@ -183,6 +183,48 @@ check_broadcast_fields (const Fixture *f)
     }
 }
 
+/* gf_add_activation_forward gives, bit for bit, gf_add_forward and then
+ * the activation (a Relu, and a Clip that bounds both ends). */
+static void
+check_add_activation (const GfBroadcast *bc, const gf_real *a,
+                      const gf_real *b, size_t n)
+{
+  const GfActivation acts[] = {
+    { .kind = GF_ACT_RELU },
+    { .kind = GF_ACT_CLIP, .alpha = -0.5, .beta = 1.0 },
+  };
+  g_autofree gf_real *want = gf_test_new (n);
+  g_autofree gf_real *got = gf_test_new (n);
+
+  for (size_t k = 0; k < G_N_ELEMENTS (acts); k++)
+    {
+      gf_add_forward (bc, a, b, want);
+      gf_activation_forward (&acts[k], n, want, want);
+      gf_add_activation_forward (bc, &acts[k], a, b, got);
+      g_assert_cmpmem (got, n * sizeof *got, want, n * sizeof *want);
+    }
+}
+
+/* Operands of one shape longer than the blocks the fused activation
+ * follows the Add by, with a ragged end. */
+static void
+test_add_activation_blocks (void)
+{
+  const size_t dims[] = { 3, 5, 1, 2731 };
+  const size_t n = 3 * 5 * 2731;
+  g_autofree gf_real *a = gf_test_new (n);
+  g_autofree gf_real *b = gf_test_new (n);
+  GfBroadcast bc;
+  GfRng rng;
+
+  g_assert_cmpint (gf_broadcast_init (&bc, 4, dims, 4, dims, NULL), ==,
+                   GF_OK);
+  gf_rng_seed (&rng, 7);
+  gf_test_fill_uniform (&rng, a, n, -2, 2);
+  gf_test_fill_uniform (&rng, b, n, -2, 2);
+  check_add_activation (&bc, a, b, n);
+}
+
 static void
 check_forward (Op op, const ShapeCase *c)
 {
@@ -202,6 +244,8 @@ check_forward (Op op, const ShapeCase *c)
   run_forward (&f);
   /* One rounding per element on both sides: exactly equal. */
   gf_test_assert_close (c->name, f.y, want, f.s.y_count, 0, 0);
+  if (op == OP_ADD)
+    check_add_activation (&f.bc, f.a, f.b, f.s.y_count);
   fixture_clear (&f);
 }
 
@@ -576,6 +620,8 @@ main (int argc, char **argv)
   };
 
   g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/engine/add/forward/activation-blocks",
+                   test_add_activation_blocks);
   for (size_t i = 0; i < G_N_ELEMENTS (shape_cases); i++)
     add_data_tests ("/engine/elementwise", shape_cases[i].name,
                     &shape_cases[i], op_suffixes, op_funcs,

@@ -347,15 +347,17 @@ test_graph_frozen_prefix (void)
 }
 
 /* input → (conv 3×3 → @act) × 3 → GAP, every weight trainable; with
- * @keep_convs the convolutions' outputs are graph outputs too, which
- * keeps them apart from their activations (no fusion).  @convs and @acts
- * receive the tensors when not NULL. */
+ * @residual each activation follows conv + its input (a residual Add)
+ * instead.  With @keep_convs the tensors under the activations are graph
+ * outputs too, which keeps them apart from their activations (no
+ * fusion).  @convs (the convs' or Adds' outputs) and @acts receive the
+ * tensors when not NULL. */
 static void
-build_act_chain (Net *net, GfActivationKind act, bool keep_convs, int *convs,
-             int *acts)
+build_act_chain (Net *net, GfActivationKind act, bool residual,
+                 bool keep_convs, int *convs, int *acts)
 {
   size_t in_dims[] = { 1, 8, 16, 16 }, w[] = { 8, 8, 3, 3 };
-  int t, outputs[4];
+  int t, in, outputs[4];
 
   memset (net, 0, sizeof *net);
   net->graph = gf_graph_new ();
@@ -366,10 +368,16 @@ build_act_chain (Net *net, GfActivationKind act, bool keep_convs, int *convs,
       g_autofree char *conv = g_strdup_printf ("conv%d", i);
       g_autofree char *weight = g_strdup_printf ("w%d", i);
       g_autofree char *name = g_strdup_printf ("act%d", i);
+      g_autofree char *sum = g_strdup_printf ("add%d", i);
 
+      in = t;
       t = outputs[1 + i] = add_node (net, conv, conv_desc (3, 1, 1, 1), 2,
                                      (int[]) { t, add_param (net, weight, 4, w,
                                                              -0.3, 0.3) });
+      if (residual)
+        t = outputs[1 + i] = add_node (net, sum, (GfNodeDesc) {
+                                         .kind = GF_OP_ADD }, 2,
+                                       (int[]) { t, in });
       if (convs != NULL)
         convs[i] = t;
       t = add_node (net, name, act_desc (act), 1, &t);
@@ -393,7 +401,7 @@ chain_train_bytes (GfActivationKind act)
   Net net;
   size_t bytes;
 
-  build_act_chain (&net, act, false, NULL, NULL);
+  build_act_chain (&net, act, false, false, NULL, NULL);
   g_assert_cmpint (gf_graph_plan (net.graph, BATCH, GF_GRAPH_TRAIN, NULL),
                    ==, GF_OK);
   bytes = gf_graph_arena_bytes (net.graph);
@@ -406,8 +414,8 @@ chain_train_bytes (GfActivationKind act)
  * @out (BATCH·8 + 3·8·8·9 values); returns how many of the three
  * convolutions share their buffer with their activation (fused). */
 static size_t
-chain_pass (GfActivationKind act, bool keep_convs, GfGraphMode mode,
-            gf_real *out)
+chain_pass (GfActivationKind act, bool residual, bool keep_convs,
+            GfGraphMode mode, gf_real *out)
 {
   const size_t n_in = BATCH * 8 * 16 * 16, n_w = 8 * 8 * 9;
   g_autofree gf_real *dy = gf_test_new (BATCH * 8);
@@ -415,7 +423,7 @@ chain_pass (GfActivationKind act, bool keep_convs, GfGraphMode mode,
   size_t fused = 0;
   Net net;
 
-  build_act_chain (&net, act, keep_convs, convs, acts);
+  build_act_chain (&net, act, residual, keep_convs, convs, acts);
   g_assert_cmpint (gf_graph_plan (net.graph, BATCH, mode, NULL), ==, GF_OK);
   gf_test_fill_uniform (&net.rng, gf_graph_tensor_data (net.graph, net.input),
                         n_in, -1.0, 1.0);
@@ -440,13 +448,14 @@ chain_pass (GfActivationKind act, bool keep_convs, GfGraphMode mode,
   return fused;
 }
 
-/* A Conv and the activation that alone reads its output run as one
- * kernel (the activation applied as y is written) and share a buffer,
- * with the same outputs and gradients, bit for bit, as when kept apart.
- * Training fuses only activations that differentiate through their
- * output (Relu, Sigmoid): a Clip's or LeakyRelu's input must stay. */
+/* A Conv or a residual Add and the activation that alone reads its
+ * output run as one kernel (the activation applied as the output is
+ * written) and share a buffer, with the same outputs and gradients, bit
+ * for bit, as when kept apart.  Training fuses only activations that
+ * differentiate through their output (Relu, Sigmoid): a Clip's or
+ * LeakyRelu's input must stay. */
 static void
-test_graph_conv_activation_fused (void)
+test_graph_activation_fused (void)
 {
   static const struct
   {
@@ -462,18 +471,22 @@ test_graph_conv_activation_fused (void)
   g_autofree gf_real *fused = gf_test_new (n);
   g_autofree gf_real *apart = gf_test_new (n);
 
-  for (size_t i = 0; i < G_N_ELEMENTS (cases); i++)
+  for (size_t i = 0; i < 2 * G_N_ELEMENTS (cases); i++)
     {
-      g_assert_cmpuint (chain_pass (cases[i].act, false, GF_GRAPH_INFER,
+      GfActivationKind act = cases[i / 2].act;
+      bool residual = i % 2;
+
+      g_test_message ("%s, activation %d", residual ? "Add" : "Conv", act);
+      g_assert_cmpuint (chain_pass (act, residual, false, GF_GRAPH_INFER,
                                     fused), ==, 3);
-      g_assert_cmpuint (chain_pass (cases[i].act, true, GF_GRAPH_INFER,
+      g_assert_cmpuint (chain_pass (act, residual, true, GF_GRAPH_INFER,
                                     apart), ==, 0);
       g_assert_cmpmem (fused, BATCH * 8 * sizeof *fused,
                        apart, BATCH * 8 * sizeof *apart);
-      g_assert_cmpuint (chain_pass (cases[i].act, false, GF_GRAPH_TRAIN,
+      g_assert_cmpuint (chain_pass (act, residual, false, GF_GRAPH_TRAIN,
                                     fused), ==,
-                        cases[i].train_fuses ? 3 : 0);
-      g_assert_cmpuint (chain_pass (cases[i].act, true, GF_GRAPH_TRAIN,
+                        cases[i / 2].train_fuses ? 3 : 0);
+      g_assert_cmpuint (chain_pass (act, residual, true, GF_GRAPH_TRAIN,
                                     apart), ==, 0);
       g_assert_cmpmem (fused, n * sizeof *fused, apart, n * sizeof *apart);
     }
@@ -493,7 +506,7 @@ sub_batch_pass (int plan_threads, int run_threads, gf_real *out)
   g_autofree gf_real *dy = gf_test_new (SUB_OUT);
   Net net;
 
-  build_act_chain (&net, GF_ACT_RELU, false, NULL, NULL);
+  build_act_chain (&net, GF_ACT_RELU, false, false, NULL, NULL);
   gf_graph_set_input_grad (net.graph, true);
   gf_engine_set_threads (plan_threads);
   g_assert_cmpint (gf_graph_plan (net.graph, SUB_BATCH, GF_GRAPH_TRAIN, NULL),
@@ -547,7 +560,7 @@ test_graph_sub_batches (void)
 
   /* Image by image, in batches of one that accumulate the weight
    * gradients: the same values to rounding. */
-  build_act_chain (&net, GF_ACT_RELU, false, NULL, NULL);
+  build_act_chain (&net, GF_ACT_RELU, false, false, NULL, NULL);
   gf_graph_set_input_grad (net.graph, true);
   g_assert_cmpint (gf_graph_plan (net.graph, 1, GF_GRAPH_TRAIN, NULL), ==,
                    GF_OK);
@@ -1044,8 +1057,8 @@ main (int argc, char **argv)
   g_test_add_func ("/engine/graph/plan/relu-frees-input",
                    test_graph_relu_frees_input);
   g_test_add_func ("/engine/graph/plan/dead-branch", test_graph_dead_branch);
-  g_test_add_func ("/engine/graph/plan/conv-activation-fused",
-                   test_graph_conv_activation_fused);
+  g_test_add_func ("/engine/graph/plan/activation-fused",
+                   test_graph_activation_fused);
   g_test_add_func ("/engine/graph/sub-batches", test_graph_sub_batches);
   g_test_add_func ("/engine/graph/plan/set-outputs", test_graph_set_outputs);
   g_test_add_func ("/engine/graph/extract", test_graph_extract);

@@ -10,6 +10,7 @@
 
 #include "../gf-real.h"
 #include "../gf-status.h"
+#include "gf-activation.h"
 
 #define GF_BROADCAST_MAX_DIMS 6
 
@@ -35,6 +36,13 @@ void gf_add_forward (const GfBroadcast *bc,
                      const gf_real *a, const gf_real *b, gf_real *y);
 void gf_add_backward (const GfBroadcast *bc, const gf_real *dy,
                       gf_real *da, gf_real *db);
+/* y = act (a + b), the activation applied to each block of y as it is
+ * written when neither operand is broadcast (a residual Add and the Relu
+ * after it, fused), else in a second pass; the values are those of
+ * gf_add_forward followed by gf_activation_forward. */
+void gf_add_activation_forward (const GfBroadcast *bc, const GfActivation *act,
+                                const gf_real *a, const gf_real *b,
+                                gf_real *y);
 
 /* y = a · b.  Backward needs a and b; da, db WRITTEN; either may be NULL. */
 void gf_mul_forward (const GfBroadcast *bc,

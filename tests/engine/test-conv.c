@@ -217,6 +217,29 @@ test_forward_fused (gconstpointer data)
   gf_test_conv_clear (&f);
 }
 
+/* A column matrix too large for L2 (ResNet's stem: 3 channels, 7×7,
+ * stride 2) is made and multiplied in bands of output rows, the last one
+ * shorter: the same as the reference, with a bias and with a fused
+ * activation. */
+static void
+test_forward_bands (void)
+{
+  static const ConvCase stem =
+    /* 147 × 50·50 columns, above the 2^18 elements banding starts at. */
+    { "stem-7x7-stride2", 2, 3, 100, 100, 4, 7, 7, 2, 2, 1, 1,
+      { 3, 3, 3, 3 }, 1, true };
+  const ConvRun run = { &stem, &batchings[BATCHING_AUTO] };
+  GfTestConv f;
+  g_autofree gf_real *want = NULL;
+
+  fixture_init (&f, &run);
+  g_assert_cmpuint (f.conv.out_h, ==, 50);
+  want = gf_test_conv_forward_and_reference (&f);
+  gf_test_assert_close ("y", f.y, want, f.y_size, COMPARE_RTOL, COMPARE_ATOL);
+  gf_test_conv_assert_fused (&f);
+  gf_test_conv_clear (&f);
+}
+
 /* want = the reference gradients from zero, plus dw0 and db0: what an
  * accumulating backward must reach from dw0 and db0. */
 static void
@@ -605,6 +628,7 @@ main (int argc, char **argv)
                    test_workspace_smaller_batch);
   g_test_add_func ("/engine/conv2d/forward/known-values",
                    test_forward_known_values);
+  g_test_add_func ("/engine/conv2d/forward/bands", test_forward_bands);
   add_case_tests ();
   return g_test_run ();
 }

@@ -806,7 +806,8 @@ typedef struct
   const GfActivation *act;
   const gf_real *b;
   gf_real *y;
-  size_t plane;
+  size_t plane;   /* from one row of y to the next */
+  size_t len;     /* of each row: the plane, or a band of it */
 } BiasRows;
 
 /* Rows [begin, end) of y (M/g, OH·OW): the bias added and the fused
@@ -821,10 +822,91 @@ bias_rows (void *data, size_t begin, size_t end, size_t chunk)
       gf_real *restrict row = k->y + m * k->plane;
 
       if (k->b != NULL)
-        for (size_t p = 0; p < k->plane; p++)
+        for (size_t p = 0; p < k->len; p++)
           row[p] += k->b[m];
       if (k->act != NULL)
-        gf_activation_forward_block (k->act, k->plane, row, row);
+        gf_activation_forward_block (k->act, k->len, row, row);
+    }
+}
+
+/* A column matrix larger than this many elements (1 MiB in float) is
+ * made and multiplied band of output rows by band, so that each band is
+ * still in L2 when the GEMM reads it: ResNet-18's stem (3 channels, 7×7,
+ * stride 2) has 147 × 12,544 columns, 7 MiB a picture, written to memory
+ * and read back.  Only the forward pass of one image at a time, and only
+ * where im2col copies row by row (not the flat stride-1 mode). */
+#define BAND_ELEMENTS ((size_t) 1 << 18)
+
+/* Columns of output rows [oh0, oh1) of one image's group planes x_g,
+ * (C/g·KH·KW, (oh1 − oh0)·OW), rows split over the pool. */
+typedef struct
+{
+  const GfConv2d *conv;
+  const ConvDims *d;
+  const gf_real *x_g;
+  gf_real *col;
+  size_t oh0, oh1;
+} ConvBand;
+
+static void
+im2col_band_rows (void *data, size_t begin, size_t end, size_t chunk)
+{
+  const ConvBand *k = data;
+  const GfConv2d *conv = k->conv;
+  const size_t ow_n = conv->out_w, ld = (k->oh1 - k->oh0) * ow_n;
+  ConvTap t;
+
+  for (size_t row = begin; row < end; row++)
+    {
+      size_t c = row / k->d->taps, tap = row % k->d->taps;
+      const gf_real *x_c = k->x_g + c * k->d->in_plane;
+      gf_real *dst = k->col + row * ld;
+      bool inside = conv_tap (conv, tap / conv->kernel_w,
+                              tap % conv->kernel_w, &t);
+
+      for (size_t oh = k->oh0; oh < k->oh1; oh++, dst += ow_n)
+        if (inside && oh >= t.oh_lo && oh < t.oh_hi)
+          im2col_row (conv, &t, x_c + tap_input_row (conv, &t, oh), dst);
+        else
+          memset (dst, 0, ow_n * sizeof *dst);
+    }
+}
+
+/* Whether one image's forward GEMM runs in bands of output rows. */
+static bool
+gemm_banded (const ConvGemm *k)
+{
+  return k->n == 1 && !k->pointwise && !conv_is_flat (k->conv)
+    && k->d.col_rows * k->d.out_plane > BAND_ELEMENTS;
+}
+
+/* gemm_forward_group for one image, band by band. */
+static void
+gemm_forward_bands (const ConvGemm *k, size_t g, BiasRows *rows)
+{
+  const ConvDims *d = &k->d;
+  const size_t ow_n = k->conv->out_w;
+  size_t band = BAND_ELEMENTS / (d->col_rows * ow_n);
+  ConvBand b = { .conv = k->conv, .d = d, .col = k->col,
+                 .x_g = k->x + k->first * k->x_image
+                        + g * d->c_group * d->in_plane };
+  gf_real *y_g = rows->y;
+
+  band = band > 0 ? band : 1;
+  for (b.oh0 = 0; b.oh0 < k->conv->out_h; b.oh0 = b.oh1)
+    {
+      size_t n;
+
+      b.oh1 = size_min (b.oh0 + band, k->conv->out_h);
+      n = (b.oh1 - b.oh0) * ow_n;
+      gf_parallel_for (d->col_rows, n, im2col_band_rows, &b);
+      gf_gemm (0, 0, d->m_group, n, d->col_rows,
+               1, k->w + g * d->m_group * d->col_rows, d->col_rows,
+               b.col, n, 0, y_g + b.oh0 * ow_n, d->out_plane);
+      rows->y = y_g + b.oh0 * ow_n;
+      rows->len = n;
+      if (rows->b != NULL || rows->act != NULL)
+        gf_parallel_for (d->m_group, n, bias_rows, rows);
     }
 }
 
@@ -841,9 +923,16 @@ gemm_forward_group (const ConvGemm *k, size_t g)
   const size_t cols = k->n * d->out_plane;
   const gf_real *b_g = k->b != NULL ? k->b + g * d->m_group : NULL;
   gf_real *y_g = k->y + k->first * k->y_image + g * d->m_group * d->out_plane;
-  const gf_real *col = gemm_columns (k, g);
-  BiasRows rows = { conv_activation (k->conv), b_g, y_g, d->out_plane };
+  const gf_real *col;
+  BiasRows rows = { conv_activation (k->conv), b_g, y_g, d->out_plane,
+                    d->out_plane };
 
+  if (gemm_banded (k))
+    {
+      gemm_forward_bands (k, g, &rows);
+      return;
+    }
+  col = gemm_columns (k, g);
   gf_gemm (0, 0, d->m_group, cols, d->col_rows,
            1, k->w + g * d->m_group * d->col_rows, d->col_rows,
            col, cols, 0, k->n == 1 ? y_g : k->out, cols);

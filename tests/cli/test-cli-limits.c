@@ -21,6 +21,7 @@
 
 /* Long enough for a loaded machine; a hang is what this would catch. */
 #define TIMEOUT_S 60
+#define KILL_AFTER_S "10"
 
 typedef struct
 {
@@ -38,8 +39,10 @@ limit_child (gpointer data)
   setrlimit (l->resource, &limit);
 }
 
-/* Runs `timeout TIMEOUT_S graft-cli ARG…` under @limit; returns its exit
- * status, its standard error in @err. */
+/* Runs `timeout -k KILL_AFTER_S TIMEOUT_S graft-cli ARG…` under @limit;
+ * returns its exit status, its standard error in @err.  A graft-cli
+ * that ignores the SIGTERM (one hung in OpenBLAS' allocator did) is
+ * killed, so that it fails this test rather than outliving it. */
 static int
 run_under (const Limit *limit, const char *const *args, char **err)
 {
@@ -54,7 +57,8 @@ run_under (const Limit *limit, const char *const *args, char **err)
   int status;
 
   g_assert_nonnull (cli);
-  g_strv_builder_add_many (builder, "timeout", timeout, cli, NULL);
+  g_strv_builder_add_many (builder, "timeout", "-k", KILL_AFTER_S, timeout,
+                           cli, NULL);
   g_strv_builder_addv (builder, (const char **) args);
   argv = g_strv_builder_end (builder);
   g_assert_true (g_spawn_sync (NULL, argv, envp, G_SPAWN_SEARCH_PATH

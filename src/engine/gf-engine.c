@@ -101,9 +101,12 @@ gf_engine_threads_for_limit (size_t *needed, size_t *limit)
 
 /* OpenBLAS splits a product over threads when its output has at least
  * this many elements a thread (SMP_THRESHOLD_MIN); the inner size hardly
- * matters, so a thin product is enough. */
+ * matters, so a thin product is enough, but not too thin: OpenBLAS'
+ * AVX-512 kernels compute a product of up to 10^6 multiply-adds without a
+ * buffer (at K = 4 this one did, and the training thread's first product
+ * then found none set aside and waited for ever for room for one). */
 #define SPLIT_ELEMENTS_PER_THREAD 65536.0
-#define THIN_K 4
+#define THIN_K 16
 
 void
 gf_engine_take_blas_buffers (void)
@@ -184,15 +187,20 @@ gf_engine_threads_with_room (int wanted)
  * model number at load; a model it does not know (Debian 12's 0.3.21 on
  * Sapphire or Emerald Rapids) gets the SSE3 "Prescott" kernels, four to
  * five times slower than the AVX-512 ones the CPU runs.  Its own remedy
- * is OPENBLAS_CORETYPE, read when the library starts: so, before anything
- * has used it, stop it, name the kernels the CPU's features allow, and
- * start it again.  A kernel family is ranked by the widest vectors it
- * uses; a user's OPENBLAS_CORETYPE is left alone, and so is a choice
- * that is already as good as the CPU allows (valgrind, for one, hides
- * AVX-512, and then AVX2 is chosen).  The two entry points are weak: an
- * OpenBLAS without them keeps its own choice. */
-void gotoblas_init (void) __attribute__ ((weak));
-void gotoblas_quit (void) __attribute__ ((weak));
+ * is OPENBLAS_CORETYPE, read when it chooses: so, before anything has
+ * used it, drop the choice, name the kernels the CPU's features allow,
+ * and let it choose again.  Only the choice of kernels is redone
+ * (gotoblas_dynamic_quit/init), not the whole library: a full
+ * gotoblas_quit releases the buffers it took at load but does not
+ * forget them, and its destructor released them a second time at exit,
+ * unmapping whatever had been mapped there since (AddressSanitizer's
+ * own tables in 1 exit in 10).  A kernel family is ranked by the widest
+ * vectors it uses; a user's OPENBLAS_CORETYPE is left alone, and so is a
+ * choice that is already as good as the CPU allows (valgrind, for one,
+ * hides AVX-512, and then AVX2 is chosen).  The two entry points are
+ * weak: an OpenBLAS without them keeps its own choice. */
+void gotoblas_dynamic_init (void) __attribute__ ((weak));
+void gotoblas_dynamic_quit (void) __attribute__ ((weak));
 
 enum { KERNELS_OLDER, KERNELS_AVX2, KERNELS_AVX512 };
 
@@ -232,25 +240,15 @@ static void __attribute__ ((constructor))
 choose_blas_kernels (void)
 {
   const char *best = gf_engine_best_blas_kernels ();
-  size_t needed, limit;
-  int fit = gf_engine_threads_for_limit (&needed, &limit);
 
-  /* Under a limit on address space OpenBLAS must not be restarted:
-   * stopping it waits for its workers, and a worker that cannot take its
-   * buffer retries for ever; a restarted OpenBLAS then also takes the
-   * buffers graft-cli sets aside (gf_engine_take_blas_buffers) anew, and a
-   * training thread's first product waits for ever in turn.  Its own
-   * choice of kernels stays: slower, but safe. */
-  if (fit >= 0)
-    return;
   if (best == NULL || getenv ("OPENBLAS_CORETYPE") != NULL
-      || gotoblas_init == NULL || gotoblas_quit == NULL
+      || gotoblas_dynamic_init == NULL || gotoblas_dynamic_quit == NULL
       || kernel_rank (openblas_get_corename ()) >= kernel_rank (best))
     return;
-  gotoblas_quit ();
+  gotoblas_dynamic_quit ();
   setenv ("OPENBLAS_CORETYPE", best, 0);
-  gotoblas_init ();
-  /* Only for the start above: programs this one starts choose afresh. */
+  gotoblas_dynamic_init ();
+  /* Only for the choice above: programs this one starts choose afresh. */
   unsetenv ("OPENBLAS_CORETYPE");
 }
 

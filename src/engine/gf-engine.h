@@ -44,8 +44,7 @@ int         gf_engine_threads_with_room (int wanted);
 /* The OpenBLAS kernels the CPU's features allow ("SkylakeX", "Haswell"),
  * or NULL when it knows no better than OpenBLAS' own choice.  When the
  * engine is loaded it makes OpenBLAS use them if OpenBLAS chose weaker
- * ones, OPENBLAS_CORETYPE does not say otherwise and no limit on address
- * space is set. */
+ * ones and OPENBLAS_CORETYPE does not say otherwise. */
 const char *gf_engine_best_blas_kernels (void);
 /* The kernels OpenBLAS runs ("SkylakeX", "Prescott", …). */
 const char *gf_engine_blas_core (void);

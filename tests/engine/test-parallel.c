@@ -3,14 +3,19 @@
  * the caller; small loops, n == 0 and one thread run inline; nested and
  * concurrent callers run inline rather than wait.  And the engine gives
  * OpenBLAS the kernels the CPU's features allow, unless OPENBLAS_CORETYPE
- * names others. */
+ * names others, without OpenBLAS releasing anything twice at exit. */
+#include <cblas.h>
 #include <pthread.h>
 #include <string.h>
 #include <stdatomic.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "gf-engine.h"
 #include "gf-parallel.h"
 #include "gf-test-util.h"
+#include "graft-test-limits.h"
 
 /* An index's cost that splits any loop of two or more indices. */
 #define HEAVY ((size_t) 1 << 40)
@@ -224,18 +229,129 @@ test_blas_kernels_best (void)
                                       "Cooperlake", "SapphireRapids", NULL };
   const char *best = gf_engine_best_blas_kernels ();
   const char *core = gf_engine_blas_core ();
-  size_t needed, limit;
 
-  if (best == NULL || g_getenv ("OPENBLAS_CORETYPE") != NULL
-      || gf_engine_threads_for_limit (&needed, &limit) >= 0)
+  if (best == NULL || g_getenv ("OPENBLAS_CORETYPE") != NULL)
     {
-      g_test_skip ("no AVX2, OPENBLAS_CORETYPE chooses the kernels, or a "
-                   "limit on address space keeps OpenBLAS' own");
+      g_test_skip ("no AVX2, or OPENBLAS_CORETYPE chooses the kernels");
       return;
     }
   g_test_message ("best %s, running %s", best, core);
   g_assert_true (name_in (core, strcmp (best, "SkylakeX") == 0 ? avx512
                                                               : avx2));
+}
+
+/* This program's own mmap and munmap stand in for the C library's for
+ * every caller that reaches them through the dynamic linker, OpenBLAS
+ * included: each range unmapped is remembered until something is mapped
+ * over it, and with --exit-watching-unmaps, unmapping one of those again
+ * ends the program with UNMAPPED_TWICE.  (Not under AddressSanitizer,
+ * whose own mmap and munmap these would displace.) */
+#define UNMAPPED_TWICE 70
+#define MAX_UNMAPPED 256
+
+#ifndef GRAFT_TEST_UNDER_ASAN
+typedef struct
+{
+  uintptr_t start, end;
+} Range;
+
+static Range unmapped[MAX_UNMAPPED];
+static size_t n_unmapped;
+static bool watching_unmaps;
+static pthread_mutex_t unmapped_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* Forgets the ranges [start, end) overlaps; returns whether any did. */
+static bool
+forget_unmapped (uintptr_t start, uintptr_t end)
+{
+  bool overlapped = false;
+
+  for (size_t i = 0; i < n_unmapped;)
+    if (unmapped[i].start < end && start < unmapped[i].end)
+      {
+        unmapped[i] = unmapped[--n_unmapped];
+        overlapped = true;
+      }
+    else
+      i++;
+  return overlapped;
+}
+
+void *
+mmap (void *addr, size_t len, int prot, int flags, int fd, off_t offset)
+{
+  void *p = (void *) syscall (SYS_mmap, addr, len, prot, flags, fd, offset);
+
+  if (p != MAP_FAILED)
+    {
+      pthread_mutex_lock (&unmapped_lock);
+      forget_unmapped ((uintptr_t) p, (uintptr_t) p + len);
+      pthread_mutex_unlock (&unmapped_lock);
+    }
+  return p;
+}
+
+int
+munmap (void *addr, size_t len)
+{
+  uintptr_t start = (uintptr_t) addr, end = start + len;
+  bool twice;
+
+  pthread_mutex_lock (&unmapped_lock);
+  twice = forget_unmapped (start, end);
+  if (n_unmapped < MAX_UNMAPPED)
+    unmapped[n_unmapped++] = (Range) { start, end };
+  pthread_mutex_unlock (&unmapped_lock);
+  if (twice && watching_unmaps)
+    {
+      static const char message[] = "a range unmapped twice\n";
+
+      write (STDERR_FILENO, message, sizeof message - 1);
+      _exit (UNMAPPED_TWICE);
+    }
+  return (int) syscall (SYS_munmap, addr, len);
+}
+#endif
+
+/* OpenBLAS, given other kernels when the engine loaded, used them and
+ * ended without releasing any of its memory twice: a full restart of
+ * OpenBLAS (gotoblas_quit, gotoblas_init) released its buffers again in
+ * its destructor, unmapping whatever had been mapped there since. */
+static void
+test_blas_exit_releases_once (void)
+{
+  g_autofree char *err = NULL;
+  g_autoptr (GError) error = NULL;
+  const char *argv[] = { "/proc/self/exe", "--exit-watching-unmaps", NULL };
+  int status = 0;
+
+#ifdef GRAFT_TEST_UNDER_ASAN
+  g_test_skip ("AddressSanitizer keeps its own mmap and munmap");
+  return;
+#endif
+  g_assert_true (g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_DEFAULT,
+                               NULL, NULL, NULL, &err, &status, &error));
+  g_assert_no_error (error);
+  g_test_message ("%s", err);
+  g_assert_true (WIFEXITED (status));
+  g_assert_cmpint (WEXITSTATUS (status), ==, 0);
+}
+
+/* The child: a product on OpenBLAS' threads, then exit. */
+static int
+multiply_and_exit (void)
+{
+  enum { N = 512 };
+  float *a = g_new0 (float, N * N), *c = g_new0 (float, N * N);
+
+#ifndef GRAFT_TEST_UNDER_ASAN
+  watching_unmaps = true;
+#endif
+  cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, N, N, N, 1.0f, a,
+               N, a, N, 0.0f, c, N);
+  g_free (a);
+  g_free (c);
+  return 0;
 }
 
 /* A user's OPENBLAS_CORETYPE wins: this program, started again with
@@ -266,9 +382,13 @@ main (int argc, char **argv)
       printf ("%s\n", gf_engine_blas_core ());
       return 0;
     }
+  if (argc == 2 && strcmp (argv[1], "--exit-watching-unmaps") == 0)
+    return multiply_and_exit ();
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/engine/blas/kernels-best", test_blas_kernels_best);
   g_test_add_func ("/engine/blas/kernels-user", test_blas_kernels_user);
+  g_test_add_func ("/engine/blas/exit-releases-once",
+                   test_blas_exit_releases_once);
   g_test_add_func ("/engine/parallel/covers-once", test_parallel_covers_once);
   g_test_add_func ("/engine/parallel/fewer-than-threads",
                    test_parallel_fewer_than_threads);

@@ -10,6 +10,25 @@ gf_test_fill_nan (gf_real *x, size_t n)
     x[i] = (gf_real) NAN;
 }
 
+GfConv2d
+gf_test_conv_square (size_t n, size_t c, size_t h, size_t w, size_t m,
+                     size_t k, size_t stride, const size_t pad[4],
+                     GfConvAlgo algo)
+{
+  GfConv2d conv = {
+    .batch = n, .in_channels = c, .in_h = h, .in_w = w,
+    .out_channels = m, .kernel_h = k, .kernel_w = k,
+    .stride_h = stride, .stride_w = stride,
+    .dilation_h = 1, .dilation_w = 1,
+    .pad_top = pad[0], .pad_left = pad[1],
+    .pad_bottom = pad[2], .pad_right = pad[3],
+    .groups = 1, .algo = algo,
+  };
+
+  g_assert_cmpint (gf_conv2d_init (&conv, NULL), ==, GF_OK);
+  return conv;
+}
+
 void
 gf_test_conv_init (GfTestConv *f, const GfConv2d *conv, bool bias,
                    uint64_t seed)

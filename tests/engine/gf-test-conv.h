@@ -21,6 +21,13 @@ typedef struct
 
 void gf_test_fill_nan (gf_real *x, size_t n);
 
+/* A dense, undilated convolution of @n images (C = @c, @h × @w) to @m
+ * channels, a @k × @k kernel at @stride, padding @pad (top, left, bottom,
+ * right), through @algo; gf_conv2d_init must accept it. */
+GfConv2d gf_test_conv_square (size_t n, size_t c, size_t h, size_t w,
+                              size_t m, size_t k, size_t stride,
+                              const size_t pad[4], GfConvAlgo algo);
+
 /* Initialises a copy of @conv (failing the test where gf_conv2d_init
  * refuses it), allocates the tensors (b only with @bias; the workspace of
  * exactly the advertised size, NULL when none, so that ASan catches a

@@ -52,6 +52,24 @@ gf_test_dot (const gf_real *a, const gf_real *b, size_t n)
   return sum;
 }
 
+double
+gf_test_max_abs (const gf_real *x, size_t n)
+{
+  double m = 0;
+
+  for (size_t i = 0; i < n; i++)
+    m = fmax (m, fabs ((double) x[i]));
+  return m;
+}
+
+void
+gf_test_assert_normwise (const char *what, const gf_real *got,
+                         const gf_real *want, size_t n, double tol)
+{
+  gf_test_assert_close (what, got, want, n, 0,
+                        tol * fmax (gf_test_max_abs (want, n), 1e-30));
+}
+
 void
 gf_test_assert_close (const char *what, const gf_real *got,
                       const gf_real *want, size_t n, double rtol, double atol)

@@ -38,6 +38,11 @@ double gf_test_dot (const gf_real *a, const gf_real *b, size_t n);
 void   gf_test_assert_close (const char *what,
                              const gf_real *got, const gf_real *want,
                              size_t n, double rtol, double atol);
+/* max |x[i]| over the n elements, 0 for none. */
+double gf_test_max_abs (const gf_real *x, size_t n);
+/* The normwise bound: |got − want| ≤ @tol · max |want| everywhere. */
+void   gf_test_assert_normwise (const char *what, const gf_real *got,
+                                const gf_real *want, size_t n, double tol);
 
 /* Runs the op forward on the current inputs and returns the scalar loss,
  * normally Σ r·y for a fixed random projection r (so that dL/dy = r). */

@@ -63,17 +63,8 @@ static const WinoCase cases[] = {
 static GfConv2d
 conv_from_case (const WinoCase *wc, GfConvAlgo algo)
 {
-  GfConv2d conv = {
-    .batch = wc->n, .in_channels = wc->c, .in_h = wc->h, .in_w = wc->w,
-    .out_channels = wc->m, .kernel_h = 3, .kernel_w = 3,
-    .stride_h = 1, .stride_w = 1, .dilation_h = 1, .dilation_w = 1,
-    .pad_top = wc->pad[0], .pad_left = wc->pad[1],
-    .pad_bottom = wc->pad[2], .pad_right = wc->pad[3],
-    .groups = 1, .algo = algo,
-  };
-
-  g_assert_cmpint (gf_conv2d_init (&conv, NULL), ==, GF_OK);
-  return conv;
+  return gf_test_conv_square (wc->n, wc->c, wc->h, wc->w, wc->m, 3, 1,
+                              wc->pad, algo);
 }
 
 /* One case's tensors (see gf-test-conv.h), through Winograd. */
@@ -86,23 +77,12 @@ fixture_init (GfTestConv *f, const WinoCase *wc)
   g_assert_true (gf_conv2d_uses_winograd (&f->conv));
 }
 
-static double
-max_abs (const gf_real *x, size_t n)
-{
-  double m = 0;
-
-  for (size_t i = 0; i < n; i++)
-    m = fmax (m, fabs ((double) x[i]));
-  return m;
-}
-
 /* The normwise bound of COMPARE_TOL. */
 static void
 assert_close (const char *what, const gf_real *got, const gf_real *want,
               size_t n)
 {
-  gf_test_assert_close (what, got, want, n, 0,
-                        COMPARE_TOL * fmax (max_abs (want, n), 1e-30));
+  gf_test_assert_normwise (what, got, want, n, COMPARE_TOL);
 }
 
 static void
@@ -310,7 +290,7 @@ normwise (const gf_real *got, const gf_real *want, size_t n)
 
   for (size_t i = 0; i < n; i++)
     err = fmax (err, fabs ((double) got[i] - want[i]));
-  return err / max_abs (want, n);
+  return err / gf_test_max_abs (want, n);
 }
 
 /* dx and dW of one algorithm against the reference's (which sums in the

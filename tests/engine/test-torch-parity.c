@@ -189,16 +189,6 @@ reference_tensor (const Reference *ref, const char *key)
 /* ------------------------------------------------------------------ */
 /* Comparison. */
 
-static double
-max_abs (const gf_real *x, size_t n)
-{
-  double m = 0.0;
-
-  for (size_t i = 0; i < n; i++)
-    m = fmax (m, fabs ((double) x[i]));
-  return m;
-}
-
 /* Logs the worst difference (as a share of the array's scale, and as a
  * share of what the tolerance allows there), then fails the test if any
  * element is beyond atol + rtol·|value|, atol = @floor · max |want|. */
@@ -206,7 +196,7 @@ static void
 compare (const char *what, const gf_real *got, const RefArray *want,
          double rtol, double floor)
 {
-  double scale = max_abs (want->data, want->count);
+  double scale = gf_test_max_abs (want->data, want->count);
   double atol = floor * scale;
   double worst_diff = 0.0, worst_share = 0.0;
 

@@ -5,7 +5,8 @@
  * batches of enough tiles); 1×1 stride-1
  * unpadded convolutions are one GEMM per image on the input as it lies;
  * depthwise convolutions (groups == in == out channels) use a direct
- * loop; everything else is im2col into the planned workspace and one GEMM
+ * loop; so does y of a dense convolution with few taps in all (an image
+ * network's first layer, gf-conv-direct.h); everything else is im2col into the planned workspace and one GEMM
  * per group for each image or, on small planes,
  * for a chunk of images at once.  gf_conv2d_forward_reference and
  * gf_conv2d_backward_reference are the naive seven-loop versions the tests
@@ -26,6 +27,7 @@ typedef enum
   GF_CONV_ALGO_AUTO = 0,
   GF_CONV_ALGO_GEMM,      /* im2col (or x as it lies) and GEMM */
   GF_CONV_ALGO_WINOGRAD,  /* Winograd F(4×4, 3×3), see gf-winograd.h */
+  GF_CONV_ALGO_DIRECT,    /* y only, few taps: see gf-conv-direct.h */
 } GfConvAlgo;
 
 typedef struct
@@ -68,6 +70,10 @@ bool gf_conv2d_winograd_applies (const GfConv2d *conv);
 /* True when the kernels will use Winograd for y and dx, and for dw
  * unless the batch has few tiles (forced, for dw too). */
 bool gf_conv2d_uses_winograd (const GfConv2d *conv);
+
+/* True when gf_conv2d_forward computes y with the direct kernel for few
+ * taps (gf-conv-direct.h); dx and dw keep the GEMM paths. */
+bool gf_conv2d_uses_direct (const GfConv2d *conv);
 
 /* Scratch the fast kernels need, in gf_real elements, for both forward and
  * backward at conv->batch (and so at any smaller batch); 0 when none. */

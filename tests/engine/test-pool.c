@@ -571,6 +571,66 @@ add_other_tests (void)
     }
 }
 
+/* A NaN anywhere in a window makes that window's maximum NaN, as in
+ * PyTorch, and no other's, wherever in the window it lies: one NaN at a
+ * time at every input position, through ResNet's 3×3 stride-2 pool
+ * (whose rows are reduced down the window first), a 2×2 one and a
+ * dilated one. */
+static void
+test_max_nan_wins (void)
+{
+  static const PoolCase cases[] = {
+    { "resnet", POOL (9, 11, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 0, 0) },
+    { "vgg", POOL (8, 6, 2, 2, 2, 2, 1, 1, 0, 0, 0, 0, 0, 0) },
+    { "dilated", POOL (9, 7, 2, 3, 1, 2, 2, 1, 1, 0, 0, 1, 0, 0) },
+  };
+
+  for (size_t c = 0; c < G_N_ELEMENTS (cases); c++)
+    {
+      GfPool2d pool = cases[c].pool;
+      size_t n_in, n_out;
+      g_autofree gf_real *x = NULL, *y = NULL, *want = NULL;
+      GfRng rng;
+
+      pool.batch = pool.channels = 1;
+      g_assert_cmpint (gf_pool2d_init (&pool, NULL), ==, GF_OK);
+      n_in = in_size (&pool);
+      n_out = out_size (&pool);
+      x = gf_test_new (n_in);
+      y = gf_test_new (n_out);
+      want = gf_test_new (n_out);
+      gf_rng_seed (&rng, 12);
+      for (size_t at = 0; at < n_in; at++)
+        {
+          gf_test_fill_uniform (&rng, x, n_in, -3.0, -0.5);
+          reference_pool (&pool, x, true, want);
+          x[at] = NAN;
+          gf_maxpool2d_forward (&pool, x, y);
+          for (size_t o = 0; o < n_out; o++)
+            {
+              size_t oh = o / pool.out_w, ow = o % pool.out_w;
+              gf_real before = x[at];
+              bool covers;
+
+              /* The window covers @at when the reference changes with it. */
+              x[at] = 1e6;
+              covers = reference_window (&pool, x, oh, ow, true) == 1e6;
+              x[at] = before;
+              if (covers)
+                {
+                  if (!isnan (y[o]))
+                    g_test_fail_printf ("%s: NaN at %zu, output %zu is %g",
+                                        cases[c].name, at, o, (double) y[o]);
+                }
+              else if (y[o] != want[o])
+                g_test_fail_printf ("%s: NaN at %zu, output %zu is %g, not "
+                                    "%g", cases[c].name, at, o,
+                                    (double) y[o], (double) want[o]);
+            }
+        }
+    }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -586,6 +646,7 @@ main (int argc, char **argv)
                    test_max_backward_ties);
   g_test_add_func ("/engine/pool/max/forward/negative-with-padding",
                    test_max_negative_padding);
+  g_test_add_func ("/engine/pool/max/forward/nan-wins", test_max_nan_wins);
   add_other_tests ();
   return g_test_run ();
 }

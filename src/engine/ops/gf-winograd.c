@@ -120,6 +120,7 @@ typedef struct
   gf_real *mo;                    /* (out, 36, chunk) */
   size_t first, count;
   GatherBlock *gather;            /* the chunk's blocks of lanes, or NULL */
+  bool gather_filters;            /* load_filters gathers (AVX-512) */
   size_t o0, o_n;                 /* the output channels of this block */
   const gf_real *dy;              /* weight gradient: dy (N, out, OH, OW) */
   gf_real *dw;                    /* (out, in, 3, 3), accumulated */
@@ -235,39 +236,88 @@ gf_winograd_workspace_size (const GfConv2d *conv)
 
 /* out[i·os + l] = (G g)[i], i < 6, for lanes l, g[k] = in[k·is + l]: one
  * column of G g or one row of (G g) Gᵀ.  Multiplications by reciprocals,
- * not divisions, so that the loop vectorises. */
+ * not divisions. */
 static inline void
 wino_g (const gf_real *restrict in, size_t is, gf_real *restrict out,
         size_t os)
 {
   const gf_real q = (gf_real) (1.0 / 4), s = (gf_real) (1.0 / 6);
   const gf_real t = (gf_real) (1.0 / 12), f = (gf_real) (1.0 / 24);
+  const WinoVec g0 = *(const WinoVec *) in;
+  const WinoVec g1 = *(const WinoVec *) (in + is);
+  const WinoVec g2 = *(const WinoVec *) (in + 2 * is);
+  const WinoVec even = f * g0 + s * g2, odd = t * g1;
 
-  for (size_t l = 0; l < WINO_LANES; l++)
+  *(WinoVec *) out = q * g0;
+  *(WinoVec *) (out + os) = -s * (g0 + g1 + g2);
+  *(WinoVec *) (out + 2 * os) = -s * (g0 - g1 + g2);
+  *(WinoVec *) (out + 3 * os) = even + odd;
+  *(WinoVec *) (out + 4 * os) = even - odd;
+  *(WinoVec *) (out + 5 * os) = g2;
+}
+
+#ifdef WINO_GATHER
+#include <immintrin.h>
+
+/* g (9, 16) with g[tap·16 + l] = src[l·lane_stride + tap·tap_step]: the
+ * transposing copy of load_filters, a gather a tap. */
+__attribute__ ((target ("avx512f")))
+static void
+gather_filters (const gf_real *src, int32_t lane_stride, int32_t tap_step,
+                gf_real *g)
+{
+  const __m512i lanes = _mm512_mullo_epi32 (
+    _mm512_set_epi32 (15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
+    _mm512_set1_epi32 (lane_stride));
+
+  for (int32_t tap = 0; tap < WINO_R * WINO_R; tap++)
     {
-      gf_real g0 = in[l], g1 = in[is + l], g2 = in[2 * is + l];
-      gf_real even = f * g0 + s * g2, odd = t * g1;
+      __m512i at = _mm512_add_epi32 (lanes, _mm512_set1_epi32 (tap
+                                                               * tap_step));
 
-      out[l] = q * g0;
-      out[os + l] = -s * (g0 + g1 + g2);
-      out[2 * os + l] = -s * (g0 - g1 + g2);
-      out[3 * os + l] = even + odd;
-      out[4 * os + l] = even - odd;
-      out[5 * os + l] = g2;
+      /* Masked, every lane on: GCC 12's unmasked form reads an
+       * uninitialised register (-Wuninitialized). */
+      _mm512_storeu_ps (g + tap * WINO_LANES,
+                        _mm512_mask_i32gather_ps (_mm512_setzero_ps (),
+                                                  0xffff, at, src,
+                                                  sizeof *src));
     }
 }
+
+static bool
+avx512_available (void)
+{
+  static int avx512 = -1;
+
+  if (avx512 < 0)
+    avx512 = __builtin_cpu_supports ("avx512f") ? 1 : 0;
+  return avx512;
+}
+#endif
 
 /* g (3, 3, lanes), lane l < @lanes = the filter from input channel i0 + l
  * to output channel o, the rest zero; the input gradient's filters are
  * w's (in, out, 3, 3) rotated by 180°.  The two cases are separate loops
  * so that neither tests per element. */
-static void
+static inline void
 load_filters (const Wino *k, size_t o, size_t i0, size_t lanes, gf_real *g)
 {
   const WinoShape *s = k->s;
   const size_t taps = WINO_R * WINO_R;
   const gf_real *src;
 
+#ifdef WINO_GATHER
+  if (lanes == WINO_LANES && k->gather_filters)
+    {
+      if (!k->rotate)
+        gather_filters (k->w + (o * s->in_c + i0) * taps, (int32_t) taps, 1,
+                        g);
+      else
+        gather_filters (k->w + (i0 * s->out_c + o) * taps + taps - 1,
+                        (int32_t) (s->out_c * taps), -1, g);
+      return;
+    }
+#endif
   if (lanes < WINO_LANES)
     memset (g, 0, taps * WINO_LANES * sizeof *g);
   if (!k->rotate)
@@ -303,6 +353,7 @@ store_filters (const gf_real *restrict u, size_t lanes, gf_real *restrict dst,
 /* Rows [begin, end) of the block's U (o_n, 36, in): output channel
  * o0 + r's filters from every input channel, WINO_LANES input channels at
  * a time. */
+WINO_CLONES
 static void
 wino_filters (void *data, size_t begin, size_t end, size_t chunk)
 {
@@ -400,8 +451,6 @@ load_patch (const WinoShape *s, const gf_real *src, const TilePos *p,
 }
 
 #ifdef WINO_GATHER
-#include <immintrin.h>
-
 /* d (36, lanes) from the channel plane at @in, as load_patch leaves it. */
 __attribute__ ((target ("avx512f")))
 static void
@@ -428,11 +477,8 @@ gather_patches (const gf_real *in, const GatherBlock *g, size_t w,
 static bool
 gather_possible (const WinoShape *s)
 {
-  static int avx512 = -1;
-
-  if (avx512 < 0)
-    avx512 = __builtin_cpu_supports ("avx512f") ? 1 : 0;
-  return avx512 && s->n * s->in_c * s->in_h * s->in_w <= INT32_MAX
+  return avx512_available ()
+         && s->n * s->in_c * s->in_h * s->in_w <= INT32_MAX
          && s->in_w <= INT32_MAX / WINO_A;
 }
 
@@ -516,7 +562,12 @@ static void
 wino_gather_start (Wino *k)
 {
   k->gather = NULL;
+  k->gather_filters = false;
 #ifdef WINO_GATHER
+  /* The filters' offsets: (out, in, 3, 3) elements, 16 lanes apart by
+   * out·9 at most when rotated. */
+  k->gather_filters = avx512_available ()
+                      && k->s->out_c * k->s->in_c <= INT32_MAX / 9;
   if (gather_possible (k->s))
     k->gather = malloc ((k->s->chunk / WINO_LANES + 1)
                         * sizeof *k->gather);

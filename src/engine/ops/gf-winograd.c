@@ -89,9 +89,11 @@ typedef struct
  * patches: for each of the 36 patch positions one masked gather takes
  * lane l's element from its own tile, the mask leaving zero where the
  * position lies in the padding or the lane past the chunk.  perf put the
- * scalar copy (load_patch) at 8% of ResNet-18's forward pass.  The lanes'
- * offsets and masks depend on the tiles alone, so each block of lanes'
- * are worked out once a chunk (wino_gather_plan) for every channel. */
+ * scalar copy (load_patch) at 8% of ResNet-18's forward pass.  The output
+ * transform scatters its 4×4 blocks the same way, and the weight
+ * gradient gathers dy's.  The lanes' offsets and masks depend on the
+ * tiles alone, so each block of lanes' are worked out once a chunk
+ * (plan_blocks) for every channel. */
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(GF_REAL_DOUBLE)
 #define WINO_GATHER 1
 #endif
@@ -120,6 +122,7 @@ typedef struct
   gf_real *mo;                    /* (out, 36, chunk) */
   size_t first, count;
   GatherBlock *gather;            /* the chunk's blocks of lanes, or NULL */
+  GatherBlock *outputs;           /* the same for the output's 4×4 blocks */
   bool gather_filters;            /* load_filters gathers (AVX-512) */
   size_t o0, o_n;                 /* the output channels of this block */
   const gf_real *dy;              /* weight gradient: dy (N, out, OH, OW) */
@@ -451,16 +454,18 @@ load_patch (const WinoShape *s, const gf_real *src, const TilePos *p,
 }
 
 #ifdef WINO_GATHER
-/* d (36, lanes) from the channel plane at @in, as load_patch leaves it. */
+/* d (side², lanes), d[(i·side + j)·16 + l] = lane l's element (i, j) of
+ * the plane at @in, zero where g's masks leave it out: a patch as
+ * load_patch copies it (side 6), or a block of dy as load_block does (4). */
 __attribute__ ((target ("avx512f")))
 static void
-gather_patches (const gf_real *in, const GatherBlock *g, size_t w,
-                gf_real *d)
+gather_tiles (const gf_real *in, const GatherBlock *g, size_t w, size_t side,
+              gf_real *d)
 {
   const __m512i base = _mm512_loadu_si512 (g->offset);
 
-  for (size_t i = 0; i < WINO_A; i++)
-    for (size_t j = 0; j < WINO_A; j++)
+  for (size_t i = 0; i < side; i++)
+    for (size_t j = 0; j < side; j++)
       {
         __m512i at = _mm512_add_epi32 (base,
                                        _mm512_set1_epi32 ((int32_t) (i * w
@@ -469,45 +474,70 @@ gather_patches (const gf_real *in, const GatherBlock *g, size_t w,
                                              g->row_mask[i] & g->col_mask[j],
                                              at, in, sizeof *in);
 
-        _mm512_storeu_ps (d + (i * WINO_A + j) * WINO_LANES, v);
+        _mm512_storeu_ps (d + (i * side + j) * WINO_LANES, v);
       }
 }
 
-/* Whether gathers may run: AVX-512, and every offset within 32 bits. */
-static bool
-gather_possible (const WinoShape *s)
+/* The 4×4 output blocks y (16, lanes) written into the plane at @out,
+ * as store_tile does, where g's masks let them. */
+__attribute__ ((target ("avx512f")))
+static void
+scatter_tiles (gf_real *out, const GatherBlock *g, size_t w,
+               const gf_real *y)
 {
-  return avx512_available ()
-         && s->n * s->in_c * s->in_h * s->in_w <= INT32_MAX
-         && s->in_w <= INT32_MAX / WINO_A;
+  const __m512i base = _mm512_loadu_si512 (g->offset);
+
+  for (size_t i = 0; i < WINO_M; i++)
+    for (size_t j = 0; j < WINO_M; j++)
+      {
+        __m512i at = _mm512_add_epi32 (base,
+                                       _mm512_set1_epi32 ((int32_t) (i * w
+                                                                     + j)));
+
+        _mm512_mask_i32scatter_ps (out, g->row_mask[i] & g->col_mask[j], at,
+                                   _mm512_loadu_ps (y + (i * WINO_M + j)
+                                                    * WINO_LANES),
+                                   sizeof *out);
+      }
 }
 
-/* k->gather's blocks for the chunk's tiles. */
+/* Whether gathers may run on a tensor of @n images of @c planes h × w
+ * read @side elements square: AVX-512, every offset within 32 bits. */
+static bool
+gather_possible (size_t n, size_t c, size_t h, size_t w, size_t side)
+{
+  return avx512_available () && n * c * h * w <= INT32_MAX
+         && w <= INT32_MAX / side;
+}
+
+/* blocks[] for the chunk's tiles in a tensor of @c planes h × w, each
+ * tile's @side × @side square starting at (4·ty − pad_top, 4·tx −
+ * pad_left): the input's patches (side 6), or the output's blocks (4). */
 static void
-wino_gather_plan (Wino *k)
+plan_blocks (const Wino *k, size_t c, size_t h, size_t w, ptrdiff_t pad_top,
+             ptrdiff_t pad_left, size_t side, GatherBlock *blocks)
 {
   const WinoShape *s = k->s;
-  const ptrdiff_t h = (ptrdiff_t) s->in_h, w = (ptrdiff_t) s->in_w;
 
   for (size_t p0 = 0; p0 < k->count; p0 += WINO_LANES)
     {
-      GatherBlock *g = &k->gather[p0 / WINO_LANES];
+      GatherBlock *g = &blocks[p0 / WINO_LANES];
       TilePos p = tile_pos (s, k->first + p0);
 
       memset (g, 0, sizeof *g);
       for (size_t l = 0; l < WINO_LANES && p0 + l < k->count;
            l++, tile_next (s, &p))
         {
-          ptrdiff_t r0 = (ptrdiff_t) (p.ty * WINO_M) - s->pad_top;
-          ptrdiff_t c0 = (ptrdiff_t) (p.tx * WINO_M) - s->pad_left;
+          ptrdiff_t r0 = (ptrdiff_t) (p.ty * WINO_M) - pad_top;
+          ptrdiff_t c0 = (ptrdiff_t) (p.tx * WINO_M) - pad_left;
 
-          g->offset[l] = (int32_t) ((ptrdiff_t) (p.image * s->in_c) * h * w
-                                    + r0 * w + c0);
-          for (ptrdiff_t i = 0; i < WINO_A; i++)
+          g->offset[l] = (int32_t) ((ptrdiff_t) (p.image * c * h * w)
+                                    + r0 * (ptrdiff_t) w + c0);
+          for (ptrdiff_t i = 0; i < (ptrdiff_t) side; i++)
             {
-              if (r0 + i >= 0 && r0 + i < h)
+              if (r0 + i >= 0 && r0 + i < (ptrdiff_t) h)
                 g->row_mask[i] |= (uint16_t) (1u << l);
-              if (c0 + i >= 0 && c0 + i < w)
+              if (c0 + i >= 0 && c0 + i < (ptrdiff_t) w)
                 g->col_mask[i] |= (uint16_t) (1u << l);
             }
         }
@@ -528,8 +558,8 @@ input_block (const Wino *k, size_t c, size_t p0)
 
 #ifdef WINO_GATHER
   if (k->gather != NULL)
-    gather_patches (k->in + c * plane, &k->gather[p0 / WINO_LANES], s->in_w,
-                    d);
+    gather_tiles (k->in + c * plane, &k->gather[p0 / WINO_LANES], s->in_w,
+                  WINO_A, d);
   else
 #endif
   for (size_t l = 0; l < WINO_LANES; l++, tile_next (s, &p))
@@ -561,26 +591,42 @@ wino_inputs (void *data, size_t begin, size_t end, size_t chunk)
 static void
 wino_gather_start (Wino *k)
 {
-  k->gather = NULL;
+  k->gather = k->outputs = NULL;
   k->gather_filters = false;
 #ifdef WINO_GATHER
+  const WinoShape *s = k->s;
+  size_t blocks = s->chunk / WINO_LANES + 1;
+
   /* The filters' offsets: (out, in, 3, 3) elements, 16 lanes apart by
    * out·9 at most when rotated. */
-  k->gather_filters = avx512_available ()
-                      && k->s->out_c * k->s->in_c <= INT32_MAX / 9;
-  if (gather_possible (k->s))
-    k->gather = malloc ((k->s->chunk / WINO_LANES + 1)
-                        * sizeof *k->gather);
+  k->gather_filters = avx512_available () && s->out_c * s->in_c <= INT32_MAX / 9;
+  if (gather_possible (s->n, s->in_c, s->in_h, s->in_w, WINO_A))
+    k->gather = malloc (blocks * sizeof *k->gather);
+  if (gather_possible (s->n, s->out_c, s->out_h, s->out_w, WINO_M))
+    k->outputs = malloc (blocks * sizeof *k->outputs);
 #endif
 }
 
-/* The chunk's input transform: every channel of its tiles into V. */
+static void
+wino_gather_end (Wino *k)
+{
+  free (k->gather);
+  free (k->outputs);
+}
+
+/* The chunk's input transform: every channel of its tiles into V (and
+ * the blocks of lanes for the outputs). */
 static void
 wino_input_chunk (Wino *k)
 {
 #ifdef WINO_GATHER
+  const WinoShape *s = k->s;
+
   if (k->gather != NULL)
-    wino_gather_plan (k);
+    plan_blocks (k, s->in_c, s->in_h, s->in_w, s->pad_top, s->pad_left,
+                 WINO_A, k->gather);
+  if (k->outputs != NULL)
+    plan_blocks (k, s->out_c, s->out_h, s->out_w, 0, 0, WINO_M, k->outputs);
 #endif
   gf_parallel_for (k->s->in_c, k->count * WINO_TILE_COST, wino_inputs, k);
 }
@@ -661,6 +707,14 @@ output_block (const Wino *k, size_t o, size_t p0)
     y[i] += bias;
   if (k->act != NULL)
     gf_activation_forward_block (k->act, WINO_M * WINO_M * WINO_LANES, y, y);
+#ifdef WINO_GATHER
+  if (k->outputs != NULL)
+    {
+      scatter_tiles (k->out + o * plane, &k->outputs[p0 / WINO_LANES],
+                     s->out_w, y);
+      return;
+    }
+#endif
   for (size_t l = 0; l < WINO_LANES && p0 + l < k->count;
        l++, tile_next (s, &p))
     store_tile (s, y, l, &p, k->out + (p.image * s->out_c + o) * plane);
@@ -751,6 +805,12 @@ grad_output_block (const Wino *k, size_t o, size_t p0)
   gf_real t[WINO_M * WINO_M * WINO_LANES], a[WINO_A * WINO_M * WINO_LANES];
   TilePos p = tile_pos (s, k->first + p0);
 
+#ifdef WINO_GATHER
+  if (k->outputs != NULL)
+    gather_tiles (k->dy + o * plane, &k->outputs[p0 / WINO_LANES], s->out_w,
+                  WINO_M, t);
+  else
+#endif
   for (size_t l = 0; l < WINO_LANES; l++, tile_next (s, &p))
     if (p0 + l < k->count)
       load_block (s, k->dy + (p.image * s->out_c + o) * plane, &p, l, t);
@@ -889,7 +949,7 @@ wino_run (Wino *k, gf_real *workspace)
       for (k->o0 = 0; k->o0 < s->out_c; k->o0 += block)
         wino_block (k, block);
     }
-  free (k->gather);
+  wino_gather_end (k);
 }
 
 void
@@ -938,5 +998,5 @@ gf_winograd_backward_weights (const GfConv2d *conv,
     }
   gf_parallel_for (s.out_c, s.in_c * WINO_XI * WINO_R, wino_filter_grads,
                    &k);
-  free (k.gather);
+  wino_gather_end (&k);
 }

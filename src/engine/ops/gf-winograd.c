@@ -765,16 +765,16 @@ wino_gt (const gf_real *restrict in, size_t is, gf_real *restrict out,
 {
   const gf_real q = (gf_real) (1.0 / 4), s = (gf_real) (1.0 / 6);
   const gf_real t = (gf_real) (1.0 / 12), f = (gf_real) (1.0 / 24);
+  const WinoVec v0 = *(const WinoVec *) in;
+  const WinoVec v1 = *(const WinoVec *) (in + is);
+  const WinoVec v2 = *(const WinoVec *) (in + 2 * is);
+  const WinoVec v3 = *(const WinoVec *) (in + 3 * is);
+  const WinoVec v4 = *(const WinoVec *) (in + 4 * is);
+  const WinoVec v5 = *(const WinoVec *) (in + 5 * is);
 
-  for (size_t l = 0; l < WINO_LANES; l++)
-    {
-      gf_real v0 = in[l], v1 = in[is + l], v2 = in[2 * is + l];
-      gf_real v3 = in[3 * is + l], v4 = in[4 * is + l], v5 = in[5 * is + l];
-
-      out[l] = q * v0 - s * (v1 + v2) + f * (v3 + v4);
-      out[os + l] = s * (v2 - v1) + t * (v3 - v4);
-      out[2 * os + l] = s * (v3 + v4 - v1 - v2) + v5;
-    }
+  *(WinoVec *) out = q * v0 - s * (v1 + v2) + f * (v3 + v4);
+  *(WinoVec *) (out + os) = s * (v2 - v1) + t * (v3 - v4);
+  *(WinoVec *) (out + 2 * os) = s * (v3 + v4 - v1 - v2) + v5;
 }
 
 /* t (4, 4, lanes), lane l = the 4×4 block of channel plane src (OH, OW)
@@ -853,6 +853,7 @@ wino_grad_products (const Wino *k)
 
 /* dW[o] += Gᵀ dU G for output channels [begin, end), WINO_LANES input
  * channels at a time. */
+WINO_CLONES
 static void
 wino_filter_grads (void *data, size_t begin, size_t end, size_t chunk)
 {

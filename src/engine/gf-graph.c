@@ -10,6 +10,7 @@
 #include "gf-graph.h"
 
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -106,6 +107,7 @@ struct _GfGraph
   GfGraphMode last_mode;
   GfGraphInterrupt interrupt;
   void *interrupt_data;
+  bool cut_short;             /* a node stopped part way: see SubConv */
 };
 
 static const char *const op_names[GF_OP_COUNT] = {
@@ -1532,6 +1534,8 @@ forward_transpose (GfGraph *graph, const Node *node, size_t batch)
  * gradient sums (backward, when wanted). */
 typedef struct
 {
+  GfGraph *graph;
+  atomic_bool stop;            /* the interrupt hook said stop */
   GfConv2d conv;
   size_t batch, subs;
   size_t x_count, y_count, w_count, b_count;
@@ -1548,15 +1552,38 @@ sub_bounds (const SubConv *k, size_t s, size_t *first, size_t *n)
   *n = k->batch * (s + 1) / k->subs - *first;
 }
 
+static bool
+interrupted (GfGraph *graph)
+{
+  return graph->interrupt != NULL && graph->interrupt (graph->interrupt_data);
+}
+
+/* The graph's interrupt hook, asked before each sub-batch (on whichever
+ * thread runs it): a convolution over a large batch is long enough to
+ * make a pause wait (ResNet-18's stem on 720 pictures took 1.3 s under
+ * AddressSanitizer), so the hook can block there, or stop the rest. */
+static bool
+sub_interrupted (SubConv *k)
+{
+  if (atomic_load (&k->stop))
+    return true;
+  if (!interrupted (k->graph))
+    return false;
+  atomic_store (&k->stop, true);
+  return true;
+}
+
 static void
 sub_forward (void *data, size_t begin, size_t end, size_t chunk)
 {
-  const SubConv *k = data;
+  SubConv *k = data;
   GfConv2d conv = k->conv;
   size_t first;
 
   for (size_t s = begin; s < end; s++)
     {
+      if (sub_interrupted (k))
+        return;
       sub_bounds (k, s, &first, &conv.batch);
       gf_conv2d_forward (&conv, k->x + first * k->x_count, k->w, k->b,
                          k->y + first * k->y_count,
@@ -1568,7 +1595,7 @@ sub_forward (void *data, size_t begin, size_t end, size_t chunk)
 static void
 sub_backward (void *data, size_t begin, size_t end, size_t chunk)
 {
-  const SubConv *k = data;
+  SubConv *k = data;
   GfConv2d conv = k->conv;
   size_t first;
 
@@ -1577,6 +1604,8 @@ sub_backward (void *data, size_t begin, size_t end, size_t chunk)
       gf_real *dw = k->dw_sums != NULL ? k->dw_sums + s * k->w_count : NULL;
       gf_real *db = k->db_sums != NULL ? k->db_sums + s * k->b_count : NULL;
 
+      if (sub_interrupted (k))
+        return;
       sub_bounds (k, s, &first, &conv.batch);
       if (dw != NULL)
         memset (dw, 0, k->w_count * sizeof *dw);
@@ -1620,7 +1649,10 @@ sub_conv (GfGraph *graph, const Node *node, const GfConv2d *conv,
           size_t batch)
 {
   const int *in = node->desc.inputs;
-  SubConv k = { .conv = *conv, .batch = batch, .subs = sub_batches (batch) };
+  SubConv k = { .graph = graph, .conv = *conv, .batch = batch,
+                .subs = sub_batches (batch) };
+
+  atomic_init (&k.stop, false);
 
   k.x_count = graph->tensors[in[0]].count;
   k.y_count = graph->tensors[node->output].count;
@@ -1640,6 +1672,7 @@ forward_conv (GfGraph *graph, const Node *node, const GfConv2d *conv,
 
   k.y = data_of (graph, node->output);
   run_sub_batches (graph, &k, sub_forward);
+  graph->cut_short = atomic_load (&k.stop);
 }
 
 typedef struct
@@ -1676,6 +1709,9 @@ backward_conv (GfGraph *graph, const Node *node, const GfConv2d *conv,
   k.dw_sums = dw != NULL ? sums : NULL;
   k.db_sums = db != NULL ? sums + k.subs * align_up (k.w_count) : NULL;
   run_sub_batches (graph, &k, sub_backward);
+  graph->cut_short = atomic_load (&k.stop);
+  if (graph->cut_short)
+    return;
   if (dw != NULL)
     {
       job = (SumJob) { dw, k.dw_sums, k.w_count, k.subs };
@@ -1762,10 +1798,13 @@ forward_node (GfGraph *graph, Node *node, size_t batch, bool train)
     }
 }
 
-static bool
-interrupted (GfGraph *graph)
+/* A node the hook stopped part way: the pass ends there, as it would
+ * have before the next node. */
+static GfStatus
+cut_short (GfGraph *graph, GfError *error)
 {
-  return graph->interrupt != NULL && graph->interrupt (graph->interrupt_data);
+  graph->cut_short = false;
+  return gf_error_set (error, GF_ERR_INTERRUPTED, "interrupted");
 }
 
 static GfStatus
@@ -1799,6 +1838,8 @@ gf_graph_forward (GfGraph *graph, size_t batch, GfGraphMode mode,
       if (node_is_live (graph, i) && !graph->nodes[i].absorbed)
         forward_node (graph, &graph->nodes[i], batch,
                       mode == GF_GRAPH_TRAIN);
+      if (graph->cut_short)
+        return cut_short (graph, error);
     }
   graph->last_batch = batch;
   graph->last_mode = mode;
@@ -2055,6 +2096,8 @@ gf_graph_backward (GfGraph *graph, size_t batch, const gf_real *doutput,
         return gf_error_set (error, GF_ERR_INTERRUPTED, "interrupted");
       route_gradients (graph, node, batch, &route);
       backward_node (graph, node, batch, &route);
+      if (graph->cut_short)
+        return cut_short (graph, error);
       finish_route (graph, node, &route);
     }
   for (size_t i = 0; i < graph->n_tensors; i++)

@@ -193,9 +193,11 @@ void     gf_graph_set_input_grad (GfGraph *graph, bool enabled);
 void     gf_graph_set_batchnorm_frozen (GfGraph *graph, bool frozen);
 void     gf_graph_set_seed (GfGraph *graph, uint64_t seed);
 
-/* Called between nodes of every pass: a long pass can be paused (the hook
- * blocks) or stopped (it returns true, and the pass returns
- * GF_ERR_INTERRUPTED) without waiting for the pass to end. */
+/* Called between nodes of every pass, and between a convolution's
+ * sub-batches (then possibly on the engine's worker threads, at once: the
+ * hook must be thread-safe): a long pass can be paused (the hook blocks)
+ * or stopped (it returns true, and the pass returns GF_ERR_INTERRUPTED)
+ * without waiting for the pass, or a node over a large batch, to end. */
 typedef bool (*GfGraphInterrupt) (void *user_data);
 void     gf_graph_set_interrupt (GfGraph *graph, GfGraphInterrupt hook,
                                  void *user_data);

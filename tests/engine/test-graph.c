@@ -916,6 +916,109 @@ stop_after_three (void *user_data)
   return ++*calls > 3;
 }
 
+/* Says stop on its fourth call alone: a pass must end at the first.  In
+ * build_act_chain's passes at SUB_BATCH that call comes inside the first
+ * convolution met, forward or backward (before it, at most the call
+ * before its node and one before a Relu's). */
+static bool
+stop_on_fourth (void *user_data)
+{
+  int *calls = user_data;
+
+  return ++*calls == 4;
+}
+
+static bool
+count_calls (void *user_data)
+{
+  ++*(int *) user_data;
+  return false;
+}
+
+/* Hook calls during a training pass of build_act_chain at @batch (of a
+ * plan for SUB_BATCH): forward in @forward, backward in @backward. */
+static void
+count_pass_calls (size_t batch, int *forward, int *backward)
+{
+  g_autofree gf_real *dy = gf_test_new (SUB_OUT);
+  Net net;
+
+  build_act_chain (&net, GF_ACT_RELU, false, false, NULL, NULL);
+  gf_graph_set_input_grad (net.graph, true);
+  g_assert_cmpint (gf_graph_plan (net.graph, SUB_BATCH, GF_GRAPH_TRAIN, NULL),
+                   ==, GF_OK);
+  gf_graph_set_interrupt (net.graph, count_calls, forward);
+  g_assert_cmpint (gf_graph_forward (net.graph, batch, GF_GRAPH_TRAIN, NULL),
+                   ==, GF_OK);
+  gf_graph_set_interrupt (net.graph, count_calls, backward);
+  g_assert_cmpint (gf_graph_backward (net.graph, batch, dy, NULL), ==,
+                   GF_OK);
+  gf_graph_free (net.graph);
+}
+
+/* The hook is asked before each of a convolution's sub-batches as well
+ * as between nodes, so that a pause or stop need not wait for a whole
+ * batch of one layer: build_act_chain's three convolutions at SUB_BATCH
+ * (four sub-batches each) ask it 3 × 4 times more, each way, than at one
+ * picture (one sub-batch, run as a plain convolution).  Stopped there, on one thread or several, the pass ends
+ * interrupted, backward refuses to follow it, and the next pass gives
+ * what an uninterrupted one does. */
+static void
+test_graph_interrupt_sub_batches (void)
+{
+  const int threads[] = { 1, 2 };
+  int forward_one = 0, backward_one = 0, forward_all = 0, backward_all = 0;
+
+  gf_engine_set_threads (1);
+  count_pass_calls (1, &forward_one, &backward_one);
+  count_pass_calls (SUB_BATCH, &forward_all, &backward_all);
+  g_test_message ("hook calls, forward %d and %d, backward %d and %d",
+                  forward_one, forward_all, backward_one, backward_all);
+  g_assert_cmpint (forward_all - forward_one, ==, 3 * 4);
+  g_assert_cmpint (backward_all - backward_one, ==, 3 * 4);
+
+  for (size_t t = 0; t < G_N_ELEMENTS (threads); t++)
+    {
+      g_autofree gf_real *want = gf_test_new (SUB_OUT);
+      gf_real r[SUB_OUT] = { 0 };
+      GfError error = { 0 };
+      int calls = 0;
+      Net net;
+
+      gf_engine_set_threads (threads[t]);
+      build_act_chain (&net, GF_ACT_RELU, false, false, NULL, NULL);
+      g_assert_cmpint (gf_graph_plan (net.graph, SUB_BATCH, GF_GRAPH_TRAIN,
+                                      NULL), ==, GF_OK);
+      gf_test_fill_uniform (&net.rng,
+                            gf_graph_tensor_data (net.graph, net.input),
+                            SUB_BATCH * 8 * 16 * 16, -1.0, 1.0);
+      g_assert_cmpint (gf_graph_forward (net.graph, SUB_BATCH,
+                                         GF_GRAPH_TRAIN, NULL), ==, GF_OK);
+      memcpy (want, gf_graph_tensor_data (net.graph, net.output),
+              SUB_OUT * sizeof *want);
+      gf_graph_set_interrupt (net.graph, stop_on_fourth, &calls);
+      g_assert_cmpint (gf_graph_forward (net.graph, SUB_BATCH,
+                                         GF_GRAPH_TRAIN, &error), ==,
+                       GF_ERR_INTERRUPTED);
+      g_assert_cmpint (gf_graph_backward (net.graph, SUB_BATCH, r, &error),
+                       !=, GF_OK);
+      gf_graph_set_interrupt (net.graph, NULL, NULL);
+      g_assert_cmpint (gf_graph_forward (net.graph, SUB_BATCH,
+                                         GF_GRAPH_TRAIN, NULL), ==, GF_OK);
+      calls = 0;
+      gf_graph_set_interrupt (net.graph, stop_on_fourth, &calls);
+      g_assert_cmpint (gf_graph_backward (net.graph, SUB_BATCH, r, &error),
+                       ==, GF_ERR_INTERRUPTED);
+      gf_graph_set_interrupt (net.graph, NULL, NULL);
+      g_assert_cmpint (gf_graph_forward (net.graph, SUB_BATCH,
+                                         GF_GRAPH_TRAIN, NULL), ==, GF_OK);
+      g_assert_cmpmem (gf_graph_tensor_data (net.graph, net.output),
+                       SUB_OUT * sizeof *want, want, SUB_OUT * sizeof *want);
+      gf_graph_free (net.graph);
+    }
+  gf_engine_set_threads (0);
+}
+
 /* A pass stops between nodes when the hook says so, and backward refuses
  * to follow a pass that did not finish. */
 static void
@@ -1063,6 +1166,8 @@ main (int argc, char **argv)
   g_test_add_func ("/engine/graph/plan/set-outputs", test_graph_set_outputs);
   g_test_add_func ("/engine/graph/extract", test_graph_extract);
   g_test_add_func ("/engine/graph/interrupt", test_graph_interrupt);
+  g_test_add_func ("/engine/graph/interrupt/sub-batches",
+                   test_graph_interrupt_sub_batches);
   g_test_add_func ("/engine/graph/refusals", test_graph_refusals);
   g_test_add_func ("/engine/graph/forward/layout-ops",
                    test_graph_layout_forward);

@@ -2,7 +2,9 @@
  * each mode would take from it.
  *
  * One inference pass over the whole backbone, timed node by node through
- * the engine's interrupt hook (called before every node), gives each
+ * the engine's interrupt hook (called before every node, and before each
+ * sub-batch of a convolution over more than 16 pictures, which the
+ * probe's batches of PROBE_MAX_BATCH never are), gives each
  * block's share; one training pass (forward and backward, every weight
  * trainable) gives what training costs over inference, and each block is
  * charged that ratio.  Timing blocks one by one would be more exact and

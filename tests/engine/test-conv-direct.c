@@ -43,9 +43,9 @@ static const DirectCase cases[] = {
   { "c1-m3-k7-s1-pad3",        1, 1,  20,  31,  3, 7, 1, { 3, 3, 3, 3 }, true },
   { "c5-m20-k3-s2-odd",        2, 5,  33,  35, 20, 3, 2, { 1, 1, 1, 1 }, true },
   /* ResNet-18's stem, VGG19's and MobileNetV2's first layers. */
-  { "resnet-stem",             2, 3, 224, 224, 64, 7, 2, { 3, 3, 3, 3 }, false },
+  { "resnet-stem",             1, 3, 224, 224, 64, 7, 2, { 3, 3, 3, 3 }, false },
   { "vgg-first",               1, 3, 150, 150, 64, 3, 1, { 1, 1, 1, 1 }, true },
-  { "mobilenet-first",         2, 3, 224, 224, 32, 3, 2, { 1, 1, 1, 1 }, true },
+  { "mobilenet-first",         1, 3, 224, 224, 32, 3, 2, { 1, 1, 1, 1 }, true },
 };
 
 static GfConv2d

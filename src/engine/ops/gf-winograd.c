@@ -287,14 +287,13 @@ gather_filters (const gf_real *src, int32_t lane_stride, int32_t tap_step,
     }
 }
 
+/* libgcc reads the CPU's features once, at load: asking is a load and a
+ * test, safe from every thread (a cache here was a data race between
+ * concurrent sub-batches). */
 static bool
 avx512_available (void)
 {
-  static int avx512 = -1;
-
-  if (avx512 < 0)
-    avx512 = __builtin_cpu_supports ("avx512f") ? 1 : 0;
-  return avx512;
+  return __builtin_cpu_supports ("avx512f");
 }
 #endif
 
@@ -599,7 +598,8 @@ wino_gather_start (Wino *k)
 
   /* The filters' offsets: (out, in, 3, 3) elements, 16 lanes apart by
    * out·9 at most when rotated. */
-  k->gather_filters = avx512_available () && s->out_c * s->in_c <= INT32_MAX / 9;
+  k->gather_filters = avx512_available ()
+                      && s->out_c * s->in_c <= INT32_MAX / 9;
   if (gather_possible (s->n, s->in_c, s->in_h, s->in_w, WINO_A))
     k->gather = malloc (blocks * sizeof *k->gather);
   if (gather_possible (s->n, s->out_c, s->out_h, s->out_w, WINO_M))

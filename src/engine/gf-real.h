@@ -18,6 +18,23 @@ typedef float gf_real;
 #define GF_REAL_NAME "float32"
 #endif
 
+/* The hot loops outside BLAS are compiled for AVX-512 and AVX2 as well
+ * as the x86-64 baseline, the best chosen when the library loads (GCC's
+ * target_clones, an ifunc).  A static helper the clone calls but does
+ * not inline is compiled once, for the baseline: GF_CLONES_FLAT also
+ * inlines every call in the function's body, so that the helpers run at
+ * the clone's width (MobileNetV2's depthwise plane loop ran as SSE, four
+ * floats a step, under an AVX-512 clone that called it). */
+#if defined(__x86_64__) && defined(__GNUC__)
+#define GF_CLONES \
+  __attribute__ ((target_clones ("avx512f", "avx2", "default")))
+#define GF_CLONES_FLAT \
+  __attribute__ ((target_clones ("avx512f", "avx2", "default"), flatten))
+#else
+#define GF_CLONES
+#define GF_CLONES_FLAT
+#endif
+
 /* C (m,n) = alpha * op(A) op(B) + beta * C, row-major, op(A) (m,k),
  * op(B) (k,n); lda/ldb/ldc are row strides as cblas takes them. */
 static inline void

@@ -28,11 +28,6 @@ typedef gf_real DirectVec
   __attribute__ ((vector_size (LANES * sizeof (gf_real)),
                   aligned (sizeof (gf_real))));
 
-/* The row loop is compiled for AVX-512 and AVX2 as well as the baseline
- * (GCC's target_clones): its 16 accumulators are 16 AVX-512 registers. */
-#define DIRECT_CLONES \
-  __attribute__ ((target_clones ("avx512f", "avx2", "default")))
-
 typedef struct
 {
   size_t phases;   /* the stride: column phases of the padded image */
@@ -149,8 +144,9 @@ pad_rows (void *data, size_t begin, size_t end, size_t chunk)
 }
 
 /* Output rows [begin, end) of (group, row) pairs, group outermost so that
- * a thread keeps one group's weights in cache. */
-DIRECT_CLONES
+ * a thread keeps one group's weights in cache.  Cloned (gf-real.h): its 16
+ * accumulators are 16 AVX-512 registers. */
+GF_CLONES
 static void
 direct_rows (void *data, size_t begin, size_t end, size_t chunk)
 {

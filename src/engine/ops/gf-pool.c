@@ -287,7 +287,7 @@ plane_cost (const GfPool2d *pool)
 /* col (W) = the elementwise max of the window's input rows for output
  * row @oh (a NaN wins); false when the window has a single row or none,
  * which row_forward reads in place. */
-__attribute__ ((target_clones ("avx512f", "avx2", "default")))
+GF_CLONES
 static bool
 column_max (const GfPool2d *p, const gf_real *plane, size_t oh,
             gf_real *restrict col)

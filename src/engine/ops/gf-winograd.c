@@ -52,11 +52,6 @@ typedef gf_real WinoVec
   __attribute__ ((vector_size (WINO_LANES * sizeof (gf_real)),
                   aligned (sizeof (gf_real))));
 
-/* The transforms are compiled for AVX-512 and AVX2 as well as the
- * baseline, the best chosen at load time (GCC's target_clones, an ifunc). */
-#define WINO_CLONES \
-  __attribute__ ((target_clones ("avx512f", "avx2", "default")))
-
 /* A chunk's V and Mo, 36·(in + out)·P elements, should fit in L2/L3
  * (WINO_CHUNK_ELEMENTS, 4 MiB in float: on ResNet-18's 64-channel 56×56
  * layer, 2 and 16 MiB both ran 15–25% slower), but their GEMMs need
@@ -355,7 +350,7 @@ store_filters (const gf_real *restrict u, size_t lanes, gf_real *restrict dst,
 /* Rows [begin, end) of the block's U (o_n, 36, in): output channel
  * o0 + r's filters from every input channel, WINO_LANES input channels at
  * a time. */
-WINO_CLONES
+GF_CLONES
 static void
 wino_filters (void *data, size_t begin, size_t end, size_t chunk)
 {
@@ -546,7 +541,7 @@ plan_blocks (const Wino *k, size_t c, size_t h, size_t w, ptrdiff_t pad_top,
 
 /* V[ξ] row c, columns [p0, p0 + lanes), from channel c of the tiles
  * first + p0 + l; lanes past the chunk's count are zero. */
-WINO_CLONES
+GF_CLONES
 static void
 input_block (const Wino *k, size_t c, size_t p0)
 {
@@ -686,7 +681,7 @@ store_tile (const WinoShape *s, const gf_real *y, size_t l,
 }
 
 /* Output channel o of the tiles first + p0 + l, from Mo[ξ] row o. */
-WINO_CLONES
+GF_CLONES
 static void
 output_block (const Wino *k, size_t o, size_t p0)
 {
@@ -796,7 +791,7 @@ load_block (const WinoShape *s, const gf_real *src, const TilePos *p,
 
 /* dMo rows (o, ξ), columns [p0, p0 + lanes), from dy's channel o at the
  * tiles first + p0 + l; lanes past the chunk's count are zero. */
-WINO_CLONES
+GF_CLONES
 static void
 grad_output_block (const Wino *k, size_t o, size_t p0)
 {
@@ -853,7 +848,7 @@ wino_grad_products (const Wino *k)
 
 /* dW[o] += Gᵀ dU G for output channels [begin, end), WINO_LANES input
  * channels at a time. */
-WINO_CLONES
+GF_CLONES
 static void
 wino_filter_grads (void *data, size_t begin, size_t end, size_t chunk)
 {

@@ -66,6 +66,15 @@ static const ConvCase conv_cases[] = {
   { "depthwise-3x3-narrow",        2, 2, 4, 2, 2, 3, 3, 1, 1, 1, 1, { 1, 1, 1, 1 }, 2, true },
   { "depthwise-3x3-wide-pads",     1, 2, 5, 3, 2, 3, 3, 1, 1, 1, 1, { 2, 2, 2, 2 }, 2, true },
   { "depthwise-3x3-stride2x1",     1, 2, 9, 10, 2, 3, 3, 2, 1, 1, 1, { 1, 0, 1, 2 }, 2, true },
+  /* The padded-copy 3×3 kernels: MobileNet's small planes, the largest
+   * stride-1 plane they take and the next wider one (the flat loop), a
+   * stride-2 plane with TensorFlow's bottom-right padding, and one too
+   * large for the stack copy. */
+  { "depthwise-3x3-7x7",           2, 3, 7, 7, 3, 3, 3, 1, 1, 1, 1, { 1, 1, 1, 1 }, 3, true },
+  { "depthwise-3x3-32x32",         1, 2, 32, 32, 2, 3, 3, 1, 1, 1, 1, { 1, 1, 1, 1 }, 2, true },
+  { "depthwise-3x3-33-wide",       1, 2, 4, 33, 2, 3, 3, 1, 1, 1, 1, { 1, 1, 1, 1 }, 2, true },
+  { "depthwise-3x3-stride2-same",  2, 3, 14, 14, 3, 3, 3, 2, 2, 1, 1, { 0, 0, 1, 1 }, 3, true },
+  { "depthwise-3x3-stride2-large", 1, 2, 60, 240, 2, 3, 3, 2, 2, 1, 1, { 1, 1, 1, 1 }, 2, true },
   /* Rows so long that the depthwise loops split the plane into blocks. */
   { "depthwise-row-blocks",    1, 2, 5, 701, 2, 3, 3, 1, 1, 1, 1, { 1, 1, 1, 1 }, 2, true },
   { "depthwise-row-blocks-strided", 1, 2, 9, 2100, 2, 3, 3, 2, 1, 2, 1, { 2, 1, 1, 1 }, 2, false },
@@ -498,18 +507,26 @@ test_init_output_size (void)
     }
 }
 
-/* 1×1 stride-1 unpadded runs on x as it lies, even grouped: no im2col
- * buffer. */
+/* 1×1 stride-1 unpadded runs on x as it lies, even grouped, from 15×15
+ * planes up: no im2col buffer.  Smaller planes put the batch's images side
+ * by side in one GEMM, (C/g + M/g) · N · H·W elements. */
 static void
-test_workspace_pointwise_needs_none (void)
+test_workspace_pointwise (void)
 {
-  static const ConvCase pointwise =
-    { "pointwise-groups2", 3, 4, 7, 5, 6, 1, 1, 1, 1, 1, 1, { 0, 0, 0, 0 }, 2,
-      true };
-  GfConv2d conv = conv_from_case (&pointwise);
+  static const ConvCase large =
+    { "pointwise-groups2", 3, 4, 15, 15, 6, 1, 1, 1, 1, 1, 1, { 0, 0, 0, 0 },
+      2, true };
+  ConvCase small = large;
+  GfConv2d conv = conv_from_case (&large);
 
   g_assert_cmpint (gf_conv2d_init (&conv, NULL), ==, GF_OK);
   g_assert_cmpuint (gf_conv2d_workspace_size (&conv), ==, 0);
+  small.h = 14;
+  small.w = 14;
+  conv = conv_from_case (&small);
+  g_assert_cmpint (gf_conv2d_init (&conv, NULL), ==, GF_OK);
+  g_assert_cmpuint (gf_conv2d_workspace_size (&conv), ==,
+                    (2 + 3) * 3 * 14 * 14);
 }
 
 typedef struct
@@ -570,6 +587,16 @@ batchings_for (const ConvCase *cc)
   return depthwise ? 1 : G_N_ELEMENTS (batchings);
 }
 
+/* A pointwise plane whose input and output rows pass 2¹⁸ elements: its
+ * forward product runs in bands of columns, the last one partial, each
+ * band's bias and activation added before the next.  Forward only (the
+ * backward is not banded), and no finite differences over sums this long. */
+static const ConvCase column_bands =
+  { "pointwise-column-bands", 2, 8, 128, 130, 8, 1, 1, 1, 1, 1, 1,
+    { 0, 0, 0, 0 }, 1, true };
+static const ConvRun column_bands_run =
+  { &column_bands, &batchings[BATCHING_AUTO] };
+
 static void
 add_case_tests (void)
 {
@@ -598,6 +625,12 @@ add_case_tests (void)
           g_test_add_data_func_full (path, g_memdup2 (&run, sizeof run),
                                      funcs[k], g_free);
         }
+  g_test_add_data_func ("/engine/conv2d/forward/matches-reference/"
+                        "pointwise-column-bands", &column_bands_run,
+                        test_forward_matches_reference);
+  g_test_add_data_func ("/engine/conv2d/forward/fused-activation/"
+                        "pointwise-column-bands", &column_bands_run,
+                        test_forward_fused);
   for (size_t i = 0; i < G_N_ELEMENTS (conv_cases); i++)
     if (batchings_for (&conv_cases[i]) > 1 && conv_cases[i].n > 1)
       {
@@ -620,8 +653,8 @@ main (int argc, char **argv)
 
       g_test_add_data_func (path, &bad_cases[i], test_init_rejects);
     }
-  g_test_add_func ("/engine/conv2d/workspace/pointwise-needs-none",
-                   test_workspace_pointwise_needs_none);
+  g_test_add_func ("/engine/conv2d/workspace/pointwise",
+                   test_workspace_pointwise);
   g_test_add_func ("/engine/conv2d/workspace/planned-batch",
                    test_workspace_planned_batch);
   g_test_add_func ("/engine/conv2d/workspace/smaller-batch",

@@ -47,6 +47,14 @@ typedef struct
   gf_real *out;
 } ActivationJob;
 
+/* ReLU and Clip, fused into most convolutions, only select and compare:
+ * their loops are cloned for AVX-512 and AVX2 (gf-real.h) and give the
+ * same bits on every path.  The kinds that compute (x·slope, α·x + β)
+ * stay on the baseline: GCC 12's AVX-512 clone of α·x + β uses a fused
+ * multiply-add in its 16-wide steps and its scalar tail but a multiply
+ * and an add in its 8-wide step, so a value would depend on where a
+ * thread's range began (test-ops-threads caught it). */
+
 static void
 copy_values (size_t n, const gf_real *src, gf_real *dst)
 {
@@ -92,6 +100,7 @@ sigmoid_one (gf_real x)
   return e / (1 + e);
 }
 
+GF_CLONES
 static void
 relu_forward (size_t n, const gf_real *x, gf_real *y)
 {
@@ -99,6 +108,7 @@ relu_forward (size_t n, const gf_real *x, gf_real *y)
     y[i] = x[i] < 0 ? 0 : x[i];
 }
 
+GF_CLONES
 static void
 clip_forward (size_t n, gf_real lo, gf_real hi, const gf_real *x, gf_real *y)
 {
@@ -227,6 +237,7 @@ gf_activation_forward_block (const GfActivation *act, size_t n,
 /* From y: y > 0 exactly where x > 0 (y = x there, and 0, -0 or NaN
  * where x is not), so the input need not be kept for backward.
  * Derivative 0 at x = 0, as torch's threshold_backward gives. */
+GF_CLONES
 static void
 relu_backward (size_t n, const gf_real *y, const gf_real *dy, gf_real *dx)
 {
@@ -238,6 +249,7 @@ relu_backward (size_t n, const gf_real *y, const gf_real *dy, gf_real *dx)
     }
 }
 
+GF_CLONES
 static void
 clip_backward (size_t n, gf_real lo, gf_real hi,
                const gf_real *x, const gf_real *dy, gf_real *dx)

@@ -54,6 +54,8 @@
  * (16 Mi, 64 MiB in float). */
 #define BATCH_GEMM_COLUMNS 1024
 #define BATCH_WORKSPACE_MAX ((size_t) 1 << 24)
+#define POINTWISE_BATCH_PLANE 196
+#define POINTWISE_GEMM_COLUMNS 2048
 
 typedef enum
 {
@@ -143,7 +145,8 @@ conv_images_per_gemm (const GfConv2d *conv, const ConvDims *d)
   size_t n = conv->images_per_gemm;
 
   if (n == 0 && conv_path (conv) == CONV_PATH_POINTWISE)
-    n = 1;
+    n = d->out_plane <= POINTWISE_BATCH_PLANE
+        ? POINTWISE_GEMM_COLUMNS / d->out_plane : 1;
   else if (n == 0)
     n = size_min (BATCH_GEMM_COLUMNS / d->out_plane,
                   BATCH_WORKSPACE_MAX / per_image);
@@ -834,21 +837,30 @@ typedef struct
 } BiasRows;
 
 /* Rows [begin, end) of y (M/g, OH·OW): the bias added and the fused
- * activation applied, in one pass while the row is in cache. */
+ * activation applied, in one pass while the row is in cache.  Cloned
+ * (gf-real.h): as SSE it was 12% of a MobileNetV2 forward. */
+GF_CLONES
 static void
 bias_rows (void *data, size_t begin, size_t end, size_t chunk)
 {
   const BiasRows *k = data;
+  /* Read once: a store through row could alias *k as far as the
+   * compiler knows, which kept the loop from vectorising. */
+  const size_t len = k->len;
 
   for (size_t m = begin; m < end; m++)
     {
       gf_real *restrict row = k->y + m * k->plane;
 
       if (k->b != NULL)
-        for (size_t p = 0; p < k->len; p++)
-          row[p] += k->b[m];
+        {
+          const gf_real bias = k->b[m];
+
+          for (size_t p = 0; p < len; p++)
+            row[p] += bias;
+        }
       if (k->act != NULL)
-        gf_activation_forward_block (k->act, k->len, row, row);
+        gf_activation_forward_block (k->act, len, row, row);
     }
 }
 
@@ -933,6 +945,40 @@ gemm_forward_bands (const ConvGemm *k, size_t g, BiasRows *rows)
     }
 }
 
+/* One image's pointwise product whose input and output rows together
+ * pass BAND_ELEMENTS runs band of columns by band, so that the bias and
+ * activation pass finds each band still in L2: on MobileNetV2's 112×112
+ * and 56×56 layers that pass, over a product written to memory and read
+ * back, took 14% of the forward pass.  Bands are whole AVX-512 vectors. */
+static bool
+gemm_pointwise_banded (const ConvGemm *k, const BiasRows *rows)
+{
+  return k->n == 1 && k->pointwise && (rows->b != NULL || rows->act != NULL)
+    && (k->d.col_rows + k->d.m_group) * k->d.out_plane > BAND_ELEMENTS;
+}
+
+static void
+gemm_forward_pointwise_bands (const ConvGemm *k, size_t g, BiasRows *rows)
+{
+  const ConvDims *d = &k->d;
+  size_t band = BAND_ELEMENTS / (d->col_rows + d->m_group) / 16 * 16;
+  const gf_real *x_g = gemm_columns (k, g);
+  gf_real *y_g = rows->y;
+
+  band = band > 0 ? band : 16;
+  for (size_t c0 = 0; c0 < d->out_plane; c0 += band)
+    {
+      size_t n = size_min (band, d->out_plane - c0);
+
+      gf_gemm (0, 0, d->m_group, n, d->col_rows,
+               1, k->w + g * d->m_group * d->col_rows, d->col_rows,
+               x_g + c0, d->in_plane, 0, y_g + c0, d->out_plane);
+      rows->y = y_g + c0;
+      rows->len = n;
+      gf_parallel_for (d->m_group, n, bias_rows, rows);
+    }
+}
+
 /* Forward of group g: y_g (M/g, n·OH·OW) = W_g (M/g, K) · col (K,
  * n·OH·OW).  One image's GEMM writes y_g, and one pass adds the bias and
  * applies the activation (filling y_g with the bias first and adding the
@@ -953,6 +999,11 @@ gemm_forward_group (const ConvGemm *k, size_t g)
   if (gemm_banded (k))
     {
       gemm_forward_bands (k, g, &rows);
+      return;
+    }
+  if (gemm_pointwise_banded (k, &rows))
+    {
+      gemm_forward_pointwise_bands (k, g, &rows);
       return;
     }
   col = gemm_columns (k, g);
@@ -1246,17 +1297,180 @@ depthwise3x3_plane_flat (const GfConv2d *conv, const gf_real *restrict x,
     }
 }
 
+/* Small planes and strided ones go through a zero-padded copy of the
+ * input plane on the stack, so that no output needs a border check: on
+ * MobileNetV2's 7×7 planes half the outputs meet the padding, and a
+ * stride-2 row read every other input column (a permute per vector).
+ * Stride 1 pads the plane, (pt + H + pb) × (pl + W + pr), and runs one
+ * flat loop over it whose outputs land at oh·Wp + ow, copied out row by
+ * row; stride 2 splits the padded plane's even and odd columns into two
+ * planes, so that each output row is three unit-stride rows of each
+ * (at most DEPTHWISE_PADDED_MAX elements in all: 112×112 planes fit). */
+#define DEPTHWISE_PADDED_WIDTH 32
+#define DEPTHWISE_PADDED_MAX (116 * 116)
+/* Stride-2 output rows narrower than this (one AVX-512 vector) run as one
+ * flat loop over the plane, like stride 1. */
+#define DEPTHWISE_FLAT_S2_WIDTH 16
+
+/* Padded plane's rows, columns, and (stride 2) the columns of each half. */
+typedef struct
+{
+  size_t rows, cols, half;
+} PaddedPlane;
+
+static bool
+depthwise3x3_padded (const GfConv2d *conv, PaddedPlane *p)
+{
+  size_t s = conv->stride_h;
+
+  if (s != conv->stride_w || s > 2 || conv->pad_top > 2 || conv->pad_left > 2
+      || conv->pad_bottom > 2 || conv->pad_right > 2 || conv->out_h == 0
+      || conv->out_w == 0)
+    return false;
+  p->rows = conv->pad_top + conv->in_h + conv->pad_bottom;
+  p->cols = conv->pad_left + conv->in_w + conv->pad_right;
+  /* Output column ow reads half columns ow and ow + 1 (even) and ow
+   * (odd): OW + 1 of each. */
+  p->half = conv->out_w + 1;
+  if (s == 1)
+    return conv->in_w <= DEPTHWISE_PADDED_WIDTH
+      && conv->in_h <= DEPTHWISE_PADDED_WIDTH;
+  return 2 * p->rows * p->half <= DEPTHWISE_PADDED_MAX;
+}
+
+/* memcpy of @n reals, out of line: inlined where GCC knows a bound on
+ * @n (as in the padded kernels), it becomes rep movs, which takes longer
+ * than a 7×7 plane's sums. */
+__attribute__ ((noinline))
+static void
+copy_reals (gf_real *restrict dst, const gf_real *restrict src, size_t n)
+{
+  memcpy (dst, src, n * sizeof *dst);
+}
+
+static void
+depthwise3x3_padded_s1 (const GfConv2d *conv, const PaddedPlane *p,
+                        const gf_real *restrict x, const gf_real *w,
+                        gf_real bias, gf_real *restrict y)
+{
+  gf_real xp[(DEPTHWISE_PADDED_WIDTH + 4) * (DEPTHWISE_PADDED_WIDTH + 4)];
+  gf_real t[(DEPTHWISE_PADDED_WIDTH + 4) * (DEPTHWISE_PADDED_WIDTH + 4)];
+  const size_t wp = p->cols, n = (conv->out_h - 1) * wp + conv->out_w;
+  const gf_real w0 = w[0], w1 = w[1], w2 = w[2], w3 = w[3], w4 = w[4];
+  const gf_real w5 = w[5], w6 = w[6], w7 = w[7], w8 = w[8];
+
+  memset (xp, 0, p->rows * wp * sizeof *xp);
+  for (size_t h = 0; h < conv->in_h; h++)
+    copy_reals (xp + (conv->pad_top + h) * wp + conv->pad_left,
+                x + h * conv->in_w, conv->in_w);
+  for (size_t i = 0; i < n; i++)
+    {
+      const gf_real *q0 = xp + i, *q1 = q0 + wp, *q2 = q1 + wp;
+      gf_real u = bias;
+
+      u += w0 * q0[0] + w1 * q0[1] + w2 * q0[2];
+      u += w3 * q1[0] + w4 * q1[1] + w5 * q1[2];
+      u += w6 * q2[0] + w7 * q2[1] + w8 * q2[2];
+      t[i] = u;
+    }
+  for (size_t oh = 0; oh < conv->out_h; oh++)
+    copy_reals (y + oh * conv->out_w, t + oh * wp, conv->out_w);
+}
+
+static void
+depthwise3x3_padded_s2 (const GfConv2d *conv, const PaddedPlane *p,
+                        const gf_real *restrict x, const gf_real *w,
+                        gf_real bias, gf_real *restrict y)
+{
+  gf_real ev[DEPTHWISE_PADDED_MAX / 2], od[DEPTHWISE_PADDED_MAX / 2];
+  const size_t hw = p->half, ow_n = conv->out_w;
+
+  memset (ev, 0, p->rows * hw * sizeof *ev);
+  memset (od, 0, p->rows * hw * sizeof *od);
+  for (size_t h = 0; h < conv->in_h; h++)
+    {
+      const gf_real *restrict r = x + h * conv->in_w;
+      size_t base = (conv->pad_top + h) * hw, pl = conv->pad_left;
+
+      /* Padded column pl + iw goes to half (pl + iw) / 2 of its parity:
+       * input columns from iw0 step 2 to one half, from iw0 + 1 to the
+       * other; a column past the last output's window is never read. */
+      for (size_t parity = 0; parity < 2; parity++)
+        {
+          size_t iw0 = (pl + parity) % 2, j0 = (pl + iw0) / 2;
+          gf_real *restrict half = (parity == 0 ? ev : od) + base;
+
+          size_t n = iw0 < conv->in_w ? (conv->in_w - iw0 + 1) / 2 : 0;
+
+          n = size_min (n, hw - j0);
+          for (size_t k = 0; k < n; k++)
+            half[j0 + k] = r[iw0 + 2 * k];
+        }
+    }
+  if (ow_n < DEPTHWISE_FLAT_S2_WIDTH)
+    {
+      /* Output (oh, ow) reads the halves at (2·oh + kh)·hw + ow (+ 1), a
+       * fixed offset from i = oh·2·hw + ow: one flat loop over i, whose
+       * lanes between rows are never copied out. */
+      gf_real t[DEPTHWISE_PADDED_MAX / 2];
+      const size_t n = (conv->out_h - 1) * 2 * hw + ow_n;
+
+      for (size_t i = 0; i < n; i++)
+        {
+          const gf_real *e0 = ev + i, *o0 = od + i;
+          const gf_real *e1 = e0 + hw, *o1 = o0 + hw;
+          const gf_real *e2 = e1 + hw, *o2 = o1 + hw;
+          gf_real u = bias;
+
+          u += w[0] * e0[0] + w[1] * o0[0] + w[2] * e0[1];
+          u += w[3] * e1[0] + w[4] * o1[0] + w[5] * e1[1];
+          u += w[6] * e2[0] + w[7] * o2[0] + w[8] * e2[1];
+          t[i] = u;
+        }
+      for (size_t oh = 0; oh < conv->out_h; oh++)
+        copy_reals (y + oh * ow_n, t + oh * 2 * hw, ow_n);
+      return;
+    }
+  for (size_t oh = 0; oh < conv->out_h; oh++)
+    {
+      const gf_real *e0 = ev + 2 * oh * hw, *o0 = od + 2 * oh * hw;
+      const gf_real *e1 = e0 + hw, *o1 = o0 + hw;
+      const gf_real *e2 = e1 + hw, *o2 = o1 + hw;
+      gf_real *restrict yr = y + oh * ow_n;
+
+      for (size_t ow = 0; ow < ow_n; ow++)
+        {
+          gf_real u = bias;
+
+          u += w[0] * e0[ow] + w[1] * o0[ow] + w[2] * e0[ow + 1];
+          u += w[3] * e1[ow] + w[4] * o1[ow] + w[5] * e1[ow + 1];
+          u += w[6] * e2[ow] + w[7] * o2[ow] + w[8] * e2[ow + 1];
+          yr[ow] = u;
+        }
+    }
+}
+
 /* The 3×3 case of depthwise_plane_forward: each output row from the
  * (up to) three input rows under it; rows with all three inside the
  * input (every row but the first and last, at most) in one pass.  Cloned
- * for AVX-512 and AVX2: this loop was 31% of a MobileNetV2 forward. */
-__attribute__ ((target_clones ("avx512f", "avx2", "default")))
+ * for AVX-512 and AVX2 with its helpers inlined (GF_CLONES_FLAT): this
+ * loop was 31% of a MobileNetV2 forward. */
+GF_CLONES_FLAT
 static void
 depthwise3x3_plane_forward (const GfConv2d *conv, const gf_real *x_c,
                             const gf_real *w_c, gf_real bias, gf_real *y_c)
 {
+  PaddedPlane padded;
   size_t lo, hi;
 
+  if (depthwise3x3_padded (conv, &padded))
+    {
+      if (conv->stride_h == 1)
+        depthwise3x3_padded_s1 (conv, &padded, x_c, w_c, bias, y_c);
+      else
+        depthwise3x3_padded_s2 (conv, &padded, x_c, w_c, bias, y_c);
+      return;
+    }
   if (depthwise3x3_is_flat (conv))
     {
       depthwise3x3_plane_flat (conv, x_c, w_c, bias, y_c);

@@ -68,13 +68,15 @@ static const ConvCase conv_cases[] = {
   { "depthwise-3x3-stride2x1",     1, 2, 9, 10, 2, 3, 3, 2, 1, 1, 1, { 1, 0, 1, 2 }, 2, true },
   /* The padded-copy 3×3 kernels: MobileNet's small planes, the largest
    * stride-1 plane they take and the next wider one (the flat loop), a
-   * stride-2 plane with TensorFlow's bottom-right padding, and one too
-   * large for the stack copy. */
+   * stride-2 plane with TensorFlow's bottom-right padding, one too large
+   * for the stack copy, and uneven padding of 2, whose last input row and
+   * column no output reads. */
   { "depthwise-3x3-7x7",           2, 3, 7, 7, 3, 3, 3, 1, 1, 1, 1, { 1, 1, 1, 1 }, 3, true },
   { "depthwise-3x3-32x32",         1, 2, 32, 32, 2, 3, 3, 1, 1, 1, 1, { 1, 1, 1, 1 }, 2, true },
   { "depthwise-3x3-33-wide",       1, 2, 4, 33, 2, 3, 3, 1, 1, 1, 1, { 1, 1, 1, 1 }, 2, true },
   { "depthwise-3x3-stride2-same",  2, 3, 14, 14, 3, 3, 3, 2, 2, 1, 1, { 0, 0, 1, 1 }, 3, true },
   { "depthwise-3x3-stride2-large", 1, 2, 60, 240, 2, 3, 3, 2, 2, 1, 1, { 1, 1, 1, 1 }, 2, true },
+  { "depthwise-3x3-stride2-pads2", 2, 2, 5, 6, 2, 3, 3, 2, 2, 1, 1, { 2, 1, 2, 2 }, 2, true },
   /* Rows so long that the depthwise loops split the plane into blocks. */
   { "depthwise-row-blocks",    1, 2, 5, 701, 2, 3, 3, 1, 1, 1, 1, { 1, 1, 1, 1 }, 2, true },
   { "depthwise-row-blocks-strided", 1, 2, 9, 2100, 2, 3, 3, 2, 1, 2, 1, { 2, 1, 1, 1 }, 2, false },

@@ -1303,23 +1303,27 @@ depthwise3x3_plane_flat (const GfConv2d *conv, const gf_real *restrict x,
  * stride-2 row read every other input column (a permute per vector).
  * Stride 1 pads the plane, (pt + H + pb) × (pl + W + pr), and runs one
  * flat loop over it whose outputs land at oh·Wp + ow, copied out row by
- * row; stride 2 splits the padded plane's even and odd columns into two
- * planes, so that each output row is three unit-stride rows of each
- * (at most DEPTHWISE_PADDED_MAX elements in all: 112×112 planes fit). */
+ * row.  Stride 2 splits the padded plane by the parity of its rows and
+ * columns into four phase planes of (OH + 1) × (OW + 1): tap (kh, kw) of
+ * output (oh, ow) is then phase (kh % 2, kw % 2) at row oh + kh / 2,
+ * column ow + kw / 2, so one flat loop over oh·(OW + 1) + ow serves it
+ * too.  At most DEPTHWISE_PADDED_MAX elements (112×112 planes fit); the
+ * backward pass (depthwise3x3_backward_padded) uses the same layouts. */
 #define DEPTHWISE_PADDED_WIDTH 32
 #define DEPTHWISE_PADDED_MAX (116 * 116)
-/* Stride-2 output rows narrower than this (one AVX-512 vector) run as one
- * flat loop over the plane, like stride 1. */
-#define DEPTHWISE_FLAT_S2_WIDTH 16
 
-/* Padded plane's rows, columns, and (stride 2) the columns of each half. */
+/* Padded plane's rows and columns; at stride 2, each phase plane's rows
+ * and columns, and its elements. */
 typedef struct
 {
-  size_t rows, cols, half;
+  size_t rows, cols;
+  size_t phase_rows, phase_cols, phase_size;
 } PaddedPlane;
 
+/* Whether the padded layouts serve @conv (3×3, see depthwise_is_3x3) at
+ * all, and their sizes. */
 static bool
-depthwise3x3_padded (const GfConv2d *conv, PaddedPlane *p)
+depthwise3x3_paddable (const GfConv2d *conv, PaddedPlane *p)
 {
   size_t s = conv->stride_h;
 
@@ -1329,13 +1333,25 @@ depthwise3x3_padded (const GfConv2d *conv, PaddedPlane *p)
     return false;
   p->rows = conv->pad_top + conv->in_h + conv->pad_bottom;
   p->cols = conv->pad_left + conv->in_w + conv->pad_right;
-  /* Output column ow reads half columns ow and ow + 1 (even) and ow
-   * (odd): OW + 1 of each. */
-  p->half = conv->out_w + 1;
-  if (s == 1)
-    return conv->in_w <= DEPTHWISE_PADDED_WIDTH
-      && conv->in_h <= DEPTHWISE_PADDED_WIDTH;
-  return 2 * p->rows * p->half <= DEPTHWISE_PADDED_MAX;
+  /* Output row oh reads phase rows oh and oh + 1 (even rows) and oh
+   * (odd): OH + 1 of each; the same for columns. */
+  p->phase_rows = conv->out_h + 1;
+  p->phase_cols = conv->out_w + 1;
+  p->phase_size = p->phase_rows * p->phase_cols;
+  return s == 1 ? p->rows * p->cols <= DEPTHWISE_PADDED_MAX
+                : 4 * p->phase_size <= DEPTHWISE_PADDED_MAX;
+}
+
+/* Whether the forward pass takes the padded kernels: stride 1 only on
+ * planes up to DEPTHWISE_PADDED_WIDTH (larger ones have few border
+ * outputs, and the flat loop of depthwise3x3_plane_flat needs no copy). */
+static bool
+depthwise3x3_padded (const GfConv2d *conv, PaddedPlane *p)
+{
+  if (!depthwise3x3_paddable (conv, p))
+    return false;
+  return conv->stride_h == 2 || (conv->in_w <= DEPTHWISE_PADDED_WIDTH
+                                 && conv->in_h <= DEPTHWISE_PADDED_WIDTH);
 }
 
 /* memcpy of @n reals, out of line: inlined where GCC knows a bound on
@@ -1346,6 +1362,85 @@ static void
 copy_reals (gf_real *restrict dst, const gf_real *restrict src, size_t n)
 {
   memcpy (dst, src, n * sizeof *dst);
+}
+
+/* xp (rows, cols): the plane x with its zero padding. */
+static void
+pad_plane (const GfConv2d *conv, const PaddedPlane *p,
+           const gf_real *restrict x, gf_real *restrict xp)
+{
+  memset (xp, 0, p->rows * p->cols * sizeof *xp);
+  for (size_t h = 0; h < conv->in_h; h++)
+    copy_reals (xp + (conv->pad_top + h) * p->cols + conv->pad_left,
+                x + h * conv->in_w, conv->in_w);
+}
+
+/* Padded index pad + i (of a row or a column) lies in phase (pad + i) % 2
+ * at (pad + i) / 2: the indices from *i0 in steps of 2 go to @parity's
+ * phase from *j0 on, *n of them, for @count indices and @size phase
+ * places (those past the last output's window are never read; every
+ * input index has a place, as 2·(O + 1) is at least the padded size). */
+static size_t
+phase_span (size_t pad, size_t count, size_t size, size_t parity,
+            size_t *i0, size_t *j0)
+{
+  size_t n;
+
+  *i0 = (pad + parity) % 2;
+  *j0 = (pad + *i0) / 2;
+  n = *i0 < count ? (count - *i0 + 1) / 2 : 0;
+  return size_min (n, size - *j0);
+}
+
+/* The phase plane of padded row parity @rp and column parity @cp. */
+static inline gf_real *
+phase_plane (const PaddedPlane *p, gf_real *phases, size_t rp, size_t cp)
+{
+  return phases + (rp * 2 + cp) * p->phase_size;
+}
+
+/* Where tap (kh, kw) of output (0, 0) lies in the phase planes. */
+static inline gf_real *
+phase_tap (const PaddedPlane *p, gf_real *phases, size_t kh, size_t kw)
+{
+  return phase_plane (p, phases, kh % 2, kw % 2) + kh / 2 * p->phase_cols
+         + kw / 2;
+}
+
+/* The four phase planes of @x's padded plane (@x not NULL), or @dx from
+ * them (written whole). */
+static void
+phase_copy (const GfConv2d *conv, const PaddedPlane *p,
+            const gf_real *restrict x, gf_real *restrict dx,
+            gf_real *restrict phases)
+{
+  if (x != NULL)
+    memset (phases, 0, 4 * p->phase_size * sizeof *phases);
+  for (size_t rp = 0; rp < 2; rp++)
+    {
+      size_t h0, r0, rn = phase_span (conv->pad_top, conv->in_h,
+                                      p->phase_rows, rp, &h0, &r0);
+
+      for (size_t cp = 0; cp < 2; cp++)
+        {
+          size_t w0, c0, cn = phase_span (conv->pad_left, conv->in_w,
+                                          p->phase_cols, cp, &w0, &c0);
+          gf_real *phase = phase_plane (p, phases, rp, cp);
+
+          for (size_t k = 0; k < rn; k++)
+            {
+              size_t at = (h0 + 2 * k) * conv->in_w + w0;
+              gf_real *restrict q = phase + (r0 + k) * p->phase_cols + c0;
+
+              if (x != NULL)
+                for (size_t j = 0; j < cn; j++)
+                  q[j] = x[at + 2 * j];
+              else
+                for (size_t j = 0; j < cn; j++)
+                  dx[at + 2 * j] = q[j];
+            }
+        }
+    }
 }
 
 static void
@@ -1359,10 +1454,7 @@ depthwise3x3_padded_s1 (const GfConv2d *conv, const PaddedPlane *p,
   const gf_real w0 = w[0], w1 = w[1], w2 = w[2], w3 = w[3], w4 = w[4];
   const gf_real w5 = w[5], w6 = w[6], w7 = w[7], w8 = w[8];
 
-  memset (xp, 0, p->rows * wp * sizeof *xp);
-  for (size_t h = 0; h < conv->in_h; h++)
-    copy_reals (xp + (conv->pad_top + h) * wp + conv->pad_left,
-                x + h * conv->in_w, conv->in_w);
+  pad_plane (conv, p, x, xp);
   for (size_t i = 0; i < n; i++)
     {
       const gf_real *q0 = xp + i, *q1 = q0 + wp, *q2 = q1 + wp;
@@ -1382,72 +1474,25 @@ depthwise3x3_padded_s2 (const GfConv2d *conv, const PaddedPlane *p,
                         const gf_real *restrict x, const gf_real *w,
                         gf_real bias, gf_real *restrict y)
 {
-  gf_real ev[DEPTHWISE_PADDED_MAX / 2], od[DEPTHWISE_PADDED_MAX / 2];
-  const size_t hw = p->half, ow_n = conv->out_w;
+  gf_real phases[DEPTHWISE_PADDED_MAX], t[DEPTHWISE_PADDED_MAX / 4];
+  const size_t ld = p->phase_cols;
+  const size_t n = (conv->out_h - 1) * ld + conv->out_w;
+  const gf_real *q[9];
 
-  memset (ev, 0, p->rows * hw * sizeof *ev);
-  memset (od, 0, p->rows * hw * sizeof *od);
-  for (size_t h = 0; h < conv->in_h; h++)
+  phase_copy (conv, p, x, NULL, phases);
+  for (size_t tap = 0; tap < 9; tap++)
+    q[tap] = phase_tap (p, phases, tap / 3, tap % 3);
+  for (size_t i = 0; i < n; i++)
     {
-      const gf_real *restrict r = x + h * conv->in_w;
-      size_t base = (conv->pad_top + h) * hw, pl = conv->pad_left;
+      gf_real u = bias;
 
-      /* Padded column pl + iw goes to half (pl + iw) / 2 of its parity:
-       * input columns from iw0 step 2 to one half, from iw0 + 1 to the
-       * other; a column past the last output's window is never read. */
-      for (size_t parity = 0; parity < 2; parity++)
-        {
-          size_t iw0 = (pl + parity) % 2, j0 = (pl + iw0) / 2;
-          gf_real *restrict half = (parity == 0 ? ev : od) + base;
-
-          size_t n = iw0 < conv->in_w ? (conv->in_w - iw0 + 1) / 2 : 0;
-
-          n = size_min (n, hw - j0);
-          for (size_t k = 0; k < n; k++)
-            half[j0 + k] = r[iw0 + 2 * k];
-        }
-    }
-  if (ow_n < DEPTHWISE_FLAT_S2_WIDTH)
-    {
-      /* Output (oh, ow) reads the halves at (2·oh + kh)·hw + ow (+ 1), a
-       * fixed offset from i = oh·2·hw + ow: one flat loop over i, whose
-       * lanes between rows are never copied out. */
-      gf_real t[DEPTHWISE_PADDED_MAX / 2];
-      const size_t n = (conv->out_h - 1) * 2 * hw + ow_n;
-
-      for (size_t i = 0; i < n; i++)
-        {
-          const gf_real *e0 = ev + i, *o0 = od + i;
-          const gf_real *e1 = e0 + hw, *o1 = o0 + hw;
-          const gf_real *e2 = e1 + hw, *o2 = o1 + hw;
-          gf_real u = bias;
-
-          u += w[0] * e0[0] + w[1] * o0[0] + w[2] * e0[1];
-          u += w[3] * e1[0] + w[4] * o1[0] + w[5] * e1[1];
-          u += w[6] * e2[0] + w[7] * o2[0] + w[8] * e2[1];
-          t[i] = u;
-        }
-      for (size_t oh = 0; oh < conv->out_h; oh++)
-        copy_reals (y + oh * ow_n, t + oh * 2 * hw, ow_n);
-      return;
+      u += w[0] * q[0][i] + w[1] * q[1][i] + w[2] * q[2][i];
+      u += w[3] * q[3][i] + w[4] * q[4][i] + w[5] * q[5][i];
+      u += w[6] * q[6][i] + w[7] * q[7][i] + w[8] * q[8][i];
+      t[i] = u;
     }
   for (size_t oh = 0; oh < conv->out_h; oh++)
-    {
-      const gf_real *e0 = ev + 2 * oh * hw, *o0 = od + 2 * oh * hw;
-      const gf_real *e1 = e0 + hw, *o1 = o0 + hw;
-      const gf_real *e2 = e1 + hw, *o2 = o1 + hw;
-      gf_real *restrict yr = y + oh * ow_n;
-
-      for (size_t ow = 0; ow < ow_n; ow++)
-        {
-          gf_real u = bias;
-
-          u += w[0] * e0[ow] + w[1] * o0[ow] + w[2] * e0[ow + 1];
-          u += w[3] * e1[ow] + w[4] * o1[ow] + w[5] * e1[ow + 1];
-          u += w[6] * e2[ow] + w[7] * o2[ow] + w[8] * e2[ow + 1];
-          yr[ow] = u;
-        }
-    }
+    copy_reals (y + oh * conv->out_w, t + oh * ld, conv->out_w);
 }
 
 /* The 3×3 case of depthwise_plane_forward: each output row from the
@@ -1535,6 +1580,111 @@ depthwise3x3_plane_backward_input (const GfConv2d *conv, const gf_real *w_c,
   for (size_t i = 0; i < 9; i++)
     w_turned[i] = w_c[8 - i];
   depthwise3x3_plane_forward (&turned, dy_c, w_turned, 0, dx_c);
+}
+
+/* The backward pass of a 3×3 plane in the padded layouts.  dy is laid
+ * out as the forward's flat loop produces y, g[oh·ld + ow] (ld the padded
+ * width at stride 1, both halves' at stride 2) with zeros between rows,
+ * so that tap (kh, kw) of every output is one fixed offset into the
+ * padded plane (or into one of its halves):
+ *  - dw[kh, kw] += Σ_i g[i] · plane[i + offset], nine dot products in one
+ *    pass over g, each in DOT_LANES partial sums (a vector register's
+ *    worth, added lane by lane at the end: the same bits on one machine
+ *    whatever the thread count);
+ *  - dx at stride 2: the halves of a zeroed padded plane gather
+ *    w[kh, kw] · g tap by tap, then go back into dx; at stride 1, dx
+ *    is the forward convolution of dy with the filter turned 180°.
+ * A plane took MobileNetV2's depthwise backward row by row before, most
+ * of it in scalar loops at 4–11 GFLOP/s. */
+#define DOT_LANES 16
+
+typedef gf_real DotVec
+  __attribute__ ((vector_size (DOT_LANES * sizeof (gf_real)),
+                  aligned (sizeof (gf_real))));
+
+static void
+nine_dots (const gf_real *restrict g, size_t n,
+           const gf_real *const src[9], gf_real out[9])
+{
+  DotVec acc[9];
+  size_t i = 0;
+
+  memset (acc, 0, sizeof acc);
+  for (; i + DOT_LANES <= n; i += DOT_LANES)
+    {
+      const DotVec gv = *(const DotVec *) (g + i);
+
+      for (size_t t = 0; t < 9; t++)
+        acc[t] += gv * *(const DotVec *) (src[t] + i);
+    }
+  for (size_t t = 0; t < 9; t++)
+    {
+      gf_real total = 0;
+
+      for (size_t l = 0; l < DOT_LANES; l++)
+        total += acc[t][l];
+      for (size_t j = i; j < n; j++)
+        total += g[j] * src[t][j];
+      out[t] = total;
+    }
+}
+
+/* Whether depthwise3x3_backward_padded serves @conv. */
+static bool
+depthwise3x3_backward_padded_fits (const GfConv2d *conv, PaddedPlane *p)
+{
+  return depthwise_is_3x3 (conv) && depthwise3x3_paddable (conv, p);
+}
+
+static void
+depthwise3x3_backward_padded (const GfConv2d *conv, const PaddedPlane *p,
+                              const gf_real *restrict x, const gf_real *w,
+                              const gf_real *restrict dy,
+                              gf_real *restrict dx, gf_real *restrict dw)
+{
+  gf_real plane[DEPTHWISE_PADDED_MAX], g[DEPTHWISE_PADDED_MAX];
+  const bool s1 = conv->stride_h == 1;
+  const size_t ld = s1 ? p->cols : p->phase_cols;
+  const size_t n = (conv->out_h - 1) * ld + conv->out_w;
+
+  for (size_t oh = 0; oh < conv->out_h; oh++)
+    {
+      gf_real *restrict r = g + oh * ld;
+
+      copy_reals (r, dy + oh * conv->out_w, conv->out_w);
+      if (oh + 1 < conv->out_h)
+        for (size_t j = conv->out_w; j < ld; j++)
+          r[j] = 0;
+    }
+  if (dw != NULL)
+    {
+      const gf_real *src[9];
+      gf_real sums[9];
+
+      if (s1)
+        pad_plane (conv, p, x, plane);
+      else
+        phase_copy (conv, p, x, NULL, plane);
+      for (size_t tap = 0; tap < 9; tap++)
+        src[tap] = s1 ? plane + tap / 3 * ld + tap % 3
+                      : phase_tap (p, plane, tap / 3, tap % 3);
+      nine_dots (g, n, src, sums);
+      for (size_t tap = 0; tap < 9; tap++)
+        dw[tap] += sums[tap];
+    }
+  if (dx != NULL && !s1)
+    {
+      memset (plane, 0, 4 * p->phase_size * sizeof *plane);
+      for (size_t tap = 0; tap < 9; tap++)
+        {
+          gf_real *restrict d = phase_tap (p, plane, tap / 3, tap % 3);
+          const gf_real k = w[tap];
+
+          for (size_t i = 0; i < n; i++)
+            d[i] += k * g[i];
+        }
+      phase_copy (conv, p, NULL, dx, plane);
+    }
 }
 
 /* dx_c (H, W) = Σ_(kh, kw) w_c[kh, kw] · dy_c (OH, OW) scattered back
@@ -1634,6 +1784,7 @@ depthwise_forward (const GfConv2d *conv, const ConvDims *d,
  * channel sums image by image in batch order whatever the chunks, in the
  * chunk's own acc.  Images outermost read the chunk's planes in memory
  * order. */
+GF_CLONES_FLAT
 static void
 depthwise_backward_channels (void *data, size_t begin, size_t end,
                              size_t chunk)
@@ -1648,7 +1799,22 @@ depthwise_backward_channels (void *data, size_t begin, size_t end,
       {
         size_t p = n * channels + c;
         const gf_real *dy_c = k->dy + p * d->out_plane;
+        PaddedPlane padded;
 
+        if (depthwise3x3_backward_padded_fits (k->conv, &padded))
+          {
+            bool s1 = k->conv->stride_h == 1;
+
+            depthwise3x3_backward_padded (
+              k->conv, &padded, k->x + p * d->in_plane, k->w + c * d->taps,
+              dy_c, k->dx != NULL && !s1 ? k->dx + p * d->in_plane : NULL,
+              k->dw != NULL ? k->dw + c * d->taps : NULL);
+            if (k->dx != NULL && s1)
+              depthwise3x3_plane_backward_input (k->conv, k->w + c * d->taps,
+                                                 dy_c,
+                                                 k->dx + p * d->in_plane);
+            continue;
+          }
         if (k->dx != NULL && depthwise3x3_backward_is_forward (k->conv))
           depthwise3x3_plane_backward_input (k->conv, k->w + c * d->taps,
                                              dy_c, k->dx + p * d->in_plane);

@@ -564,18 +564,39 @@ epoch_seconds (const GraftProbe *p, const GraftRunConfig *c, guint frozen,
   return seconds;
 }
 
-/* Adds @epochs epochs of one stage to @e (whose epochs count those so far). */
+/* Adds @epochs epochs of one stage to @e (whose epochs count those so
+ * far); a @carried stage has its boundary values from the first stage's
+ * pass and runs no prefix of its own. */
 static void
 add_stage (const GraftProbe *p, const GraftRunConfig *c, guint frozen,
-           guint epochs, GraftModeEstimate *e)
+           guint epochs, gboolean carried, GraftModeEstimate *e)
 {
   for (guint i = 0; i < epochs; i++)
     {
-      double s = epoch_seconds (p, c, frozen, i == 0);
+      double s = epoch_seconds (p, c, frozen, i == 0 && !carried);
       if (e->epochs++ == 0)
         e->first_epoch = s;
       e->seconds += s;
     }
+}
+
+/* The stages after the first whose boundaries the first carries, as the
+ * trainer plans them (plan_carry). */
+static gsize
+progressive_carried (const GraftProbe *p, const GraftRunConfig *c)
+{
+  guint stages = p->n_blocks + 1;
+  g_autofree gsize *counts = g_new (gsize, MAX (p->n_blocks, 1));
+  gsize n_counts = 0;
+
+  if (c->augment_flip || c->augment_crop || p->n_blocks == 0)
+    return 0;
+  if (c->epochs > 0)
+    stages = MIN (stages, (c->epochs + c->stage_epochs - 1) / c->stage_epochs);
+  for (guint k = 0; k + 2 <= stages && k + 1 < p->n_blocks; k++)
+    counts[n_counts++] = boundary_count (p, p->n_blocks - 1 - k);
+  return graft_trainer_carried_stages (counts, n_counts,
+                                       p->n_train + p->n_val);
 }
 
 void
@@ -588,9 +609,11 @@ graft_estimate_mode (const GraftProbe *p, const GraftRunConfig *c,
   if (c->mode == GRAFT_RUN_MODE_PROGRESSIVE)
     {
       guint cap = c->epochs > 0 ? c->epochs : G_MAXUINT;
+      gsize carried = progressive_carried (p, c);
       for (guint s = 0; s <= p->n_blocks && e->epochs < cap; s++)
         add_stage (p, c, p->n_blocks - s, MIN (c->stage_epochs,
-                                               cap - e->epochs), e);
+                                               cap - e->epochs),
+                   s >= 1 && s <= carried, e);
     }
   else
     {
@@ -598,7 +621,7 @@ graft_estimate_mode (const GraftProbe *p, const GraftRunConfig *c,
         frozen = c->unfreeze == GRAFT_UNFREEZE_ALL
           || (guint) c->unfreeze >= p->n_blocks
           ? 0 : p->n_blocks - (guint) c->unfreeze;
-      add_stage (p, c, frozen, c->epochs, e);
+      add_stage (p, c, frozen, c->epochs, FALSE, e);
     }
   e->later_epochs = e->epochs > 1
     ? (e->seconds - e->first_epoch) / (e->epochs - 1)

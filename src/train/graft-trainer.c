@@ -7,7 +7,9 @@
  * blocks, and progressive unfreezing moves it back one block per stage.
  * When no augmentation changes the pictures, the prefix's output for each
  * picture is computed once and kept, so later epochs cost only the
- * trainable part: for feature extraction, only the head.
+ * trainable part: for feature extraction, only the head; and the first
+ * progressive stage's pass keeps the later stages' boundaries as it goes
+ * by them, so that one pass serves every stage (plan_carry).
  */
 #define G_LOG_DOMAIN "graft-trainer"
 
@@ -66,6 +68,19 @@ struct _GraftTrainer
   float *boundary_cache;   /* per sample, when kept */
   gboolean *cached;
   gboolean refill;         /* resumed: refill the cache as first filled */
+  /* Progressive unfreezing with kept outputs: the boundary values of the
+   * next stages, taken from the first stage's prefix pass on its way to
+   * the cut (see plan_carry).  Stage 2 + k (n_blocks − 1 − k blocks
+   * frozen) is carried for k < n_carry; carry[k] holds its values,
+   * carry_count[k] a picture, carried[k] which pictures have them. */
+  gboolean carry_planned;
+  gsize n_carry;
+  float **carry;
+  gboolean **carried;
+  gsize *carry_count;
+  gsize n_extras;          /* carried stages the current prefix fills */
+  int *extra_out;          /* their tensors in the prefix */
+  gsize *extra_stage;      /* and their k */
   GfOptimizer optimizer;
   GfParamGroup *groups;
   size_t n_groups;
@@ -259,6 +274,9 @@ static void
 clear_stage (GraftTrainer *t)
 {
   g_clear_pointer (&t->prefix, gf_graph_free);
+  g_clear_pointer (&t->extra_out, g_free);
+  g_clear_pointer (&t->extra_stage, g_free);
+  t->n_extras = 0;
   g_clear_pointer (&t->part, gf_graph_free);
   g_clear_pointer (&t->boundary_cache, g_free);
   g_clear_pointer (&t->cached, g_free);
@@ -279,6 +297,147 @@ compile_and_plan (GfGraph *graph, size_t batch, GfGraphMode mode,
   return status == GF_OK || fail_engine (error, status, &gf_error);
 }
 
+/* ---- Carrying boundaries between progressive stages ---------------------- */
+
+/* Each progressive stage unfreezes one more block, so its boundary lies
+ * inside the previous stage's prefix: the first stage's pass over the
+ * pictures already computes every later stage's boundary values on its
+ * way to the cut.  Those are kept (within half the kept-output limit,
+ * from the next stage on), and the stages they serve run no prefix pass
+ * of their own: on the seed's recipe (VGG19, three stages) that is one
+ * pass over the pictures instead of three.
+ * A kept value depends in its last bits on the batch that computed it,
+ * so where it comes from is fixed by the configuration alone: while it
+ * carries, the first stage computes every picture through its prefix
+ * (the disk cache of pooled vectors is written, not read), and a run
+ * resumed in a carried stage refills in the first stage's batches. */
+gsize
+graft_trainer_carried_stages (const gsize *counts, gsize n_counts, gsize n)
+{
+  gsize budget = GRAFT_BOUNDARY_CACHE_LIMIT / 2, used = 0, k;
+
+  for (k = 0; k < n_counts; k++)
+    {
+      if (counts[k] == 0
+          || counts[k] > (budget - used) / sizeof (float) / MAX (n, 1))
+        break;
+      used += counts[k] * n * sizeof (float);
+    }
+  return k;
+}
+
+static void
+plan_carry (GraftTrainer *t)
+{
+  const GraftRunConfig *c = t->config;
+  gsize n = graft_run_data_n_samples (t->data), n_counts = 0;
+  g_autofree gsize *counts = NULL;
+  guint stages = t->n_blocks + 1;
+
+  t->carry_planned = TRUE;
+  if (c->mode != GRAFT_RUN_MODE_PROGRESSIVE || c->augment_flip
+      || c->augment_crop || t->n_blocks == 0)
+    return;
+  if (c->epochs > 0)
+    stages = MIN (stages, (c->epochs + c->stage_epochs - 1) / c->stage_epochs);
+  /* Stage 2 + k freezes n_blocks − 1 − k blocks; with none frozen there
+   * is no prefix, and nothing to carry. */
+  counts = g_new (gsize, t->n_blocks);
+  for (gsize k = 0; k + 2 <= stages && k + 1 < t->n_blocks; k++)
+    counts[n_counts++] = gf_graph_tensor_count (t->model->graph,
+                                                t->blocks[t->n_blocks - 2 - k]
+                                                .output);
+  t->n_carry = graft_trainer_carried_stages (counts, n_counts, n);
+  if (t->n_carry == 0)
+    return;
+  g_debug ("the first stage carries the boundaries of the next %zu",
+           t->n_carry);
+  t->carry = g_new0 (float *, t->n_carry);
+  t->carried = g_new0 (gboolean *, t->n_carry);
+  t->carry_count = g_new0 (gsize, t->n_carry);
+}
+
+/* The carried stage that freezes @n_frozen blocks, or −1. */
+static gssize
+carry_index (GraftTrainer *t, size_t n_frozen)
+{
+  if (n_frozen >= t->n_blocks || t->n_blocks - 1 - n_frozen >= t->n_carry)
+    return -1;
+  return (gssize) (t->n_blocks - 1 - n_frozen);
+}
+
+static void
+carry_free (GraftTrainer *t)
+{
+  for (gsize k = 0; k < t->n_carry; k++)
+    {
+      g_free (t->carry[k]);
+      g_free (t->carried[k]);
+    }
+  g_clear_pointer (&t->carry, g_free);
+  g_clear_pointer (&t->carried, g_free);
+  g_clear_pointer (&t->carry_count, g_free);
+  t->n_carry = 0;
+}
+
+/* The current prefix also outputs the boundaries of the carried stages
+ * after this one, into buffers made for them. */
+static gboolean
+add_prefix_extras (GraftTrainer *t, GError **error)
+{
+  gsize n = graft_run_data_n_samples (t->data);
+  gssize here = carry_index (t, t->n_frozen);
+  gsize first = here < 0 ? 0 : (gsize) here + 1;
+  g_autofree int *outputs = NULL;
+  GfError gf_error = { 0 };
+  GfStatus status;
+
+  if (t->n_carry == 0 || first >= t->n_carry || t->cached == NULL)
+    return TRUE;
+  t->n_extras = t->n_carry - first;
+  t->extra_out = g_new (int, t->n_extras);
+  t->extra_stage = g_new (gsize, t->n_extras);
+  outputs = g_new (int, t->n_extras + 1);
+  outputs[0] = t->prefix_out;
+  for (gsize j = 0; j < t->n_extras; j++)
+    {
+      gsize k = first + j;
+      int model_id = t->blocks[t->n_blocks - 2 - k].output;
+      t->extra_stage[j] = k;
+      t->extra_out[j] = gf_graph_find_tensor (t->prefix, gf_graph_tensor_name
+                                              (t->model->graph, model_id));
+      g_assert (t->extra_out[j] >= 0);
+      outputs[j + 1] = t->extra_out[j];
+      t->carry_count[k] = gf_graph_tensor_count (t->model->graph, model_id);
+      if (t->carry[k] == NULL)
+        {
+          t->carry[k] = g_new (float, t->carry_count[k] * n);
+          t->carried[k] = g_new0 (gboolean, n);
+        }
+    }
+  status = gf_graph_set_outputs (t->prefix, outputs, t->n_extras + 1,
+                                 &gf_error);
+  return status == GF_OK || fail_engine (error, status, &gf_error);
+}
+
+/* Keeps the carried boundaries of the pictures @samples[0..n) that the
+ * prefix just ran. */
+static void
+keep_extras (GraftTrainer *t, const guint *samples, guint n)
+{
+  for (gsize j = 0; j < t->n_extras; j++)
+    {
+      gsize k = t->extra_stage[j], count = t->carry_count[k];
+      const gf_real *map = gf_graph_tensor_data (t->prefix, t->extra_out[j]);
+      for (guint i = 0; i < n; i++)
+        {
+          memcpy (t->carry[k] + samples[i] * count, map + i * count,
+                  count * sizeof (float));
+          t->carried[k][samples[i]] = TRUE;
+        }
+    }
+}
+
 /* The frozen prefix: image → boundary, inference only. */
 static gboolean
 build_prefix (GraftTrainer *t, int boundary, GError **error)
@@ -291,6 +450,8 @@ build_prefix (GraftTrainer *t, int boundary, GError **error)
                                 &t->prefix_in, &t->prefix_out, &gf_error);
   if (t->prefix == NULL)
     return fail_engine (error, gf_error.status, &gf_error);
+  if (!add_prefix_extras (t, error))
+    return FALSE;
   gf_graph_set_interrupt (t->prefix, interrupt_hook, t->control);
   return compile_and_plan (t->prefix, t->config->batch, GF_GRAPH_INFER,
                            error);
@@ -439,6 +600,29 @@ build_schedule (GraftTrainer *t, guint epochs)
     ? GF_SCHEDULE_STEP : GF_SCHEDULE_CONSTANT;
 }
 
+/* Room for the prefix's output for every picture, when pictures do not
+ * change from epoch to epoch and it fits; a carried stage takes what the
+ * first stage kept for it. */
+static void
+keep_outputs (GraftTrainer *t)
+{
+  gsize n = graft_run_data_n_samples (t->data);
+  gssize k = carry_index (t, t->n_frozen);
+
+  if (t->config->augment_flip || t->config->augment_crop
+      || t->boundary_count * sizeof (float) * n > GRAFT_BOUNDARY_CACHE_LIMIT)
+    return;
+  if (k >= 0 && t->carry[k] != NULL)
+    {
+      g_assert (t->carry_count[k] == t->boundary_count);
+      t->boundary_cache = g_steal_pointer (&t->carry[k]);
+      t->cached = g_steal_pointer (&t->carried[k]);
+      return;
+    }
+  t->boundary_cache = g_new (float, t->boundary_count * n);
+  t->cached = g_new0 (gboolean, n);
+}
+
 /* Builds the graphs for @n_frozen frozen blocks, keeping trained weights:
  * the backbone's go back to the master copy, the head's to the new part. */
 static gboolean
@@ -451,25 +635,20 @@ enter_stage (GraftTrainer *t, size_t n_frozen, guint epochs, GError **error)
   if (previous != NULL)
     gf_graph_copy_params (t->model->graph, previous);
   clear_stage (t);
+  if (!t->carry_planned)
+    plan_carry (t);
   t->n_frozen = n_frozen;
   boundary = boundary_tensor (t);
-  ok = build_prefix (t, boundary, error)
-    && build_part (t, boundary, previous, error)
-    && build_optimizer (t, error);
+  ok = build_part (t, boundary, previous, error);
   if (previous != NULL)
     gf_graph_free (previous);
   if (!ok)
     return FALSE;
+  keep_outputs (t);
+  if (!build_prefix (t, boundary, error) || !build_optimizer (t, error))
+    return FALSE;
   build_schedule (t, epochs);
   t->stage_start_step = t->step;
-  if (!t->config->augment_flip && !t->config->augment_crop
-      && t->boundary_count * sizeof (float)
-         * graft_run_data_n_samples (t->data) <= GRAFT_BOUNDARY_CACHE_LIMIT)
-    {
-      t->boundary_cache = g_new (float, t->boundary_count
-                                 * graft_run_data_n_samples (t->data));
-      t->cached = g_new0 (gboolean, graft_run_data_n_samples (t->data));
-    }
   return TRUE;
 }
 
@@ -513,6 +692,7 @@ run_prefix (GraftTrainer *t, const guint *samples, guint n, guint view,
   status = gf_graph_forward (g, n, GF_GRAPH_INFER, &gf_error);
   if (status != GF_OK)
     return fail_engine (error, status, &gf_error);
+  keep_extras (t, samples, n);
   gf_graph_tensor_shape (g, t->prefix_out, dims);
   for (guint i = 0; i < n; i++)
     {
@@ -551,7 +731,8 @@ disk_lookup (GraftTrainer *t, guint sample, guint view, float *row)
 {
   g_autofree char *digest = NULL;
 
-  if (!t->pooled || t->features == NULL)
+  /* While the prefix carries, every picture goes through it (plan_carry). */
+  if (!t->pooled || t->features == NULL || t->n_extras > 0)
     return FALSE;
   digest = feature_digest (t, sample, view);
   return graft_feature_cache_lookup (t->features, digest, row,
@@ -823,12 +1004,16 @@ train_step (GraftTrainer *t, const guint *samples, guint n, guint view,
 /* The prefix's output for a picture can differ in its last bits with the
  * batch it was computed in (BLAS picks its kernels by size).  A run
  * resumed in the middle of a stage therefore refills its kept outputs in
- * the batches that first filled them — the stage's first epoch's, then
- * validation's — and goes on exactly as if never stopped. */
+ * the batches that first filled them — the stage's first epoch's (the
+ * first stage's, for a carried one), then validation's — and goes on
+ * exactly as if never stopped. */
 static gboolean
 refill_cache (GraftTrainer *t, GError **error)
 {
-  guint first = t->stage_start_step / graft_trainer_steps_per_epoch (t);
+  /* A carried stage's values were first computed in the first stage's
+   * batches (plan_carry), which begins at epoch 0. */
+  guint first = carry_index (t, t->n_frozen) >= 0 ? 0
+    : t->stage_start_step / graft_trainer_steps_per_epoch (t);
   guint n = graft_run_data_n_train (t->data), batch = t->config->batch;
   guint n_val = graft_run_data_n_val (t->data);
   const guint *val = graft_run_data_val (t->data);
@@ -1755,6 +1940,7 @@ static void
 trainer_clear (GraftTrainer *t)
 {
   clear_stage (t);
+  carry_free (t);
   g_clear_object (&t->backbone);
   g_clear_pointer (&t->backbone_sha256, g_free);
   g_clear_pointer (&t->features, graft_feature_cache_free);

@@ -180,14 +180,16 @@ config_new (GraftRunMode mode)
 }
 
 /* The arithmetic: augmentation makes every epoch pay for the backbone;
- * unfreezing fewer blocks costs less; a progressive run sums its stages. */
+ * unfreezing fewer blocks costs less; a progressive run sums its stages,
+ * and its second stage's first epoch costs no more than its second (the
+ * first stage's pass carried its boundary values). */
 static void
 test_api (void)
 {
   g_autoptr (GraftRunConfig) c = config_new (GRAFT_RUN_MODE_EXTRACT);
   g_autoptr (GraftProbe) probe = NULL;
   g_autoptr (GError) error = NULL;
-  GraftModeEstimate plain, flip, all, two, progressive;
+  GraftModeEstimate plain, flip, all, two, progressive, e2, e3;
 
   probe = graft_probe_new (c, &error);
   g_assert_no_error (error);
@@ -215,7 +217,19 @@ test_api (void)
   graft_estimate_mode (probe, c, &progressive);
   g_assert_cmpuint (progressive.epochs, ==, 4);
   g_assert_cmpfloat (progressive.first_epoch, ==, plain.first_epoch);
-  g_assert_cmpfloat (progressive.seconds, >, 2 * plain.first_epoch);
+  g_assert_cmpfloat (progressive.seconds, >,
+                     plain.first_epoch + 3 * plain.later_epochs);
+  c->epochs = 2;
+  graft_estimate_mode (probe, c, &e2);
+  c->epochs = 3;
+  graft_estimate_mode (probe, c, &e3);
+  g_assert_cmpfloat_with_epsilon (e3.seconds - e2.seconds,
+                                  progressive.seconds - e3.seconds,
+                                  1e-9 * progressive.seconds);
+  c->augment_flip = TRUE;
+  graft_estimate_mode (probe, c, &e2);
+  g_assert_cmpfloat (e2.seconds, >, e3.seconds);
+  c->augment_flip = FALSE;
 }
 
 /* SPEC §1 step 4, at and around its thresholds. */

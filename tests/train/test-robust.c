@@ -448,9 +448,10 @@ progressive_config (void)
   return config;
 }
 
-/* Stopped inside a stage (after its first epoch), then in the first
- * epoch of the next, each time resumed from the checkpoint: the stages,
- * the history and the weights are those of an uninterrupted run. */
+/* Stopped inside a stage (after its first epoch), at its end, then
+ * inside the next (whose boundary values the first stage's pass carried),
+ * each time resumed from the checkpoint: the stages, the history and the
+ * weights are those of an uninterrupted run. */
 static void
 test_progressive_resume (void)
 {
@@ -458,7 +459,7 @@ test_progressive_resume (void)
   g_autofree char *whole = g_build_filename (scratch, "prog-whole", NULL);
   g_autoptr (GraftRunConfig) config = progressive_config ();
   g_autoptr (JsonNode) a = NULL;
-  const guint stops[] = { 1, 2, 0 };
+  const guint stops[] = { 1, 2, 3, 0 };
 
   {
     g_autoptr (GraftRun) run = graft_run_new (config, whole);

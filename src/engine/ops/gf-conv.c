@@ -493,8 +493,12 @@ axpy_scatter (size_t n, gf_real k, const gf_real *restrict src,
       axpy_gather (n, k, src, 1, dst);
       return;
     }
-  for (size_t i = 0; i < n; i++)
-    dst[i * stride] += k * src[i];
+  if (stride == 2)   /* a constant stride vectorises, as in im2col_row */
+    for (size_t i = 0; i < n; i++)
+      dst[2 * i] += k * src[i];
+  else
+    for (size_t i = 0; i < n; i++)
+      dst[i * stride] += k * src[i];
 }
 
 /* acc[i] += a[i] · b[i·stride], i < n, blocked like axpy_gather. */
@@ -619,6 +623,12 @@ im2col_row (const GfConv2d *conv, const ConvTap *t,
   dst += t->ow_lo;
   if (sw == 1)
     memcpy (dst, src, n * sizeof *dst);
+  else if (sw == 2)
+    /* A constant stride vectorises (two loads and a shuffle); ResNet's
+     * stride-2 layers copied one value at a time, 3% of a fine-tuning
+     * step. */
+    for (size_t i = 0; i < n; i++)
+      dst[i] = src[2 * i];
   else
     for (size_t i = 0; i < n; i++)
       dst[i] = src[i * sw];

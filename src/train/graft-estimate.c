@@ -585,17 +585,12 @@ add_stage (const GraftProbe *p, const GraftRunConfig *c, guint frozen,
 static gsize
 progressive_carried (const GraftProbe *p, const GraftRunConfig *c)
 {
-  guint stages = p->n_blocks + 1;
-  g_autofree gsize *counts = g_new (gsize, MAX (p->n_blocks, 1));
-  gsize n_counts = 0;
+  guint candidates = graft_trainer_carry_candidates (c, p->n_blocks);
+  g_autofree gsize *counts = g_new (gsize, MAX (candidates, 1));
 
-  if (c->augment_flip || c->augment_crop || p->n_blocks == 0)
-    return 0;
-  if (c->epochs > 0)
-    stages = MIN (stages, (c->epochs + c->stage_epochs - 1) / c->stage_epochs);
-  for (guint k = 0; k + 2 <= stages && k + 1 < p->n_blocks; k++)
-    counts[n_counts++] = boundary_count (p, p->n_blocks - 1 - k);
-  return graft_trainer_carried_stages (counts, n_counts,
+  for (guint k = 0; k < candidates; k++)
+    counts[k] = boundary_count (p, p->n_blocks - 1 - k);
+  return graft_trainer_carried_stages (counts, candidates,
                                        p->n_train + p->n_val);
 }
 

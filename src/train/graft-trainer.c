@@ -326,28 +326,35 @@ graft_trainer_carried_stages (const gsize *counts, gsize n_counts, gsize n)
   return k;
 }
 
-static void
-plan_carry (GraftTrainer *t)
+guint
+graft_trainer_carry_candidates (const GraftRunConfig *c, guint n_blocks)
 {
-  const GraftRunConfig *c = t->config;
-  gsize n = graft_run_data_n_samples (t->data), n_counts = 0;
-  g_autofree gsize *counts = NULL;
-  guint stages = t->n_blocks + 1;
+  guint stages = n_blocks + 1;
 
-  t->carry_planned = TRUE;
   if (c->mode != GRAFT_RUN_MODE_PROGRESSIVE || c->augment_flip
-      || c->augment_crop || t->n_blocks == 0)
-    return;
+      || c->augment_crop || n_blocks == 0)
+    return 0;
   if (c->epochs > 0)
     stages = MIN (stages, (c->epochs + c->stage_epochs - 1) / c->stage_epochs);
   /* Stage 2 + k freezes n_blocks − 1 − k blocks; with none frozen there
    * is no prefix, and nothing to carry. */
-  counts = g_new (gsize, t->n_blocks);
-  for (gsize k = 0; k + 2 <= stages && k + 1 < t->n_blocks; k++)
-    counts[n_counts++] = gf_graph_tensor_count (t->model->graph,
-                                                t->blocks[t->n_blocks - 2 - k]
-                                                .output);
-  t->n_carry = graft_trainer_carried_stages (counts, n_counts, n);
+  return MIN (stages, n_blocks) - 1;
+}
+
+static void
+plan_carry (GraftTrainer *t)
+{
+  guint candidates = graft_trainer_carry_candidates (t->config,
+                                                     (guint) t->n_blocks);
+  g_autofree gsize *counts = g_new (gsize, MAX (candidates, 1));
+
+  t->carry_planned = TRUE;
+  for (guint k = 0; k < candidates; k++)
+    counts[k] = gf_graph_tensor_count (t->model->graph,
+                                       t->blocks[t->n_blocks - 2 - k].output);
+  t->n_carry = graft_trainer_carried_stages (counts, candidates,
+                                             graft_run_data_n_samples
+                                             (t->data));
   if (t->n_carry == 0)
     return;
   g_debug ("the first stage carries the boundaries of the next %zu",

@@ -10,10 +10,15 @@ G_BEGIN_DECLS
  * in all; past it they are recomputed every epoch. */
 #define GRAFT_BOUNDARY_CACHE_LIMIT ((gsize) 2 << 30)
 
-/* How many of a progressive run's stages after the first get their
- * boundary values from the first stage's prefix pass (see plan_carry in
- * graft-trainer.c): @counts[k] values a picture at stage 2 + k's
- * boundary, for the @n_counts stages that have a prefix and are planned,
+/* The stages after the first that a run of @config on a backbone of
+ * @n_blocks blocks could carry (see plan_carry in graft-trainer.c):
+ * progressive, without augmentation, those planned that freeze at least
+ * one block. */
+guint graft_trainer_carry_candidates (const GraftRunConfig *config,
+                                      guint n_blocks);
+
+/* How many of those get their boundary values from the first stage's
+ * prefix pass: @counts[k] values a picture at stage 2 + k's boundary,
  * @n pictures; those carried share half the limit above. */
 gsize graft_trainer_carried_stages (const gsize *counts, gsize n_counts,
                                     gsize n);

@@ -1,6 +1,7 @@
 /* gf-test-conv.c: the convolution tests' shared fixture. */
 #include "gf-test-conv.h"
 
+#include <cblas.h>
 #include <math.h>
 
 void
@@ -109,6 +110,9 @@ gf_test_conv_assert_fused (GfTestConv *f)
     { .kind = GF_ACT_RELU },
     { .kind = GF_ACT_CLIP, .alpha = -0.25 * GF_TEST_CONV_RANGE,
       .beta = 0.5 * GF_TEST_CONV_RANGE },
+    /* Kernels apply these two over what they stored. */
+    { .kind = GF_ACT_LEAKY_RELU, .alpha = 0.1 },
+    { .kind = GF_ACT_HARD_SIGMOID, .alpha = 0.2, .beta = 0.5 },
   };
   g_autofree gf_real *want = gf_test_new (f->y_size);
   size_t clipped = 0;
@@ -166,4 +170,34 @@ gf_test_conv_loss (void *user_data)
 
   gf_test_conv_forward (f);
   return gf_test_dot (f->r, f->y, f->y_size);
+}
+
+void
+gf_test_conv_add_cases (const char *kernel, const void *cases, size_t n,
+                        size_t size, GTestDataFunc forward,
+                        GTestDataFunc threads)
+{
+  for (size_t i = 0; i < n; i++)
+    {
+      const void *one = (const char *) cases + i * size;
+      const char *name = *(const char *const *) one;
+      g_autofree char *fwd = g_strdup_printf (
+        "/engine/conv2d/%s/forward/%s", kernel, name);
+      g_autofree char *thr = g_strdup_printf (
+        "/engine/conv2d/%s/threads/identical/%s", kernel, name);
+
+      g_test_add_data_func (fwd, one, forward);
+      g_test_add_data_func (thr, one, threads);
+    }
+}
+
+void
+gf_test_conv_run_forward (gconstpointer data, GfTestResults *r)
+{
+  GfTestConv *f = (GfTestConv *) data;
+  gf_real *y = gf_test_results_add (r, "y", f->y_size);
+
+  openblas_set_num_threads (1);
+  gf_test_fill_nan (f->workspace, f->ws_size);
+  gf_conv2d_forward (&f->conv, f->x, f->w, f->b, y, f->workspace);
 }

@@ -1,6 +1,7 @@
-/* gf-test-conv.h: what the convolution tests share (test-conv.c,
- * test-conv-winograd.c): one case's tensors, filled from a seeded GfRng,
- * and the fast kernels run on them over a workspace full of NaN. */
+/* gf-test-conv.h: what the convolution tests share (test-conv.c and
+ * the tests of the Winograd, direct and 1×1 kernels): one case's
+ * tensors, filled from a seeded GfRng, and the fast kernels run on them
+ * over a workspace full of NaN. */
 #pragma once
 
 #include "ops/gf-conv.h"
@@ -51,7 +52,8 @@ gf_real *gf_test_conv_forward_and_reference (GfTestConv *f);
 
 /* The fast forward with a fused activation (GfConv2d.activation) gives,
  * bit for bit, the plain fast forward followed by gf_activation_forward:
- * for a Relu and for a Clip that bounds values at both ends. */
+ * for a Relu, a Clip that bounds values at both ends, a leaky Relu and a
+ * hard sigmoid. */
 void gf_test_conv_assert_fused (GfTestConv *f);
 
 /* Initialises @conv at batch 1, 2 … @max_batch, failing the test where
@@ -64,6 +66,19 @@ void gf_test_conv_assert_workspace_grows (GfConv2d *conv, size_t max_batch);
  * planned for in the workspace already allocated: fails the test unless
  * the smaller batch's workspace fits in it. */
 void gf_test_conv_halve_batch (GfTestConv *f);
+
+/* Registers, for each of @n cases (@size bytes apart from @cases, each
+ * struct beginning with its name, a const char *), @forward as
+ * /engine/conv2d/@kernel/forward/NAME and @threads as
+ * /engine/conv2d/@kernel/threads/identical/NAME. */
+void gf_test_conv_add_cases (const char *kernel, const void *cases,
+                             size_t n, size_t size, GTestDataFunc forward,
+                             GTestDataFunc threads);
+
+/* A GfTestRunFunc for gf_test_check_threads: y of the GfTestConv @data
+ * (OpenBLAS on one thread, the workspace full of NaN first) at the
+ * check's thread count. */
+void gf_test_conv_run_forward (gconstpointer data, GfTestResults *r);
 
 /* L = Σ r·y through the fast forward, for gf_test_gradcheck; @user_data
  * is the GfTestConv. */

@@ -7,7 +7,6 @@
  * MobileNetV2 (y also with a fused Relu and Clip, bit for bit the separate
  * activation's); results at 1, 2 and 3 worker threads, which must be
  * bit-identical; the dispatch rule and the workspace plan. */
-#include <cblas.h>
 #include <math.h>
 #include <string.h>
 
@@ -77,25 +76,13 @@ test_forward (gconstpointer data)
   gf_test_conv_clear (&f);
 }
 
-/* y with the pool at the thread count the check set. */
-static void
-run_forward (gconstpointer data, GfTestResults *r)
-{
-  GfTestConv *f = (GfTestConv *) data;
-  gf_real *y = gf_test_results_add (r, "y", f->y_size);
-
-  openblas_set_num_threads (1);
-  gf_test_fill_nan (f->workspace, f->ws_size);
-  gf_conv2d_forward (&f->conv, f->x, f->w, f->b, y, f->workspace);
-}
-
 static void
 test_threads_identical (gconstpointer data)
 {
   GfTestConv f;
 
   fixture_init (&f, data);
-  gf_test_check_threads (&f, run_forward, MAX_THREADS);
+  gf_test_check_threads (&f, gf_test_conv_run_forward, MAX_THREADS);
   gf_test_conv_clear (&f);
 }
 
@@ -207,16 +194,8 @@ int
 main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
-  for (size_t i = 0; i < G_N_ELEMENTS (cases); i++)
-    {
-      g_autofree char *fwd = g_strdup_printf (
-        "/engine/conv2d/direct/forward/%s", cases[i].name);
-      g_autofree char *thr = g_strdup_printf (
-        "/engine/conv2d/direct/threads/identical/%s", cases[i].name);
-
-      g_test_add_data_func (fwd, &cases[i], test_forward);
-      g_test_add_data_func (thr, &cases[i], test_threads_identical);
-    }
+  gf_test_conv_add_cases ("direct", cases, G_N_ELEMENTS (cases),
+                          sizeof *cases, test_forward, test_threads_identical);
   g_test_add_func ("/engine/conv2d/direct/threads/used", test_threads_used);
   g_test_add_func ("/engine/conv2d/direct/dispatch", test_dispatch);
   g_test_add_func ("/engine/conv2d/direct/workspace/planned-batch",

@@ -37,6 +37,7 @@
 
 #include "../gf-parallel.h"
 #include "gf-conv-direct.h"
+#include "gf-conv-pointwise.h"
 #include "gf-winograd.h"
 
 /* cblas takes every GEMM dimension and row stride as an int. */
@@ -367,6 +368,24 @@ gf_conv2d_uses_direct (const GfConv2d *conv)
   return conv->algo == GF_CONV_ALGO_AUTO && !gf_conv2d_uses_winograd (conv)
          && conv_path (conv) == CONV_PATH_IM2COL
          && conv->kernel_h * conv->kernel_w > 1;
+}
+
+/* The 1×1 kernel computes y where it applies, unless another path is
+ * forced, on planes larger than POINTWISE_BATCH_PLANE: smaller ones are
+ * batched into one GEMM (see conv_images_per_gemm), where OpenBLAS runs
+ * at 200–250 GFLOP/s, and a tile of 48 columns would waste most of a
+ * 7×7 plane's last vector.  On MobileNetV2's larger planes (K of 16 to
+ * 192) the GEMM, its clearing pass and the bias and activation pass ran
+ * at 70–120 GFLOP/s on two threads. */
+bool
+gf_conv2d_uses_pointwise (const GfConv2d *conv)
+{
+  if (!gf_conv_pointwise_applies (conv))
+    return false;
+  if (conv->algo == GF_CONV_ALGO_POINTWISE)
+    return true;
+  return conv->algo == GF_CONV_ALGO_AUTO && conv->images_per_gemm == 0
+         && conv->out_h * conv->out_w > POINTWISE_BATCH_PLANE;
 }
 
 /* The GEMM paths' workspace (all of it but the Winograd path's). */
@@ -1892,6 +1911,10 @@ gf_conv2d_forward (const GfConv2d *conv,
     gf_winograd_forward (conv, x, w, b, y, workspace);
   else if (gf_conv2d_uses_direct (conv))
     gf_conv_direct_forward (conv, x, w, b, y, workspace);
+#ifdef GF_CONV_POINTWISE_KERNEL
+  else if (gf_conv2d_uses_pointwise (conv))
+    gf_conv_pointwise_forward (conv, x, w, b, y);
+#endif
   else if (path == CONV_PATH_DEPTHWISE)
     depthwise_forward (conv, &d, x, w, b, y);
   else

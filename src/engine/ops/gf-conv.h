@@ -3,7 +3,8 @@
  * Fast paths: dense 3×3 stride-1 convolutions on enough channels use
  * Winograd F(4×4, 3×3) for y, dx and dw (gf-winograd.h; dw only on
  * batches of enough tiles); 1×1 stride-1
- * unpadded convolutions are one GEMM per image on the input as it lies;
+ * unpadded convolutions are one GEMM per image on the input as it lies
+ * (y by a register-blocked kernel on AVX-512, gf-conv-pointwise.h);
  * depthwise convolutions (groups == in == out channels) use a direct
  * loop; so does y of a dense convolution with few taps in all (an image
  * network's first layer, gf-conv-direct.h); everything else is im2col into the planned workspace and one GEMM
@@ -28,6 +29,7 @@ typedef enum
   GF_CONV_ALGO_GEMM,      /* im2col (or x as it lies) and GEMM */
   GF_CONV_ALGO_WINOGRAD,  /* Winograd F(4×4, 3×3), see gf-winograd.h */
   GF_CONV_ALGO_DIRECT,    /* y only, few taps: see gf-conv-direct.h */
+  GF_CONV_ALGO_POINTWISE, /* y only, 1×1: see gf-conv-pointwise.h */
 } GfConvAlgo;
 
 typedef struct
@@ -74,6 +76,10 @@ bool gf_conv2d_uses_winograd (const GfConv2d *conv);
 /* True when gf_conv2d_forward computes y with the direct kernel for few
  * taps (gf-conv-direct.h); dx and dw keep the GEMM paths. */
 bool gf_conv2d_uses_direct (const GfConv2d *conv);
+
+/* True when gf_conv2d_forward computes y with the 1×1 kernel
+ * (gf-conv-pointwise.h); dx and dw keep the GEMM paths. */
+bool gf_conv2d_uses_pointwise (const GfConv2d *conv);
 
 /* Scratch the fast kernels need, in gf_real elements, for both forward and
  * backward at conv->batch (and so at any smaller batch); 0 when none. */

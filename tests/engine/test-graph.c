@@ -2,12 +2,14 @@
  * op, fan-out and shared inputs; Pad, Transpose, Reshape and Softmax
  * against their kernels and through a chain that keeps only what their
  * backward reads; the plan keeping nothing for a frozen prefix; a Conv
- * fused with its activation; partial batches; dead branches; and
- * refusals with messages. */
+ * fused with its activation; a 1×1 expansion run with the depthwise
+ * convolution after it; partial batches; dead branches; and refusals
+ * with messages. */
 #include <string.h>
 
 #include "gf-engine.h"
 #include "gf-graph.h"
+#include "ops/gf-conv-pointwise.h"
 #include "ops/gf-pad.h"
 #include "ops/gf-softmax.h"
 #include "ops/gf-transpose.h"
@@ -908,6 +910,166 @@ test_graph_extract (void)
   gf_graph_free (net.graph);
 }
 
+/* ---- Expansion chains ---------------------------------------------------- */
+
+#define XC_BATCH 40      /* four sub-batches of 10 */
+#define XC_IN 8
+#define XC_MID 24
+#define XC_SIDE 20       /* planes of 400: the 1×1 kernel's (past 14×14) */
+
+typedef struct
+{
+  Net net;
+  int expanded;          /* the Clip after the 1×1 expansion */
+  int expand_out;        /* the expansion's own output */
+  int w_last;
+} XChain;
+
+/* input (N, 8, 20, 20) → 1×1 → 1×1 to 24 channels + bias → Clip =
+ * expanded → depthwise 3×3 at @stride + bias → Clip → 1×1 to 8 → GAP: MobileNetV2's
+ * inverted residual block, the expanded tensor kept as an output when
+ * @keep (no chain can then be planned).  With @frozen, only the last
+ * convolution trains. */
+static void
+build_xchain (XChain *c, size_t stride, bool keep, bool frozen)
+{
+  size_t in_dims[] = { 1, XC_IN, XC_SIDE, XC_SIDE };
+  size_t we[] = { XC_MID, XC_IN, 1, 1 }, wd[] = { XC_MID, 1, 3, 3 };
+  size_t wl[] = { XC_IN, XC_MID, 1, 1 }, b[] = { XC_MID };
+  size_t ws[] = { XC_IN, XC_IN, 1, 1 };
+  GfNodeDesc clip = act_desc (GF_ACT_CLIP);
+  Net *net = &c->net;
+  int t, outputs[2];
+
+  memset (c, 0, sizeof *c);
+  net->graph = gf_graph_new ();
+  gf_rng_seed (&net->rng, 7);
+  clip.attr.activation.alpha = 0;
+  t = net->input = gf_graph_add_input (net->graph, "x", 4, in_dims, NULL);
+  /* A stem, so that the expansion's input is a buffer of the plan that
+   * the chain must keep until the depthwise node has run. */
+  t = add_node (net, "stem", conv_desc (1, 1, 0, 1), 2,
+                (int[]) { t, add_param (net, "ws", 4, ws, -0.5, 0.5) });
+  t = c->expand_out = add_node (net, "expand", conv_desc (1, 1, 0, 1), 3,
+                                (int[]) { t, add_param (net, "we", 4, we,
+                                                        -0.5, 0.5),
+                                          add_param (net, "be", 1, b,
+                                                     -0.2, 0.2) });
+  t = c->expanded = add_node (net, "clip0", clip, 1, &t);
+  t = add_node (net, "depthwise", conv_desc (3, stride, 1, XC_MID), 3,
+                (int[]) { t, add_param (net, "wd", 4, wd, -0.5, 0.5),
+                          add_param (net, "bd", 1, b, -0.2, 0.2) });
+  t = add_node (net, "clip1", clip, 1, &t);
+  c->w_last = add_param (net, "wl", 4, wl, -0.5, 0.5);
+  t = add_node (net, "project", conv_desc (1, 1, 0, 1), 2,
+                (int[]) { t, c->w_last });
+  net->output = outputs[0] = add_node (net, "gap", (GfNodeDesc) {
+                                         .kind = GF_OP_GLOBAL_AVGPOOL }, 1, &t);
+  outputs[1] = c->expanded;
+  g_assert_cmpint (gf_graph_set_outputs (net->graph, outputs, keep ? 2 : 1,
+                                         NULL), ==, GF_OK);
+  g_assert_cmpint (gf_graph_compile (net->graph, NULL), ==, GF_OK);
+  for (size_t i = 0; i < net->n_params; i++)
+    gf_graph_set_trainable (net->graph, net->params[i],
+                            !frozen || net->params[i] == c->w_last, NULL);
+}
+
+/* One pass at XC_BATCH, planned at @plan_threads and run at
+ * @run_threads: the output and, training, the last weights' gradient
+ * into @out (XC_BATCH·8 + 8·24 values).  Returns whether the plan made
+ * a chain (the expanded tensor has no buffer); *arena, its bytes. */
+static bool
+xchain_pass (size_t stride, bool keep, GfGraphMode mode, int plan_threads,
+             int run_threads, gf_real *out, size_t *arena)
+{
+  const size_t n_in = XC_BATCH * XC_IN * XC_SIDE * XC_SIDE;
+  g_autofree gf_real *dy = gf_test_new (XC_BATCH * XC_IN);
+  XChain c;
+  bool chained;
+
+  build_xchain (&c, stride, keep, mode == GF_GRAPH_TRAIN);
+  gf_engine_set_threads (plan_threads);
+  g_assert_cmpint (gf_graph_plan (c.net.graph, XC_BATCH, mode, NULL), ==,
+                   GF_OK);
+  gf_engine_set_threads (run_threads);
+  *arena = gf_graph_arena_bytes (c.net.graph);
+  chained = gf_graph_tensor_data (c.net.graph, c.expanded) == NULL;
+  g_assert_cmpint (chained, ==,
+                   gf_graph_tensor_data (c.net.graph, c.expand_out) == NULL);
+  gf_test_fill_uniform (&c.net.rng,
+                        gf_graph_tensor_data (c.net.graph, c.net.input),
+                        n_in, -1.0, 1.0);
+  gf_test_fill_uniform (&c.net.rng, dy, XC_BATCH * XC_IN, -1.0, 1.0);
+  g_assert_cmpint (gf_graph_forward (c.net.graph, XC_BATCH, mode, NULL), ==,
+                   GF_OK);
+  memcpy (out, gf_graph_tensor_data (c.net.graph, c.net.output),
+          XC_BATCH * XC_IN * sizeof *out);
+  if (mode == GF_GRAPH_TRAIN)
+    {
+      gf_graph_zero_grad (c.net.graph);
+      g_assert_cmpint (gf_graph_backward (c.net.graph, XC_BATCH, dy, NULL),
+                       ==, GF_OK);
+      memcpy (out + XC_BATCH * XC_IN,
+              gf_graph_tensor_grad (c.net.graph, c.w_last),
+              XC_IN * XC_MID * sizeof *out);
+    }
+  gf_graph_free (c.net.graph);
+  gf_engine_set_threads (0);
+  return chained;
+}
+
+/* A frozen 1×1 expansion whose output only a depthwise convolution reads
+ * runs with it as an expansion chain (gf_conv2d_chain_forward) where the
+ * 1×1 kernel exists: the expanded tensor gets no buffer (the plan is
+ * smaller), and the output and the trainable last
+ * layer's gradient are, bit for bit, those of the same network with the
+ * expanded tensor kept as an output (no chain), at strides 1 and 2, for
+ * inference and for training a frozen prefix, in sub-batches at one
+ * thread or several, planned for fewer threads than run it or more. */
+static void
+test_graph_expansion_chain (void)
+{
+  const int threads[][2] = { { 1, 1 }, { 2, 2 }, { 1, 2 }, { 2, 1 } };
+  const size_t n = XC_BATCH * XC_IN + XC_IN * XC_MID;
+  g_autofree gf_real *want = gf_test_new (n);
+  g_autofree gf_real *got = gf_test_new (n);
+  GfConv2d probe = { .kernel_h = 1, .kernel_w = 1, .stride_h = 1,
+                     .stride_w = 1, .groups = 1 };
+  bool present = gf_conv_pointwise_applies (&probe);
+
+  for (size_t stride = 1; stride <= 2; stride++)
+    for (int m = 0; m < 2; m++)
+      {
+        GfGraphMode mode = m ? GF_GRAPH_TRAIN : GF_GRAPH_INFER;
+        size_t kept, arena, compared = m ? n : XC_BATCH * XC_IN;
+
+        g_test_message ("stride %zu, %s", stride, m ? "training" : "inference");
+        g_assert_false (xchain_pass (stride, true, mode, 1, 1, want, &kept));
+        for (size_t i = 0; i < G_N_ELEMENTS (threads); i++)
+          {
+            memset (got, 0, n * sizeof *got);
+            g_assert_cmpint (xchain_pass (stride, false, mode, threads[i][0],
+                                          threads[i][1], got, &arena), ==,
+                             present);
+            g_assert_cmpmem (got, compared * sizeof *got,
+                             want, compared * sizeof *want);
+            if (present)
+              g_assert_cmpuint (arena, <, kept);
+          }
+      }
+
+  /* Trained whole, the expansion runs backward: no chain. */
+  {
+    XChain c;
+
+    build_xchain (&c, 1, false, false);
+    g_assert_cmpint (gf_graph_plan (c.net.graph, XC_BATCH, GF_GRAPH_TRAIN,
+                                    NULL), ==, GF_OK);
+    g_assert_nonnull (gf_graph_tensor_data (c.net.graph, c.expanded));
+    gf_graph_free (c.net.graph);
+  }
+}
+
 static bool
 stop_after_three (void *user_data)
 {
@@ -1163,6 +1325,8 @@ main (int argc, char **argv)
   g_test_add_func ("/engine/graph/plan/activation-fused",
                    test_graph_activation_fused);
   g_test_add_func ("/engine/graph/sub-batches", test_graph_sub_batches);
+  g_test_add_func ("/engine/graph/plan/expansion-chain",
+                   test_graph_expansion_chain);
   g_test_add_func ("/engine/graph/plan/set-outputs", test_graph_set_outputs);
   g_test_add_func ("/engine/graph/extract", test_graph_extract);
   g_test_add_func ("/engine/graph/interrupt", test_graph_interrupt);

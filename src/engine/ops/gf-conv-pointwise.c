@@ -8,8 +8,8 @@
  * bias, the activation and one store, masked where the plane ends.  The
  * tile of x (K × 48) stays in L1 or L2 while every block of channels
  * passes over it; W (M × K) is read in place.  The last block of
- * channels repeats channel M − 1 in its unused rows and stores none of
- * them.
+ * channels repeats its last channel in its unused rows and stores none
+ * of them.
  */
 #include "gf-conv-pointwise.h"
 
@@ -52,15 +52,16 @@ tile_mask (size_t n, size_t v)
                         : (__mmask16) ((1u << lanes) - 1);
 }
 
-/* One block: output channels [m0, m0 + ROWS) (those below M) of the
- * tile of @n columns at x, y. */
+/* One block: output channels [m0, m0 + ROWS) (those below @m_end) of
+ * the tile of @n columns at x, into y (channel m0's row of the tile,
+ * the next channels a plane apart). */
 __attribute__ ((target ("avx512f"), always_inline))
 static inline void
 pointwise_block (const Pointwise *p, const float *x, float *y, size_t n,
-                 size_t m0)
+                 size_t m0, size_t m_end)
 {
-  const size_t k_n = p->k, m_n = p->m, plane = p->plane;
-  const size_t rows = m_n - m0 < ROWS ? m_n - m0 : ROWS;
+  const size_t k_n = p->k, plane = p->plane;
+  const size_t rows = m_end - m0 < ROWS ? m_end - m0 : ROWS;
   const GfActivation *act = &p->conv->activation;
   const __m512 zero = _mm512_setzero_ps ();
   __mmask16 mask[VECS];
@@ -71,7 +72,7 @@ pointwise_block (const Pointwise *p, const float *x, float *y, size_t n,
     mask[v] = tile_mask (n, v);
   for (size_t r = 0; r < ROWS; r++)
     {
-      w[r] = p->w + (r < rows ? m0 + r : m_n - 1) * k_n;
+      w[r] = p->w + (r < rows ? m0 + r : m_end - 1) * k_n;
       for (size_t v = 0; v < VECS; v++)
         acc[r][v] = zero;
     }
@@ -99,7 +100,7 @@ pointwise_block (const Pointwise *p, const float *x, float *y, size_t n,
     {
       const __m512 lo = _mm512_set1_ps ((float) act->alpha);
       const __m512 hi = _mm512_set1_ps ((float) act->beta);
-      float *dst = y + (m0 + r) * plane;
+      float *dst = y + r * plane;
       __m512 bias;
 
       if (r >= rows)
@@ -149,8 +150,8 @@ pointwise_bands (void *data, size_t begin, size_t end, size_t chunk)
       for (size_t g0 = 0; g0 < m_n; g0 += GROUP_ROWS)
         for (size_t c = c0; c < c1; c += TILE)
           for (size_t m0 = g0; m0 < g0 + GROUP_ROWS && m0 < m_n; m0 += ROWS)
-            pointwise_block (p, x + c, y + c,
-                             c1 - c < TILE ? c1 - c : TILE, m0);
+            pointwise_block (p, x + c, y + m0 * plane + c,
+                             c1 - c < TILE ? c1 - c : TILE, m0, m_n);
     }
 }
 #endif
@@ -186,5 +187,27 @@ gf_conv_pointwise_forward (const GfConv2d *conv,
   p.bands = (p.plane + p.band - 1) / p.band;
   gf_parallel_for (conv->batch * p.bands, p.k * p.m * p.band,
                    pointwise_bands, &p);
+}
+#endif
+
+#ifdef GF_CONV_POINTWISE_KERNEL
+/* One image, channels [m0, m1): tile by tile along the plane, every
+ * block of the range over each tile (the range is a few blocks: see
+ * the expansion chain in gf-conv.c). */
+__attribute__ ((target ("avx512f")))
+void
+gf_conv_pointwise_channels (const GfConv2d *conv, const gf_real *x,
+                            const gf_real *w, const gf_real *b, size_t m0,
+                            size_t m1, gf_real *y)
+{
+  Pointwise p = {
+    .conv = conv, .k = conv->in_channels, .m = conv->out_channels,
+    .plane = conv->in_h * conv->in_w, .x = x, .w = w, .b = b, .y = y,
+  };
+
+  for (size_t c = 0; c < p.plane; c += TILE)
+    for (size_t m = m0; m < m1; m += ROWS)
+      pointwise_block (&p, x + c, y + (m - m0) * p.plane + c,
+                       p.plane - c < TILE ? p.plane - c : TILE, m, m1);
 }
 #endif

@@ -36,4 +36,10 @@ bool gf_conv_pointwise_applies (const GfConv2d *conv);
 void gf_conv_pointwise_forward (const GfConv2d *conv,
                                 const gf_real *x, const gf_real *w,
                                 const gf_real *b, gf_real *y);
+
+/* Output channels [@m0, @m1) of one image: x (C, H, W) → y (m1 − m0, H,
+ * W), bias and conv->activation applied, on the calling thread. */
+void gf_conv_pointwise_channels (const GfConv2d *conv, const gf_real *x,
+                                 const gf_real *w, const gf_real *b,
+                                 size_t m0, size_t m1, gf_real *y);
 #endif

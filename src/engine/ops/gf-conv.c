@@ -33,8 +33,10 @@
 
 #include <limits.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "../gf-engine.h"
 #include "../gf-parallel.h"
 #include "gf-conv-direct.h"
 #include "gf-conv-pointwise.h"
@@ -1790,6 +1792,24 @@ typedef struct
   gf_real *y, *dx, *dw, *acc;
 } Depthwise;
 
+/* Output plane y_p of channel @c from its input plane x_p, with the
+ * fused activation. */
+static void
+depthwise_channel_forward (const GfConv2d *conv, const ConvDims *d,
+                           const gf_real *x_p, const gf_real *w,
+                           const gf_real *b, size_t c, gf_real *y_p)
+{
+  if (depthwise_is_3x3 (conv))
+    depthwise3x3_plane_forward (conv, x_p, w + c * d->taps,
+                                b != NULL ? b[c] : 0, y_p);
+  else
+    depthwise_plane_forward (conv, d, x_p, w + c * d->taps,
+                             b != NULL ? b[c] : 0, y_p);
+  if (conv_activation (conv) != NULL)
+    gf_activation_forward_block (conv_activation (conv), d->out_plane,
+                                 y_p, y_p);
+}
+
 /* Planes [begin, end) of y, plane p being image p / C's channel p % C. */
 static void
 depthwise_forward_planes (void *data, size_t begin, size_t end, size_t chunk)
@@ -1798,22 +1818,9 @@ depthwise_forward_planes (void *data, size_t begin, size_t end, size_t chunk)
   const size_t channels = k->conv->in_channels;
 
   for (size_t p = begin; p < end; p++)
-    {
-      size_t c = p % channels;
-      gf_real *y_p = k->y + p * k->d->out_plane;
-
-      if (depthwise_is_3x3 (k->conv))
-        depthwise3x3_plane_forward (k->conv, k->x + p * k->d->in_plane,
-                                    k->w + c * k->d->taps,
-                                    k->b != NULL ? k->b[c] : 0, y_p);
-      else
-        depthwise_plane_forward (k->conv, k->d, k->x + p * k->d->in_plane,
-                                 k->w + c * k->d->taps,
-                                 k->b != NULL ? k->b[c] : 0, y_p);
-      if (conv_activation (k->conv) != NULL)
-        gf_activation_forward_block (conv_activation (k->conv),
-                                     k->d->out_plane, y_p, y_p);
-    }
+    depthwise_channel_forward (k->conv, k->d, k->x + p * k->d->in_plane,
+                               k->w, k->b, p % channels,
+                               k->y + p * k->d->out_plane);
 }
 
 static void
@@ -1890,6 +1897,121 @@ depthwise_backward (const GfConv2d *conv, const ConvDims *d,
   gf_parallel_for (conv->in_channels,
                    passes * conv->batch * d->taps * d->out_plane,
                    depthwise_backward_channels, &k);
+}
+
+/* ---- Expansion chains ------------------------------------------------- */
+
+/* MobileNetV2's blocks expand their input with a 1×1 convolution (to 96
+ * channels of 112×112, 4.8 MiB a picture) that only the depthwise 3×3
+ * after it reads: written to memory by one layer and read back by the
+ * next, that tensor was most of both layers' time.  A chain computes a
+ * few expanded channels of one image into scratch (CHAIN_SCRATCH_BYTES,
+ * in L2) with the 1×1 kernel and runs their depthwise planes from
+ * there, so the expanded tensor is never stored whole. */
+#define CHAIN_SCRATCH_BYTES ((size_t) 512 << 10)
+
+typedef struct
+{
+  const GfConv2d *expand, *depthwise;
+  ConvDims de, dd;
+  size_t group;    /* expanded channels a task: whole blocks of 8 */
+  size_t groups;   /* tasks an image */
+  const gf_real *x, *we, *be, *wd, *bd;
+  gf_real *y, *scratch;
+} Chain;
+
+/* Channels a task, and tasks an image. */
+static size_t
+chain_group (const GfConv2d *expand, size_t *groups)
+{
+  size_t plane = expand->out_h * expand->out_w;
+  size_t channels = expand->out_channels;
+  size_t group = CHAIN_SCRATCH_BYTES / sizeof (gf_real) / plane / 8 * 8;
+
+  group = size_min (size_max (group, 8), channels);
+  *groups = (channels + group - 1) / group;
+  /* The same count, evened out: 192 channels as 96 + 96, not 160 + 32. */
+  group = ((channels + *groups - 1) / *groups + 7) / 8 * 8;
+  return size_min (group, channels);
+}
+
+bool
+gf_conv2d_chain_applies (const GfConv2d *expand, const GfConv2d *depthwise)
+{
+  return gf_conv2d_uses_pointwise (expand)
+         && conv_path (depthwise) == CONV_PATH_DEPTHWISE
+         && depthwise->algo == GF_CONV_ALGO_AUTO
+         && depthwise->in_channels == expand->out_channels
+         && depthwise->batch == expand->batch
+         && depthwise->in_h == expand->out_h
+         && depthwise->in_w == expand->out_w;
+}
+
+size_t
+gf_conv2d_chain_workspace_size (const GfConv2d *expand, size_t slots)
+{
+  size_t groups, group = chain_group (expand, &groups);
+
+  return slots * group * expand->out_h * expand->out_w;
+}
+
+#ifdef GF_CONV_POINTWISE_KERNEL
+/* Tasks [begin, end) of (image, group) pairs, in chunk @chunk's slot of
+ * the scratch. */
+static void
+chain_tasks (void *data, size_t begin, size_t end, size_t chunk)
+{
+  const Chain *k = data;
+  const size_t channels = k->expand->out_channels;
+  gf_real *s = k->scratch + chunk * k->group * k->de.out_plane;
+
+  for (size_t t = begin; t < end; t++)
+    {
+      size_t image = t / k->groups, c0 = t % k->groups * k->group;
+      size_t c1 = size_min (c0 + k->group, channels);
+
+      gf_conv_pointwise_channels (k->expand,
+                                  k->x + image * k->expand->in_channels
+                                         * k->de.in_plane,
+                                  k->we, k->be, c0, c1, s);
+      for (size_t c = c0; c < c1; c++)
+        depthwise_channel_forward (k->depthwise, &k->dd,
+                                   s + (c - c0) * k->de.out_plane,
+                                   k->wd, k->bd, c,
+                                   k->y + (image * channels + c)
+                                          * k->dd.out_plane);
+    }
+}
+#endif
+
+void
+gf_conv2d_chain_forward (const GfConv2d *expand, const GfConv2d *depthwise,
+                         size_t slots, const gf_real *x, const gf_real *we,
+                         const gf_real *be, const gf_real *wd,
+                         const gf_real *bd, gf_real *y, gf_real *workspace)
+{
+#ifdef GF_CONV_POINTWISE_KERNEL
+  Chain k = { .expand = expand, .depthwise = depthwise,
+              .de = conv_dims (expand), .dd = conv_dims (depthwise),
+              .x = x, .we = we, .be = be, .wd = wd, .bd = bd, .y = y,
+              .scratch = workspace };
+  size_t tasks, cost;
+
+  k.group = chain_group (expand, &k.groups);
+  tasks = expand->batch * k.groups;
+  cost = k.group * k.de.out_plane * (expand->in_channels + k.dd.taps);
+  /* Each chunk of the pool takes a slot of scratch: with more threads
+   * than the plan gave slots, the tasks run here, one after another. */
+  if ((size_t) gf_engine_get_threads () <= slots)
+    gf_parallel_for (tasks, cost, chain_tasks, &k);
+  else
+    chain_tasks (&k, 0, tasks, 0);
+#else
+  /* Never planned: gf_conv2d_chain_applies needs the 1×1 kernel. */
+  (void) expand; (void) depthwise; (void) slots; (void) x; (void) we;
+  (void) be; (void) wd; (void) bd; (void) y; (void) workspace;
+  abort ();
+#endif
 }
 
 /* ---- Entry points -------------------------------------------------------- */

@@ -81,6 +81,32 @@ bool gf_conv2d_uses_direct (const GfConv2d *conv);
  * (gf-conv-pointwise.h); dx and dw keep the GEMM paths. */
 bool gf_conv2d_uses_pointwise (const GfConv2d *conv);
 
+/* An expansion chain: a 1×1 convolution @expand whose output only the
+ * depthwise convolution @depthwise reads (MobileNetV2's expansion and
+ * the 3×3 after it), computed a few expanded channels of one image at a
+ * time in scratch, so that the expanded tensor is never stored.  Applies
+ * where the 1×1 kernel computes @expand (gf_conv2d_uses_pointwise) and
+ * @depthwise, at the same batch, reads exactly its output through the
+ * kernels' own choice.  Both convolutions' fused activations apply. */
+bool gf_conv2d_chain_applies (const GfConv2d *expand,
+                              const GfConv2d *depthwise);
+
+/* Scratch for a chain, in gf_real elements, with @slots threads' room. */
+size_t gf_conv2d_chain_workspace_size (const GfConv2d *expand,
+                                       size_t slots);
+
+/* x (N, C, H, W) → y (N, M, OH, OW) of @depthwise through @expand's
+ * weights @we and bias @be (or NULL) and @depthwise's @wd and @bd; the
+ * workspace as gf_conv2d_chain_workspace_size at @slots (with more
+ * engine threads than @slots it runs on the calling thread).  Only where
+ * gf_conv2d_chain_applies. */
+void gf_conv2d_chain_forward (const GfConv2d *expand,
+                              const GfConv2d *depthwise, size_t slots,
+                              const gf_real *x, const gf_real *we,
+                              const gf_real *be, const gf_real *wd,
+                              const gf_real *bd, gf_real *y,
+                              gf_real *workspace);
+
 /* Scratch the fast kernels need, in gf_real elements, for both forward and
  * backward at conv->batch (and so at any smaller batch); 0 when none. */
 size_t gf_conv2d_workspace_size (const GfConv2d *conv);

@@ -12,25 +12,36 @@ graft_cli_run_clear (GraftCliRun *run)
 }
 
 GraftCliRun
-graft_test_cli (const char *first, ...)
+graft_test_cli_argv (const char *const *args)
 {
   g_autoptr (GPtrArray) argv = g_ptr_array_new ();
   g_autoptr (GError) error = NULL;
   GraftCliRun run = { 0 };
-  va_list args;
   int wait_status = 0;
 
   g_ptr_array_add (argv, (gpointer) g_getenv ("GRAFT_CLI"));
-  va_start (args, first);
-  for (const char *a = first; a != NULL; a = va_arg (args, const char *))
-    g_ptr_array_add (argv, (gpointer) a);
-  va_end (args);
+  for (const char *const *a = args; *a != NULL; a++)
+    g_ptr_array_add (argv, (gpointer) *a);
   g_ptr_array_add (argv, NULL);
   g_spawn_sync (NULL, (char **) argv->pdata, NULL, G_SPAWN_DEFAULT, NULL,
                 NULL, &run.out, &run.err, &wait_status, &error);
   g_assert_no_error (error);
   run.status = WIFEXITED (wait_status) ? WEXITSTATUS (wait_status) : -1;
   return run;
+}
+
+GraftCliRun
+graft_test_cli (const char *first, ...)
+{
+  g_autoptr (GPtrArray) args = g_ptr_array_new ();
+  va_list ap;
+
+  va_start (ap, first);
+  for (const char *a = first; a != NULL; a = va_arg (ap, const char *))
+    g_ptr_array_add (args, (gpointer) a);
+  va_end (ap);
+  g_ptr_array_add (args, NULL);
+  return graft_test_cli_argv ((const char *const *) args->pdata);
 }
 
 void

@@ -18,6 +18,8 @@ G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (GraftCliRun, graft_cli_run_clear)
 
 /* Runs graft-cli with @first and the arguments after it (NULL-ended). */
 GraftCliRun graft_test_cli (const char *first, ...);
+/* The same with the arguments in a NULL-ended array. */
+GraftCliRun graft_test_cli_argv (const char *const *args);
 
 /* Exit @status, nothing on stdout, and exactly one line on stderr that
  * starts with "graft-cli: " and contains @fragment. */

@@ -8,8 +8,11 @@
 #include "graft-run-export.h"
 
 #define EXPORT_HELP \
-  "Copy a run's head, model or head weights out of its folder, or write\n" \
-  "its learning curves as CSV: one table with the columns\n" \
+  "Copy a run's head, model or head weights out of its folder, write\n" \
+  "its learning curves as CSV, or write it as a PyTorch project that\n" \
+  "continues it under torchrun (a folder: model.py, weights.safetensors,\n" \
+  "split.json, recipe.json, train.py; its README.md has the commands).\n" \
+  "The CSV is one table with the columns\n" \
   "  kind,epoch,step,loss,lr,train_loss,val_loss,val_accuracy\n" \
   "where a row of kind \"step\" is one optimizer step (epoch from 1, step\n" \
   "from 0 over the run, its training loss and learning rate) and a row\n" \
@@ -26,10 +29,11 @@ graft_cli_export (int argc, char **argv)
       "RUN_DIR" },
     { "format", 0, 0, G_OPTION_ARG_STRING, &format,
       "head-onnx (the head alone), model-onnx (image to probabilities), "
-      "safetensors (the head's weights) or csv (the learning curves)",
+      "safetensors (the head's weights), csv (the learning curves) or "
+      "pytorch (a project folder)",
       "FORMAT" },
-    { "out", 0, 0, G_OPTION_ARG_FILENAME, &out, "The file to write",
-      "FILE" },
+    { "out", 0, 0, G_OPTION_ARG_FILENAME, &out, "The file to write "
+      "(the folder, for pytorch)", "FILE|DIR" },
     { NULL }
   };
   GraftRunExportFormat what;
@@ -42,7 +46,8 @@ graft_cli_export (int argc, char **argv)
                            "--out are required, and nothing else");
   if (!graft_run_export_format_from_name (format, &what))
     return graft_cli_fail (GRAFT_CLI_USAGE, "export: --format %s: not one "
-                           "of head-onnx, model-onnx, safetensors, csv",
+                           "of head-onnx, model-onnx, safetensors, csv, "
+                           "pytorch",
                            format);
   if (!graft_run_export (run_dir, what, out, &error))
     return graft_cli_fail (GRAFT_CLI_FAILED, "%s", error->message);

@@ -21,6 +21,7 @@ int graft_cli_train_find_lr  (int argc, char **argv);
 int graft_cli_scan     (int argc, char **argv);
 int graft_cli_predict  (int argc, char **argv);
 int graft_cli_export   (int argc, char **argv);
+int graft_cli_import_run (int argc, char **argv);
 
 /* Prints "graft-cli: MESSAGE" on stderr as one line; returns @code. */
 int graft_cli_fail (int code, const char *format, ...) G_GNUC_PRINTF (2, 3);

@@ -36,8 +36,10 @@ static const Command commands[] = {
     graft_cli_scan },
   { "predict", "print a trained model's top classes for pictures, as "
     "JSON lines", graft_cli_predict },
-  { "export", "copy a run's head, model or weights out, or its curves as "
-    "CSV", graft_cli_export },
+  { "export", "copy a run's head, model or weights out, its curves as "
+    "CSV, or write it as a PyTorch project", graft_cli_export },
+  { "import-run", "make a Graft run of what an exported project's "
+    "train.py wrote", graft_cli_import_run },
 };
 
 int

@@ -8,6 +8,7 @@
 
 #include "graft-run-export.h"
 #include "graft-json.h"
+#include "graft-run-pytorch.h"
 
 #define CSV_HEADER "kind,epoch,step,loss,lr,train_loss,val_loss,val_accuracy\n"
 
@@ -23,6 +24,7 @@ static const Format formats[] = {
   [GRAFT_RUN_EXPORT_SAFETENSORS] = { "safetensors", "head.safetensors" },
   [GRAFT_RUN_EXPORT_HEAD_JSON] = { NULL, "head.json" },
   [GRAFT_RUN_EXPORT_CSV] = { "csv", NULL },
+  [GRAFT_RUN_EXPORT_PYTORCH] = { "pytorch", NULL },
 };
 
 gboolean
@@ -202,6 +204,22 @@ graft_run_export (const char *run_dir, GraftRunExportFormat format,
 
   if (formats[format].file != NULL)
     return copy_result (run_dir, formats[format].file, out, error);
+  if (format == GRAFT_RUN_EXPORT_PYTORCH)
+    {
+      g_autofree char *model = g_build_filename (run_dir, "model.onnx",
+                                                 NULL);
+
+      if (!check_run_dir (run_dir, error))
+        return FALSE;
+      if (!g_file_test (model, G_FILE_TEST_IS_REGULAR))
+        {
+          g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND,
+                       "%s has no model.onnx: the run has not finished",
+                       run_dir);
+          return FALSE;
+        }
+      return graft_run_export_pytorch (run_dir, out, error);
+    }
   if ((csv = graft_run_export_curves_csv (run_dir, error)) == NULL)
     return FALSE;
   return write_atomically (out, csv, strlen (csv), error);

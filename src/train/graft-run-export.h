@@ -1,7 +1,7 @@
 /* graft-run-export.h: one of a run's results written out of its folder —
  * the head (ONNX), the whole model (ONNX), the head's weights
- * (safetensors) and their description (head.json) copied, or the
- * learning curves as CSV.  `graft-cli export` and the app's Export dialog
+ * (safetensors) and their description (head.json) copied, the learning
+ * curves as CSV, or the run as a PyTorch project.  `graft-cli export` and the app's Export dialog
  * both write through these functions, so that they write the same bytes.
  *
  * The CSV is one table with a "kind" column, so that a spreadsheet or
@@ -36,16 +36,20 @@ typedef enum
   GRAFT_RUN_EXPORT_SAFETENSORS,   /* head.safetensors: the head's weights */
   GRAFT_RUN_EXPORT_HEAD_JSON,     /* head.json: what the weights mean */
   GRAFT_RUN_EXPORT_CSV,           /* the learning curves, from run.json */
+  GRAFT_RUN_EXPORT_PYTORCH,       /* a folder: the run as a PyTorch project
+                                   * (graft-run-pytorch.h) */
 } GraftRunExportFormat;
 
 /* The format `graft-cli export --format NAME` means: head-onnx,
- * model-onnx, safetensors or csv.  FALSE for any other name. */
+ * model-onnx, safetensors, csv or pytorch.  FALSE for any other name. */
 gboolean    graft_run_export_format_from_name (const char *name,
                                                GraftRunExportFormat *format);
-/* The file in the run's folder the format copies; NULL for the CSV. */
+/* The file in the run's folder the format copies; NULL for the CSV and
+ * the PyTorch project. */
 const char *graft_run_export_format_get_file  (GraftRunExportFormat format);
 
-/* Writes @format of the run in @run_dir to @out.  Fails with one line
+/* Writes @format of the run in @run_dir to @out (a folder for the
+ * PyTorch project, a file otherwise).  Fails with one line
  * when @run_dir is no run's folder, or the result is not there (the run
  * has not finished). */
 gboolean    graft_run_export                  (const char *run_dir,

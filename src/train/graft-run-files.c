@@ -726,13 +726,15 @@ parse_history (GraftRunHistory *h, JsonObject *run, GError **error)
     && parse_final (h, run, error);
 }
 
-GraftRunHistory *
-graft_run_files_read_history (const char *run_dir, GError **error)
+/* The history of @run_dir's run.json, which must be @finished or not. */
+static GraftRunHistory *
+read_history (const char *run_dir, gboolean finished, GError **error)
 {
   g_autoptr (JsonParser) parser = json_parser_new ();
   JsonObject *run = read_run_json (run_dir, parser, error);
   g_autoptr (GraftRunHistory) h = NULL;
   JsonNode *status;
+  gboolean is_finished;
 
   if (run == NULL)
     return NULL;
@@ -743,11 +745,20 @@ graft_run_files_read_history (const char *run_dir, GError **error)
                    "%s/run.json: status: expected a string", run_dir);
       return NULL;
     }
-  if (status != NULL && g_str_equal (json_node_get_string (status),
-                                     "finished"))
+  is_finished = status != NULL
+                && g_str_equal (json_node_get_string (status), "finished");
+  if (is_finished && !finished)
     {
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_EXISTS,
                    "%s has finished already; nothing to resume", run_dir);
+      return NULL;
+    }
+  if (!is_finished && finished)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+                   "%s/run.json: the run has not finished (status %s)",
+                   run_dir, status != NULL ? json_node_get_string (status)
+                                           : "missing");
       return NULL;
     }
   if (!json_object_has_member (run, "history"))
@@ -763,6 +774,18 @@ graft_run_files_read_history (const char *run_dir, GError **error)
       return NULL;
     }
   return g_steal_pointer (&h);
+}
+
+GraftRunHistory *
+graft_run_files_read_history (const char *run_dir, GError **error)
+{
+  return read_history (run_dir, FALSE, error);
+}
+
+GraftRunHistory *
+graft_run_files_read_finished (const char *run_dir, GError **error)
+{
+  return read_history (run_dir, TRUE, error);
 }
 
 /* ---- The lock ----------------------------------------------------------- */

@@ -81,6 +81,9 @@ GraftRunConfig  *graft_run_files_read_config  (const char *run_dir,
                                                GError **error);
 GraftRunHistory *graft_run_files_read_history (const char *run_dir,
                                                GError **error);
+/* The same for a run that must have finished (an imported one). */
+GraftRunHistory *graft_run_files_read_finished (const char *run_dir,
+                                                GError **error);
 
 /* Takes @run_dir's lock for a trainer (creating the file): a descriptor
  * to close when the trainer is done, or -1 with a G_IO_ERROR_BUSY @error

@@ -36,6 +36,7 @@ typedef enum
   ITEM_CSV,
   ITEM_PNG,
   ITEM_SVG,
+  ITEM_PYTORCH,                  /* a folder */
   N_ITEMS
 } ItemKind;
 
@@ -52,6 +53,7 @@ static const struct
   [ITEM_CSV] = { "curves", ".csv", GRAFT_RUN_EXPORT_CSV },
   [ITEM_PNG] = { "plot", ".png", 0 },
   [ITEM_SVG] = { "plot", ".svg", 0 },
+  [ITEM_PYTORCH] = { "pytorch", "", GRAFT_RUN_EXPORT_PYTORCH },
 };
 
 struct _GraftExportDialog
@@ -67,6 +69,7 @@ struct _GraftExportDialog
   GtkSwitch *csv_switch;
   GtkSwitch *png_switch;
   GtkSwitch *svg_switch;
+  GtkSwitch *pytorch_switch;
   AdwPreferencesGroup *size_group;
   GtkSpinButton *width_spin;
   GtkSpinButton *height_spin;
@@ -201,6 +204,7 @@ item_chosen (GraftExportDialog *self, ItemKind kind)
     case ITEM_CSV: return gtk_switch_get_active (self->csv_switch);
     case ITEM_PNG: return gtk_switch_get_active (self->png_switch);
     case ITEM_SVG: return gtk_switch_get_active (self->svg_switch);
+    case ITEM_PYTORCH: return gtk_switch_get_active (self->pytorch_switch);
     case N_ITEMS:
     default: return FALSE;
     }
@@ -334,7 +338,7 @@ report_progress (WriteJob *job, guint done, const char *path)
 
 /* Creates BASE-STEM.EXT in @folder, or BASE-STEM-2.EXT, -3…: the first
  * name nobody has, made empty and exclusively so that no other writer
- * takes it meanwhile. */
+ * takes it meanwhile (a folder, for the PyTorch project). */
 static char *
 reserve_path (const char *folder, const char *base, ItemKind kind,
               GError **error)
@@ -347,12 +351,14 @@ reserve_path (const char *folder, const char *base, ItemKind kind,
         : g_strdup_printf ("%s-%s-%u%s", base, items[kind].stem, n,
                            items[kind].extension);
       g_autofree char *path = g_build_filename (folder, name, NULL);
-      int fd = g_open (path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+      int fd = kind == ITEM_PYTORCH ? g_mkdir (path, 0777)
+               : g_open (path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
       int saved = errno;
 
       if (fd >= 0)
         {
-          close (fd);
+          if (kind != ITEM_PYTORCH)
+            close (fd);
           return g_steal_pointer (&path);
         }
       if (saved != EEXIST)
@@ -366,6 +372,32 @@ reserve_path (const char *folder, const char *base, ItemKind kind,
   g_set_error (error, G_IO_ERROR, G_IO_ERROR_EXISTS,
                _("Too many files named after %s in %s"), base, folder);
   return NULL;
+}
+
+/* Takes back what reserve_path made and a failed write left: the file,
+ * or the project folder with what the export had written into it. */
+static void
+remove_reserved (const char *path, ItemKind kind)
+{
+  if (kind == ITEM_PYTORCH)
+    {
+      g_autoptr (GDir) dir = g_dir_open (path, 0, NULL);
+      const char *name;
+
+      while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
+        {
+          g_autofree char *child = g_build_filename (path, name, NULL);
+
+          if (g_file_test (child, G_FILE_TEST_IS_DIR)
+              && !g_file_test (child, G_FILE_TEST_IS_SYMLINK))
+            remove_reserved (child, kind);
+          else
+            g_unlink (child);
+        }
+      g_rmdir (path);
+      return;
+    }
+  g_unlink (path);
 }
 
 static gboolean
@@ -411,7 +443,7 @@ write_thread (GTask *task, gpointer source, gpointer task_data,
       if (path == NULL || !write_item (job, item, path, &error))
         {
           if (path != NULL)
-            g_unlink (path);     /* the empty reservation */
+            remove_reserved (path, item->kind);
           /* Translators: the reason a file could not be written. */
           r->error = g_strdup_printf (_("Could not export: %s"),
                                       error->message);
@@ -652,8 +684,12 @@ file_row (const char *path)
 
   adw_preferences_row_set_title (ADW_PREFERENCES_ROW (row), name);
   adw_preferences_row_set_use_markup (ADW_PREFERENCES_ROW (row), FALSE);
+  /* The PyTorch project is a folder. */
   adw_action_row_add_prefix (ADW_ACTION_ROW (row),
-                             gtk_image_new_from_icon_name ("document-save-symbolic"));
+                             gtk_image_new_from_icon_name (
+                               g_file_test (path, G_FILE_TEST_IS_DIR)
+                               ? "folder-symbolic"
+                               : "document-save-symbolic"));
   return row;
 }
 
@@ -911,6 +947,7 @@ graft_export_dialog_class_init (GraftExportDialogClass *klass)
   BIND (csv_switch);
   BIND (png_switch);
   BIND (svg_switch);
+  BIND (pytorch_switch);
   BIND (size_group);
   BIND (width_spin);
   BIND (height_spin);

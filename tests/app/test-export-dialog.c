@@ -5,7 +5,9 @@
  * the CSV is what `graft-cli export --format csv` writes; the PNG has the
  * chosen size and the SVG is one; the written model.onnx passes the
  * dialog's re-load check; a second export adds "-2" rather than
- * overwriting; and the same model.onnx gives the same top class in ONNX
+ * overwriting; the PyTorch project folder is graft-cli's, and one that
+ * fails to be written leaves nothing; and the same model.onnx gives the
+ * same top class in ONNX
  * Runtime (tests/tools/ort-run.mjs under node; skipped, with the reason,
  * when node or onnxruntime-node is missing) as in Graft.
  *
@@ -155,7 +157,7 @@ test_controls (void)
   g_autoptr (GPtrArray) spins = find_all (GTK_TYPE_SPIN_BUTTON);
   g_autoptr (GPtrArray) checks = find_all (GTK_TYPE_CHECK_BUTTON);
 
-  g_assert_cmpuint (switches->len, ==, 6);
+  g_assert_cmpuint (switches->len, ==, 7);
   g_assert_cmpuint (spins->len, ==, 2);
   g_assert_cmpuint (checks->len, ==, 0);
   g_assert_cmpint (gtk_spin_button_get_value_as_int (spins->pdata[0]), ==,
@@ -181,6 +183,60 @@ press_export (void)
   graft_test_wait_for (not_busy, NULL, EXPORT_TIMEOUT_MS,
                        "the export and its check");
   g_assert_null (graft_export_dialog_get_error (fixture.dialog));
+}
+
+/* The PyTorch project folder is what `graft-cli export --format pytorch`
+ * writes, file for file. */
+static void
+assert_pytorch_project (void)
+{
+  static const char *const files[] = {
+    "model.py", "weights.safetensors", "split.json", "recipe.json",
+    "train.py", "graft_io.py", "README.md", "graft/model.onnx",
+    "graft/head.json",
+  };
+  g_autofree char *project = out_path ("-pytorch");
+  g_autofree char *cli = g_build_filename (fixture.out_dir, "cli-pytorch",
+                                           NULL);
+  g_autofree char *cli_out = NULL;
+  const char *argv[] = { GRAFT_TEST_CLI, "export", "--run", fixture.run_dir,
+                         "--format", "pytorch", "--out", cli, NULL };
+
+  g_assert_true (g_strv_contains (graft_export_dialog_get_written
+                                  (fixture.dialog), project));
+  g_assert_true (g_file_test (project, G_FILE_TEST_IS_DIR));
+  cli_out = graft_test_run_cli (argv);
+  for (gsize i = 0; i < G_N_ELEMENTS (files); i++)
+    {
+      g_autofree char *a = g_build_filename (project, files[i], NULL);
+      g_autofree char *b = g_build_filename (cli, files[i], NULL);
+
+      assert_same_file (a, b);
+    }
+}
+
+/* A project that cannot be written (the run's head.json gone) leaves no
+ * folder behind, and the dialog says why. */
+static void
+test_pytorch_failure (void)
+{
+  g_autoptr (GPtrArray) switches = find_all (GTK_TYPE_SWITCH);
+  g_autofree char *head = g_build_filename (fixture.run_dir, "head.json",
+                                            NULL);
+  g_autofree char *aside = g_strconcat (head, ".aside", NULL);
+  g_autofree char *project = out_path ("-pytorch-2");
+  GtkWidget *button = export_button ();
+
+  for (guint i = 0; i < switches->len; i++)
+    gtk_switch_set_active (switches->pdata[i], i == switches->len - 1);
+  g_assert_cmpint (g_rename (head, aside), ==, 0);
+  g_signal_emit_by_name (button, "clicked");
+  graft_test_wait_for (not_busy, NULL, EXPORT_TIMEOUT_MS, "the export");
+  g_assert_cmpint (g_rename (aside, head), ==, 0);
+  g_assert_nonnull (graft_export_dialog_get_error (fixture.dialog));
+  g_assert_nonnull (strstr (graft_export_dialog_get_error (fixture.dialog),
+                            "head.json"));
+  g_assert_false (g_file_test (project, G_FILE_TEST_EXISTS));
 }
 
 static void
@@ -215,7 +271,7 @@ test_export_all (void)
   press_export ();
 
   g_assert_cmpuint (g_strv_length ((char **) graft_export_dialog_get_written
-                                   (fixture.dialog)), ==, 7);
+                                   (fixture.dialog)), ==, 8);
   for (guint i = 0; i < G_N_ELEMENTS (copies); i++)
     {
       g_autofree char *out = out_path (copies[i][0]);
@@ -228,6 +284,7 @@ test_export_all (void)
 
   cli_out = graft_test_run_cli (cli_argv);
   assert_same_file (cli_csv, csv);
+  assert_pytorch_project ();
 
   pixbuf = gdk_pixbuf_new_from_file (png, &error);
   g_assert_no_error (error);
@@ -399,6 +456,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/app/export/onnx-runtime", test_onnx_runtime);
   g_test_add_func ("/app/export/screenshots", test_screenshots);
   g_test_add_func ("/app/export/no-overwrite", test_no_overwrite);
+  g_test_add_func ("/app/export/pytorch-failure", test_pytorch_failure);
   status = g_test_run ();
 
   gtk_window_destroy (GTK_WINDOW (fixture.dialog));

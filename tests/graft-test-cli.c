@@ -45,6 +45,21 @@ graft_test_cli (const char *first, ...)
 }
 
 void
+graft_test_copy_into (const char *from, const char *name, const char *to)
+{
+  g_autofree char *src = g_build_filename (from, name, NULL);
+  g_autofree char *dst = g_build_filename (to, name, NULL);
+  g_autofree char *contents = NULL;
+  g_autoptr (GError) error = NULL;
+  gsize length;
+
+  g_file_get_contents (src, &contents, &length, &error);
+  g_assert_no_error (error);
+  g_file_set_contents (dst, contents, (gssize) length, &error);
+  g_assert_no_error (error);
+}
+
+void
 graft_test_assert_one_line_failure (const GraftCliRun *run, int status,
                                     const char *fragment)
 {

@@ -21,6 +21,10 @@ GraftCliRun graft_test_cli (const char *first, ...);
 /* The same with the arguments in a NULL-ended array. */
 GraftCliRun graft_test_cli_argv (const char *const *args);
 
+/* Copies @from/@name to @to/@name, failing the test when it cannot. */
+void graft_test_copy_into (const char *from, const char *name,
+                           const char *to);
+
 /* Exit @status, nothing on stdout, and exactly one line on stderr that
  * starts with "graft-cli: " and contains @fragment. */
 void graft_test_assert_one_line_failure (const GraftCliRun *run, int status,

@@ -19,6 +19,7 @@
 
 #include "graft-backbone.h"
 #include "graft-export-dialog.h"
+#include "graft-files.h"
 #include "graft-run-export.h"
 
 /* The generated resource bundle (resources/graft.gresource.xml). */
@@ -374,32 +375,6 @@ reserve_path (const char *folder, const char *base, ItemKind kind,
   return NULL;
 }
 
-/* Takes back what reserve_path made and a failed write left: the file,
- * or the project folder with what the export had written into it. */
-static void
-remove_reserved (const char *path, ItemKind kind)
-{
-  if (kind == ITEM_PYTORCH)
-    {
-      g_autoptr (GDir) dir = g_dir_open (path, 0, NULL);
-      const char *name;
-
-      while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
-        {
-          g_autofree char *child = g_build_filename (path, name, NULL);
-
-          if (g_file_test (child, G_FILE_TEST_IS_DIR)
-              && !g_file_test (child, G_FILE_TEST_IS_SYMLINK))
-            remove_reserved (child, kind);
-          else
-            g_unlink (child);
-        }
-      g_rmdir (path);
-      return;
-    }
-  g_unlink (path);
-}
-
 static gboolean
 write_item (WriteJob *job, const Item *item, const char *path,
             GError **error)
@@ -442,8 +417,10 @@ write_thread (GTask *task, gpointer source, gpointer task_data,
         report_progress (job, i, path);
       if (path == NULL || !write_item (job, item, path, &error))
         {
+          /* Takes back the reservation, and what a project folder
+           * got before the write failed. */
           if (path != NULL)
-            remove_reserved (path, item->kind);
+            graft_remove_tree (path);
           /* Translators: the reason a file could not be written. */
           r->error = g_strdup_printf (_("Could not export: %s"),
                                       error->message);

@@ -13,8 +13,10 @@
 #include <glib/gi18n.h>
 #include <glib/gstdio.h>
 
+#include "graft-files.h"
 #include "graft-project-file.h"
 #include "graft-run-files.h"
+#include "graft-run-import.h"
 #include "graft-run-list.h"
 
 /* ---- GraftClassItem -------------------------------------------------------- */
@@ -1444,4 +1446,105 @@ graft_project_reload_runs (GraftProject *self)
 {
   g_return_if_fail (GRAFT_IS_PROJECT (self));
   graft_run_list_reload (GRAFT_RUN_LIST (graft_project_get_runs (self)));
+}
+
+/* ---- A run trained elsewhere ---------------------------------------------- */
+
+/* What the train.py of an exported PyTorch project leaves that
+ * graft_run_import reads (graft-run-import.h). */
+static const char *const imported_files[] = {
+  "run.json", "weights.safetensors", "graft/model.onnx", "graft/head.json",
+};
+
+typedef struct
+{
+  char *from;       /* the folder train.py wrote */
+  char *dir;        /* the new run's, under the project's runs */
+} ImportJob;
+
+static void
+import_job_free (ImportJob *job)
+{
+  g_free (job->from);
+  g_free (job->dir);
+  g_free (job);
+}
+
+/* Copies @from's files into a new run folder and imports them there:
+ * the folder train.py wrote is only read. */
+static void
+import_thread (GTask *task, gpointer source, gpointer task_data,
+               GCancellable *cancellable)
+{
+  GraftProject *self = GRAFT_PROJECT (source);
+  ImportJob *job = task_data;
+  g_autoptr (GraftRunConfig) config = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *graft = NULL;
+
+  config = graft_run_import_read_config (job->from, &error);
+  if (config == NULL
+      || (job->dir = new_run_dir (self, config, &error)) == NULL)
+    {
+      g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
+  graft = g_build_filename (job->dir, "graft", NULL);
+  g_mkdir (graft, 0755);
+  for (gsize i = 0; error == NULL && i < G_N_ELEMENTS (imported_files); i++)
+    {
+      g_autofree char *src = g_build_filename (job->from, imported_files[i],
+                                               NULL);
+      g_autofree char *dst = g_build_filename (job->dir, imported_files[i],
+                                               NULL);
+      g_autofree char *contents = NULL;
+      gsize length;
+
+      if (g_file_get_contents (src, &contents, &length, &error))
+        g_file_set_contents_full (dst, contents, (gssize) length,
+                                  G_FILE_SET_CONTENTS_CONSISTENT, 0644,
+                                  &error);
+    }
+  if (error == NULL)
+    graft_run_import (job->dir, &error);
+  if (error != NULL)
+    {
+      graft_remove_tree (job->dir);   /* the folder this import made */
+      g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
+  g_task_return_pointer (task, g_strdup (job->dir), g_free);
+}
+
+void
+graft_project_import_run_async (GraftProject *self, const char *folder,
+                                GCancellable *cancellable,
+                                GAsyncReadyCallback callback,
+                                gpointer user_data)
+{
+  g_autoptr (GTask) task = NULL;
+  ImportJob *job;
+
+  g_return_if_fail (GRAFT_IS_PROJECT (self));
+  g_return_if_fail (folder != NULL);
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, graft_project_import_run_async);
+  job = g_new0 (ImportJob, 1);
+  job->from = g_strdup (folder);
+  g_task_set_task_data (task, job, (GDestroyNotify) import_job_free);
+  g_task_run_in_thread (task, import_thread);
+}
+
+char *
+graft_project_import_run_finish (GraftProject *self, GAsyncResult *result,
+                                 GError **error)
+{
+  char *dir;
+
+  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
+  dir = g_task_propagate_pointer (G_TASK (result), error);
+  if (dir != NULL)
+    graft_run_list_refresh (GRAFT_RUN_LIST (graft_project_get_runs (self)),
+                            dir);
+  return dir;
 }

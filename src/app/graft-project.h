@@ -173,4 +173,19 @@ void          graft_project_reload_runs    (GraftProject *self);
 /* Where deleted runs wait for their undo (PROJECT/trash). */
 char         *graft_project_get_trash_dir  (GraftProject *self);
 
+/* A run trained elsewhere — the folder the train.py of an exported
+ * PyTorch project wrote — copied into a new folder of the project's
+ * runs and imported there (graft-run-import.h), on a worker; @folder is
+ * only read.  finish returns the new run's folder, already in
+ * graft_project_get_runs (), or NULL with one line in @error (and no
+ * folder left behind). */
+void          graft_project_import_run_async  (GraftProject *self,
+                                               const char *folder,
+                                               GCancellable *cancellable,
+                                               GAsyncReadyCallback callback,
+                                               gpointer user_data);
+char         *graft_project_import_run_finish (GraftProject *self,
+                                               GAsyncResult *result,
+                                               GError **error);
+
 G_END_DECLS

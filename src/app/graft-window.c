@@ -858,6 +858,64 @@ graft_window_dispose (GObject *object)
   G_OBJECT_CLASS (graft_window_parent_class)->dispose (object);
 }
 
+/* ---- A run trained elsewhere ---------------------------------------------- */
+
+static void
+on_run_imported (GObject *source, GAsyncResult *result, gpointer data)
+{
+  g_autoptr (GraftWindow) self = data;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *dir = graft_project_import_run_finish (
+    GRAFT_PROJECT (source), result, &error);
+  g_autofree char *name = NULL;
+
+  if (dir == NULL)
+    {
+      /* Translators: the reason a run could not be imported. */
+      graft_toast (GTK_WIDGET (self), _("Could not import the run: %s"),
+                   error->message);
+      return;
+    }
+  name = g_filename_display_basename (dir);
+  /* Translators: the imported run's name; Compare shows its curves. */
+  graft_toast (GTK_WIDGET (self), _("Imported %s: its curves are in "
+                                    "Compare"), name);
+  graft_window_show_page (self, "compare");
+}
+
+void
+graft_window_import_run (GraftWindow *self, const char *folder)
+{
+  g_return_if_fail (GRAFT_IS_WINDOW (self));
+  graft_project_import_run_async (self->project, folder, NULL,
+                                  on_run_imported, g_object_ref (self));
+}
+
+static void
+on_import_run_chosen (GtkNativeDialog *dialog, int response,
+                      GraftWindow *self)
+{
+  g_autofree char *dir = chosen_path (dialog, response);
+
+  if (dir != NULL)
+    graft_window_import_run (self, dir);
+  g_object_unref (dialog);
+}
+
+/* The folder a PyTorch project's train.py wrote (its --out). */
+static void
+import_run_action (GtkWidget *widget, const char *name, GVariant *param)
+{
+  GraftWindow *self = GRAFT_WINDOW (widget);
+  GtkFileChooserNative *chooser = project_chooser (
+    self, _("Import a Run Trained in PyTorch"), _("_Import"),
+    GTK_FILE_CHOOSER_ACTION_SELECT_FOLDER);
+
+  g_signal_connect (chooser, "response", G_CALLBACK (on_import_run_chosen),
+                    self);
+  gtk_native_dialog_show (GTK_NATIVE_DIALOG (chooser));
+}
+
 static void
 install_actions (GtkWidgetClass *widget_class)
 {
@@ -867,6 +925,8 @@ install_actions (GtkWidgetClass *widget_class)
                                    sample_data_action);
   gtk_widget_class_install_action (widget_class, "win.import-backbone",
                                    NULL, import_backbone_action);
+  gtk_widget_class_install_action (widget_class, "win.import-run", NULL,
+                                   import_run_action);
   gtk_widget_class_install_action (widget_class, "win.show-page", "s",
                                    show_page_action);
   gtk_widget_class_install_action (widget_class, "win.start-run", NULL,

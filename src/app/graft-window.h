@@ -36,6 +36,11 @@ const char   *graft_window_get_page    (GraftWindow *self);
 GtkWidget    *graft_window_get_page_widget (GraftWindow *self,
                                             const char *name);
 void          graft_window_open_sample_data (GraftWindow *self);
+/* Imports the run a PyTorch project's train.py wrote into @folder
+ * (graft_project_import_run_async), then shows it in Compare, or says
+ * why not in a toast (win.import-run asks for the folder). */
+void          graft_window_import_run  (GraftWindow *self,
+                                        const char *folder);
 
 /* Shows a toast in the window @widget is in (a notice, or an error's one
  * line); does nothing for a widget outside a GraftWindow. */

@@ -121,10 +121,24 @@ save_head_weights (GfGraph *graph, const char *path, GError **error)
                                   views->len, NULL, error);
 }
 
+GraftRunConfig *
+graft_run_import_read_config (const char *folder, GError **error)
+{
+  g_autofree char *run_json = g_build_filename (folder, "run.json", NULL);
+
+  if (!g_file_test (run_json, G_FILE_TEST_IS_REGULAR))
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND,
+                   "%s has no run.json: not the output of an exported "
+                   "run's train.py", folder);
+      return NULL;
+    }
+  return graft_run_files_read_config (folder, error);
+}
+
 gboolean
 graft_run_import (const char *folder, GError **error)
 {
-  g_autofree char *run_json = g_build_filename (folder, "run.json", NULL);
   g_autofree char *template = g_build_filename (folder, "graft",
                                                 "model.onnx", NULL);
   g_autofree char *template_head = g_build_filename (folder, "graft",
@@ -147,15 +161,8 @@ graft_run_import (const char *folder, GError **error)
   gboolean ok = FALSE;
   int cut;
 
-  if (!g_file_test (run_json, G_FILE_TEST_IS_REGULAR))
-    {
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND,
-                   "%s has no run.json: not the output of an exported "
-                   "run's train.py", folder);
-      return FALSE;
-    }
   /* run.json as strictly as Graft reads its own. */
-  if ((config = graft_run_files_read_config (folder, error)) == NULL
+  if ((config = graft_run_import_read_config (folder, error)) == NULL
       || (history = graft_run_files_read_finished (folder, error)) == NULL)
     return FALSE;
   if (!g_file_get_contents (template_head, &head_text, &head_length, error)

@@ -13,7 +13,14 @@
 
 #include <glib.h>
 
+#include "graft-run-config.h"
+
 G_BEGIN_DECLS
+
+/* The configuration in @folder's run.json, or NULL with one line in
+ * @error (also when there is no run.json at all). */
+GraftRunConfig *graft_run_import_read_config (const char *folder,
+                                              GError **error);
 
 /* Imports @folder in place; every file it writes goes through a
  * temporary file and a rename.  Fails with one line naming the file and

@@ -1,13 +1,17 @@
 /* test-window.c: the app's shell — its stages, opening files from the
  * command line, toasts, the About and shortcuts windows, the window size
- * kept in GSettings, and projects: choices kept in the project's file,
- * New, Open, Save As and the recent ones. */
+ * kept in GSettings, projects (choices kept in the project's file,
+ * New, Open, Save As and the recent ones), and a run trained in PyTorch
+ * imported. */
 #include <string.h>
 #include <glib/gstdio.h>
 
 #include "graft-application.h"
 #include "graft-project-file.h"
+#include "graft-run-list.h"
+#include "graft-run-record.h"
 #include "graft-test-app.h"
+#include "graft-test-cli.h"
 #include "graft-window.h"
 
 static gboolean
@@ -111,6 +115,103 @@ test_toast (void)
   graft_toast (graft_window_get_page_widget (window, "train"),
                "Something to say: %d", 42);
   g_test_assert_expected_messages ();
+  gtk_window_destroy (GTK_WINDOW (window));
+}
+
+/* ---- A run trained elsewhere ----------------------------------------------- */
+
+static gboolean
+runs_loaded (gpointer data)
+{
+  return !graft_run_list_get_loading (data);
+}
+
+static gboolean
+has_runs (gpointer data)
+{
+  GListModel *runs = g_object_get_data (data, "runs");
+
+  return g_list_model_get_n_items (runs) >= GPOINTER_TO_UINT (
+    g_object_get_data (data, "want"));
+}
+
+/* What a PyTorch project's train.py leaves, imported from the window:
+ * a new run of the project, with the model and head files of a Graft
+ * run, shown in Compare; the folder train.py wrote is only read.  A
+ * folder that is no such output gets a toast and leaves no run. */
+static void
+test_import_run (void)
+{
+  GraftWindow *window = graft_window_new (NULL);
+  GraftProject *project = graft_window_get_project (window);
+  g_autofree char *run = graft_test_make_run ("to-export");
+  g_autofree char *project_dir = g_build_filename (graft_test_app_data_home (),
+                                                   "pytorch-project", NULL);
+  g_autofree char *trained = g_build_filename (graft_test_app_data_home (),
+                                               "trained", NULL);
+  g_autofree char *graft = g_build_filename (trained, "graft", NULL);
+  g_autofree char *from = g_build_filename (project_dir, "graft", NULL);
+  g_autofree char *written = g_build_filename (trained, "model.onnx", NULL);
+  const char *argv[] = { GRAFT_TEST_CLI, "export", "--run", run, "--format",
+                         "pytorch", "--out", project_dir, NULL };
+  GListModel *runs = graft_project_get_runs (project);
+  GraftRunRecord *newest = NULL;
+  guint before;
+
+  g_free (graft_test_run_cli (argv));
+  g_assert_cmpint (g_mkdir_with_parents (graft, 0755), ==, 0);
+  graft_test_copy_into (run, "run.json", trained);
+  graft_test_copy_into (project_dir, "weights.safetensors", trained);
+  graft_test_copy_into (from, "model.onnx", graft);
+  graft_test_copy_into (from, "head.json", graft);
+
+  gtk_window_present (GTK_WINDOW (window));
+  graft_project_reload_runs (project);
+  graft_test_wait_for (runs_loaded, runs, 60000, "the project's runs");
+  before = g_list_model_get_n_items (runs);
+
+  /* No run.json: a toast, no new run. */
+  g_test_expect_message ("graft-window", G_LOG_LEVEL_MESSAGE,
+                         "Could not import the run: *has no run.json*");
+  graft_window_import_run (window, graft);
+  graft_test_spin (1000);
+  g_test_assert_expected_messages ();
+  graft_project_reload_runs (project);
+  graft_test_wait_for (runs_loaded, runs, 60000, "the project's runs");
+  g_assert_cmpuint (g_list_model_get_n_items (runs), ==, before);
+
+  g_test_expect_message ("graft-window", G_LOG_LEVEL_MESSAGE,
+                         "Imported *: its curves are in Compare");
+  g_object_set_data (G_OBJECT (runs), "runs", runs);
+  g_object_set_data (G_OBJECT (runs), "want", GUINT_TO_POINTER (before + 1));
+  graft_window_import_run (window, trained);
+  graft_test_wait_for (has_runs, runs, 60000, "the imported run");
+  graft_test_spin (200);
+  g_test_assert_expected_messages ();
+  g_assert_cmpstr (graft_window_get_page (window), ==, "compare");
+  for (guint i = 0; i < g_list_model_get_n_items (runs); i++)
+    {
+      g_autoptr (GraftRunRecord) r = g_list_model_get_item (runs, i);
+      const char *dir = graft_run_record_get_dir (r);
+
+      if (g_strcmp0 (dir, run) != 0 && strstr (dir, "-extract") != NULL)
+        newest = r;
+    }
+  g_assert_nonnull (newest);
+  {
+    static const char *const files[] = { "model.onnx", "head.onnx",
+                                         "head.safetensors", "head.json" };
+
+    for (gsize i = 0; i < G_N_ELEMENTS (files); i++)
+      {
+        g_autofree char *path = g_build_filename (
+          graft_run_record_get_dir (newest), files[i], NULL);
+
+        g_assert_true (g_file_test (path, G_FILE_TEST_IS_REGULAR));
+      }
+  }
+  /* train.py's folder is as it was. */
+  g_assert_false (g_file_test (written, G_FILE_TEST_EXISTS));
   gtk_window_destroy (GTK_WINDOW (window));
 }
 
@@ -463,5 +564,6 @@ main (int argc, char **argv)
   g_test_add_func ("/app/application/open-about-shortcuts", test_application);
   g_test_add_func ("/app/window/settings", test_settings);
   g_test_add_func ("/app/window/projects", test_projects);
+  g_test_add_func ("/app/window/import-run", test_import_run);
   return g_test_run ();
 }

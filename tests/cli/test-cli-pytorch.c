@@ -56,19 +56,6 @@ assert_ok (const GraftCliRun *run, const char *what)
     g_error ("%s failed (%d): %s", what, run->status, run->err);
 }
 
-/* @dir/@name, a copy of @from/@name. */
-static void
-copy_into (const char *from, const char *name, const char *dir)
-{
-  g_autofree char *src = g_build_filename (from, name, NULL);
-  g_autofree char *dst = g_build_filename (dir, name, NULL);
-  g_autofree char *contents = NULL;
-  gsize length;
-
-  g_assert_true (g_file_get_contents (src, &contents, &length, NULL));
-  g_assert_true (g_file_set_contents (dst, contents, (gssize) length, NULL));
-}
-
 /* import-run on what train.py would leave had it changed nothing: the
  * run's own run.json and the exported weights and graft/ folder.  The
  * imported run predicts exactly as the run; a folder without run.json,
@@ -99,10 +86,10 @@ check_import (const char *run, const char *project, const char *predicted,
     g_auto (GraftCliRun) none = graft_test_cli ("import-run", out, NULL);
     graft_test_assert_one_line_failure (&none, 1, "has no run.json");
   }
-  copy_into (from, "model.onnx", graft);
-  copy_into (from, "head.json", graft);
-  copy_into (run, "run.json", out);
-  copy_into (project, "weights.safetensors", out);
+  graft_test_copy_into (from, "model.onnx", graft);
+  graft_test_copy_into (from, "head.json", graft);
+  graft_test_copy_into (run, "run.json", out);
+  graft_test_copy_into (project, "weights.safetensors", out);
 
   /* One tensor short. */
   st = graft_safetensors_load (weights, &error);
@@ -120,7 +107,7 @@ check_import (const char *run, const char *project, const char *predicted,
     graft_test_assert_one_line_failure (&short_one, 1, name);
   }
   g_clear_pointer (&st, graft_safetensors_free);
-  copy_into (project, "weights.safetensors", out);
+  graft_test_copy_into (project, "weights.safetensors", out);
 
   g_assert_true (g_file_get_contents (run_json, &text, NULL, NULL));
   unfinished = g_string_new (text);

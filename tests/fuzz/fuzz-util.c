@@ -5,31 +5,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "graft-files.h"
+
 static char *scratch_dir;
 
-/* rm -rf @path: the targets make folders in the scratch folder. */
-static void
-remove_tree (const char *path)
-{
-  g_autoptr (GDir) dir = g_dir_open (path, 0, NULL);
-  const char *name;
-
-  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
-    {
-      g_autofree char *child = g_build_filename (path, name, NULL);
-      if (g_file_test (child, G_FILE_TEST_IS_DIR)
-          && !g_file_test (child, G_FILE_TEST_IS_SYMLINK))
-        remove_tree (child);
-      else
-        g_unlink (child);
-    }
-  g_rmdir (path);
-}
-
+/* The targets make folders in the scratch folder. */
 static void
 remove_scratch (void)
 {
-  remove_tree (scratch_dir);
+  graft_remove_tree (scratch_dir);
 }
 
 const char *

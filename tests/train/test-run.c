@@ -19,6 +19,7 @@
 
 #include "gf-onnx.h"
 #include "graft-backbone.h"
+#include "graft-files.h"
 #include "graft-image.h"
 #include "graft-run.h"
 #include "graft-run-data.h"
@@ -111,23 +112,6 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (GfModel, gf_model_free)
 
 /* ---- Files and processes ------------------------------------------------- */
 
-static void
-rm_rf (const char *path)
-{
-  g_autoptr (GDir) dir = g_dir_open (path, 0, NULL);
-  const char *name;
-
-  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
-    {
-      g_autofree char *child = g_build_filename (path, name, NULL);
-      if (g_file_test (child, G_FILE_TEST_IS_DIR)
-          && !g_file_test (child, G_FILE_TEST_IS_SYMLINK))
-        rm_rf (child);
-      else
-        g_unlink (child);
-    }
-  g_rmdir (path);
-}
 
 static JsonNode *
 load_json (const char *path)
@@ -2072,7 +2056,7 @@ main (int argc, char **argv)
   status = g_test_run ();
   for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
     trained_free (trained[i]);
-  rm_rf (work_dir);
+  graft_remove_tree (work_dir);
   g_free (work_dir);
   g_free (data_dir);
   return status;

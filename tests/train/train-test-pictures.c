@@ -5,6 +5,8 @@
 
 #include <gdk-pixbuf/gdk-pixbuf.h>
 
+#include "graft-files.h"
+
 #define MAX_CLASSES 3
 #define NOISE 40
 
@@ -59,8 +61,5 @@ train_test_make_classes (const char *parent, const char *name,
 void
 train_test_rm_rf (const char *path)
 {
-  const char *argv[] = { "rm", "-rf", path, NULL };
-
-  g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL,
-                NULL, NULL, NULL, NULL);
+  graft_remove_tree (path);
 }

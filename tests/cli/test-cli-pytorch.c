@@ -1,6 +1,6 @@
 /* test-cli-pytorch.c: `graft-cli export --format pytorch` on runs over
  * the torchvision fixtures of tests/data/torch (ResNet-18 and
- * MobileNetV2, narrower): the generated model.py with the exported
+ * MobileNetV2, narrower) and the bundled Fashion ResNet: the generated model.py with the exported
  * weights gives Graft's probabilities within 1e-4 (relative) on the same
  * pictures (pytorch-parity.py, with Debian's PyTorch), the project has
  * every file, and folders that are no finished run are refused with one
@@ -22,14 +22,16 @@
 
 typedef struct
 {
-  const char *name;   /* tests/data/torch/NAME.onnx */
+  const char *name;   /* tests/data/torch/NAME.onnx, or data/backbones/ */
   int side;           /* its input size */
   gboolean torchrun;  /* also train the project under torchrun */
+  gboolean bundled;   /* a bundled backbone */
 } Fixture;
 
 static const Fixture fixtures[] = {
-  { "resnet18", 40, TRUE },
-  { "mobilenet_v2", 44, FALSE },
+  { "resnet18", 40, TRUE, FALSE },
+  { "mobilenet_v2", 44, FALSE, FALSE },
+  { "fashion-resnet", 28, FALSE, TRUE },
 };
 
 static char *
@@ -253,7 +255,8 @@ test_parity (gconstpointer data)
   char *picked[PREDICTED] = { NULL };
   GraftToolResult result;
 
-  backbone = source_path ("tests", "data", "torch", NULL);
+  backbone = fx->bundled ? source_path ("data", "backbones", NULL)
+                         : source_path ("tests", "data", "torch", NULL);
   {
     g_autofree char *file = g_strconcat (fx->name, ".onnx", NULL);
     g_autofree char *dir = g_steal_pointer (&backbone);

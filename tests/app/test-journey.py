@@ -3,8 +3,8 @@
 as a person would: open the sample data, pick a backbone, choose
 progressive unfreezing, press Start, and wait until the window says the
 run finished; then a feature-extraction run, both ticked on Compare, and
-the progressive one exported through the Export window, whose check of
-the written model must pass.  Then graft is killed and started again on
+the progressive one exported through the Export window (the whole model,
+whose check must pass, and the PyTorch project).  Then graft is killed and started again on
 the same project: the data comes back, and Compare shows the same two
 runs with the same curves.  Every control pressed is found by its
 role and its visible (or accessible) name, so an unnamed control fails
@@ -52,7 +52,7 @@ def main():
     data_home = tempfile.mkdtemp(prefix="graft-journey-")
     env = graft_atspi.app_env(build, data_home)
     app = graft_atspi.App([os.path.join(build, "src", "app", "graft")], env)
-    say("1..12")
+    say("1..13")
     try:
         app.press_button("Try the Sample Data")
         app.find(contains="300 pictures", timeout=TIMEOUT_SCAN)
@@ -94,19 +94,27 @@ def main():
 
         export = app.find("push button", contains="Export run")
         app.press(export)
-        model = app.find("check box", "Whole model (ONNX)")
-        if not model.get_state_set().contains(
-                graft_atspi.Atspi.StateType.CHECKED):
-            app.press(model)
+        for switch in ("Whole model (ONNX)", "PyTorch project (folder)"):
+            control = app.find("check box", switch)
+            if not control.get_state_set().contains(
+                    graft_atspi.Atspi.StateType.CHECKED):
+                app.press(control)
         app.press_button("Export")
         checked = app.find(contains="Checked:", timeout=TIMEOUT_SCAN)
         tap(9, "predicts what the run" in graft_atspi.text_of(checked),
             f"the export says: {graft_atspi.text_of(checked)!r}")
+        wrote = graft_atspi.text_of(app.find(contains="Wrote 2 files to "))
+        folder = wrote.split(" to ", 1)[1].strip()
+        project = app.find(contains="-pytorch")
+        model_py = os.path.join(folder, graft_atspi.text_of(project).strip(),
+                                "model.py")
+        tap(10, os.path.isfile(model_py),
+            f"the PyTorch project written too: {model_py}")
 
         unnamed = app.unnamed_controls()
         for control in unnamed:
             say(f"# no accessible name: {control}")
-        tap(10, not unnamed, "every control on every page and window has a "
+        tap(11, not unnamed, "every control on every page and window has a "
             "name")
 
         # A new process on the same project, after the old one was killed.
@@ -114,7 +122,7 @@ def main():
         app = graft_atspi.App([os.path.join(build, "src", "app", "graft")],
                               env)
         app.find(contains="300 pictures", timeout=TIMEOUT_SCAN)
-        tap(11, True, "after a restart the project's data is back")
+        tap(12, True, "after a restart the project's data is back")
         app.show_page("Compare")
         ticks = graft_atspi.wait_for(
             lambda: app.find_all("check box", contains="Compare run")
@@ -127,7 +135,7 @@ def main():
         again = graft_atspi.wait_for(
             lambda: compare_plot(app) if compare_plot(app) == curves
             else None, 30, f"the same curves as before: {curves!r}")
-        tap(12, again == curves, "after a restart Compare shows the same "
+        tap(13, again == curves, "after a restart Compare shows the same "
             "runs and curves")
     except TimeoutError as error:
         print(app.dump(), file=sys.stderr)

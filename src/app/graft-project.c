@@ -1497,13 +1497,8 @@ import_thread (GTask *task, gpointer source, gpointer task_data,
                                                NULL);
       g_autofree char *dst = g_build_filename (job->dir, imported_files[i],
                                                NULL);
-      g_autofree char *contents = NULL;
-      gsize length;
 
-      if (g_file_get_contents (src, &contents, &length, &error))
-        g_file_set_contents_full (dst, contents, (gssize) length,
-                                  G_FILE_SET_CONTENTS_CONSISTENT, 0644,
-                                  &error);
+      graft_copy_file (src, dst, &error);
     }
   if (error == NULL)
     graft_run_import (job->dir, &error);

@@ -3,6 +3,18 @@
 
 #include <glib/gstdio.h>
 
+gboolean
+graft_copy_file (const char *src, const char *dst, GError **error)
+{
+  g_autofree char *contents = NULL;
+  gsize length;
+
+  return g_file_get_contents (src, &contents, &length, error)
+         && g_file_set_contents_full (dst, contents, (gssize) length,
+                                      G_FILE_SET_CONTENTS_CONSISTENT, 0666,
+                                      error);
+}
+
 void
 graft_remove_tree (const char *path)
 {

@@ -10,4 +10,8 @@ G_BEGIN_DECLS
  * itself — a failed export's, a test's scratch — never the user's. */
 void graft_remove_tree (const char *path);
 
+/* Copies the file @src to @dst, written through a temporary file and a
+ * rename; errors name the file. */
+gboolean graft_copy_file (const char *src, const char *dst, GError **error);
+
 G_END_DECLS

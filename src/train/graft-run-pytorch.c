@@ -14,6 +14,7 @@
 #include "gf-blocks.h"
 #include "gf-onnx.h"
 #include "graft-error.h"
+#include "graft-files.h"
 #include "graft-json.h"
 #include "graft-run-config.h"
 #include "graft-run-data.h"
@@ -636,17 +637,15 @@ write_json (const char *dir, const char *name, JsonBuilder *b,
   return write_file (dir, name, line, strlen (line), error);
 }
 
-/* A file of the run's folder, copied. */
+/* A file of the run's folder, copied into @dir. */
 static gboolean
 copy_file (const char *run_dir, const char *name, const char *dir,
-           const char *as, GError **error)
+           GError **error)
 {
-  g_autofree char *path = g_build_filename (run_dir, name, NULL);
-  g_autofree char *contents = NULL;
-  gsize length;
+  g_autofree char *src = g_build_filename (run_dir, name, NULL);
+  g_autofree char *dst = g_build_filename (dir, name, NULL);
 
-  return g_file_get_contents (path, &contents, &length, error)
-         && write_file (dir, as, contents, length, error);
+  return graft_copy_file (src, dst, error);
 }
 
 /* One of the static Python files, from the resources. */
@@ -1014,8 +1013,8 @@ graft_run_export_pytorch (const char *run_dir, const char *out_dir,
        && write_split (config, &model->preprocess, out_dir, error)
        && write_recipe (run_dir, config, model->graph, model->input, cut,
                         &head, out_dir, error)
-       && copy_file (run_dir, "model.onnx", graft_dir, "model.onnx", error)
-       && copy_file (run_dir, "head.json", graft_dir, "head.json", error)
+       && copy_file (run_dir, "model.onnx", graft_dir, error)
+       && copy_file (run_dir, "head.json", graft_dir, error)
        && copy_resource ("train.py", out_dir, error)
        && copy_resource ("graft_io.py", out_dir, error)
        && write_file (out_dir, "README.md", text, strlen (text), error);

@@ -599,7 +599,8 @@ graft_pytorch_model_source (GfGraph *graph, int input, int cut, int logits,
   gf_graph_tensor_shape (graph, input, dims);
   g_string_append_printf (out, "]\nINPUT_SIZE = (%zu, %zu)\n", dims[2],
                           dims[3]);
-  /* JSON's numbers, strings, arrays and objects are Python literals. */
+  /* head.json's preprocess holds strings, numbers and arrays of them,
+   * which as JSON are Python literals too. */
   g_string_append_printf (out, "PREPROCESS = %s\n", preprocess_json);
   g_string_append (out, model_tail);
   return g_string_free (g_steal_pointer (&out), FALSE);
@@ -610,8 +611,8 @@ graft_pytorch_model_source (GfGraph *graph, int input, int cut, int logits,
 #define RESOURCE_PREFIX "/io/github/graft/Graft/pytorch/"
 
 /* graft-pytorch-resources.c, compiled from pytorch/pytorch.gresource.xml;
- * asked for by name, so that the linker keeps it out of the static
- * library. */
+ * asked for by name, so that the linker takes it from the static
+ * library (nothing else refers to it). */
 GResource *graft_pytorch_get_resource (void);
 
 /* Writes @contents to @path through a temporary file and a rename. */

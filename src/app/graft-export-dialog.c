@@ -267,6 +267,7 @@ typedef struct
   GPtrArray *written;            /* char *, full paths */
   char *error;                   /* the failure that stopped it, or NULL */
   char *model;                   /* the written model.onnx, or NULL */
+  char *project;                 /* the PyTorch project's folder, or NULL */
 } WriteResult;
 
 typedef struct
@@ -299,6 +300,7 @@ write_result_free (WriteResult *r)
   g_ptr_array_unref (r->written);
   g_free (r->error);
   g_free (r->model);
+  g_free (r->project);
   g_free (r);
 }
 
@@ -428,6 +430,8 @@ write_thread (GTask *task, gpointer source, gpointer task_data,
         }
       if (item->kind == ITEM_MODEL)
         r->model = g_strdup (path);
+      if (item->kind == ITEM_PYTORCH)
+        r->project = g_strdup (path);
       g_ptr_array_add (r->written, g_steal_pointer (&path));
     }
   g_task_return_pointer (task, r, (GDestroyNotify) write_result_free);
@@ -654,19 +658,17 @@ graft_export_dialog_get_check_result (GraftExportDialog *self, guint *agree,
 /* ---- Export --------------------------------------------------------------- */
 
 static GtkWidget *
-file_row (const char *path)
+file_row (const char *path, gboolean folder)
 {
   g_autofree char *name = g_filename_display_basename (path);
   GtkWidget *row = adw_action_row_new ();
 
   adw_preferences_row_set_title (ADW_PREFERENCES_ROW (row), name);
   adw_preferences_row_set_use_markup (ADW_PREFERENCES_ROW (row), FALSE);
-  /* The PyTorch project is a folder. */
   adw_action_row_add_prefix (ADW_ACTION_ROW (row),
                              gtk_image_new_from_icon_name (
-                               g_file_test (path, G_FILE_TEST_IS_DIR)
-                               ? "folder-symbolic"
-                               : "document-save-symbolic"));
+                               folder ? "folder-symbolic"
+                                      : "document-save-symbolic"));
   return row;
 }
 
@@ -692,7 +694,10 @@ write_done (GObject *source, GAsyncResult *result, gpointer user_data)
   self->error = g_strdup (r->error);
 
   for (guint i = 0; i < r->written->len; i++)
-    gtk_list_box_append (self->file_list, file_row (r->written->pdata[i]));
+    gtk_list_box_append (self->file_list,
+                         file_row (r->written->pdata[i],
+                                   g_strcmp0 (r->written->pdata[i],
+                                              r->project) == 0));
   gtk_widget_set_visible (GTK_WIDGET (self->file_list), r->written->len > 0);
   gtk_widget_set_visible (GTK_WIDGET (self->progress_bar), FALSE);
 

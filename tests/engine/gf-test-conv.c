@@ -173,6 +173,15 @@ gf_test_conv_loss (void *user_data)
 }
 
 void
+gf_test_conv_check_forward (GfTestConv *f, double tol)
+{
+  g_autofree gf_real *want = gf_test_conv_forward_and_reference (f);
+
+  gf_test_assert_normwise ("y", f->y, want, f->y_size, tol);
+  gf_test_conv_assert_fused (f);
+}
+
+void
 gf_test_conv_add_cases (const char *kernel, const void *cases, size_t n,
                         size_t size, GTestDataFunc forward,
                         GTestDataFunc threads)

@@ -50,6 +50,10 @@ void gf_test_conv_backward (GfTestConv *f, gf_real *dx, gf_real *dw,
  * every element. */
 gf_real *gf_test_conv_forward_and_reference (GfTestConv *f);
 
+/* The fast forward against the reference within @tol, normwise, then
+ * gf_test_conv_assert_fused: what a kernel's forward test checks. */
+void gf_test_conv_check_forward (GfTestConv *f, double tol);
+
 /* The fast forward with a fused activation (GfConv2d.activation) gives,
  * bit for bit, the plain fast forward followed by gf_activation_forward:
  * for a Relu, a Clip that bounds values at both ends, a leaky Relu and a

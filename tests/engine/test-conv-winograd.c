@@ -54,10 +54,15 @@ static const WinoCase cases[] = {
   { "c64-m64-14x14-batch2",   2, 64, 14, 14, 64, { 1, 1, 1, 1 }, false, false },
   { "c48-m32-7x7-pad2",       4, 48,  7,  7, 32, { 2, 2, 2, 2 }, true,  false },
   /* 36·(120 + 120)·128 elements pass the chunk budget, so chunks are the
-   * 128-tile minimum: 132 tiles (33 images of 2×2) span two chunks, and
-   * the lanes of a block cross from image to image. */
+   * 128-tile minimum: 300 tiles (75 images of 2×2) are shared by two
+   * chunks, one a unit of tiles longer than the other, and the lanes of a
+   * block cross from image to image. */
   { "c120-m120-5x5-two-chunks",
-                             33, 120,  5,  5, 120, { 1, 1, 1, 1 }, true, false },
+                             75, 120,  5,  5, 120, { 1, 1, 1, 1 }, true, false },
+  /* 200 input channels: the products' sums run in a block of 128 and
+   * one of 72, the second added to the first; 21 output channels leave a
+   * block of 5 rows; 12 tiles, a panel's first vector. */
+  { "c200-m21-6x6-k-blocks",  3, 200,  6,  6, 21, { 1, 1, 1, 1 }, false, false },
 };
 
 static GfConv2d
@@ -157,12 +162,12 @@ test_gradcheck (gconstpointer data)
 /* ---- Blocks of output channels ------------------------------------------ */
 
 /* 1024 input channels split the 72 output channels into two blocks of U
- * (56 and 16, see filter_block in gf-winograd.c), and dx's 1024 into two
- * as well; 130 images of one tile each span two chunks.  Compared with
+ * (48 and 24, see filter_block in gf-winograd.c), and dx's 1024 into two
+ * as well; 260 images of one tile each are shared by two chunks.  Compared with
  * the im2col path, which the other tests hold to the reference: the naive
  * loops would take seconds here. */
 static const WinoCase blocked =
-  { "c1024-m72-4x4-blocks", 130, 1024, 4, 4, 72, { 1, 1, 1, 1 }, true, false };
+  { "c1024-m72-4x4-blocks", 260, 1024, 4, 4, 72, { 1, 1, 1, 1 }, true, false };
 
 static void
 test_blocks_match_gemm (void)

@@ -16,13 +16,13 @@
 #include "../gf-parallel.h"
 
 #ifdef GF_CONV_POINTWISE_KERNEL
-#include <immintrin.h>
+#include "gf-microkernel.h"
 
-#define LANES 16            /* floats a vector */
-#define VECS 3              /* vectors a tile row */
-#define TILE (VECS * LANES) /* columns a tile */
-#define ROWS 8              /* output channels summed together */
-#define ALL ((__mmask16) 0xffff)
+#define LANES GF_MK_LANES
+#define VECS GF_MK_VECS
+#define TILE GF_MK_COLS     /* columns a tile */
+#define ROWS GF_MK_ROWS     /* output channels summed together */
+#define ALL GF_MK_ALL
 #define BAND_BYTES ((size_t) 256 << 10)
 #define GROUP_ROWS (4 * ROWS)
 
@@ -42,16 +42,6 @@ avx512_available (void)
   return __builtin_cpu_supports ("avx512f");
 }
 
-/* The columns of vector v that a tile of @n columns holds. */
-static __mmask16
-tile_mask (size_t n, size_t v)
-{
-  size_t lanes = n > v * LANES ? n - v * LANES : 0;
-
-  return lanes >= LANES ? ALL
-                        : (__mmask16) ((1u << lanes) - 1);
-}
-
 /* One block: output channels [m0, m0 + ROWS) (those below @m_end) of
  * the tile of @n columns at x, into y (channel m0's row of the tile,
  * the next channels a plane apart). */
@@ -69,29 +59,14 @@ pointwise_block (const Pointwise *p, const float *x, float *y, size_t n,
   __m512 acc[ROWS][VECS];
 
   for (size_t v = 0; v < VECS; v++)
-    mask[v] = tile_mask (n, v);
+    mask[v] = gf_mk_mask (n, v);
   for (size_t r = 0; r < ROWS; r++)
     {
       w[r] = p->w + (r < rows ? m0 + r : m_end - 1) * k_n;
       for (size_t v = 0; v < VECS; v++)
         acc[r][v] = zero;
     }
-  for (size_t k = 0; k < k_n; k++, x += plane)
-    {
-      __m512 xv[VECS];
-
-      for (size_t v = 0; v < VECS; v++)
-        xv[v] = _mm512_maskz_loadu_ps (mask[v], x + v * LANES);
-      for (size_t v = 0; v < VECS; v++)
-        _mm_prefetch ((const char *) (x + TILE + v * LANES), _MM_HINT_T0);
-      for (size_t r = 0; r < ROWS; r++)
-        {
-          __m512 wv = _mm512_set1_ps (w[r][k]);
-
-          for (size_t v = 0; v < VECS; v++)
-            acc[r][v] = _mm512_fmadd_ps (wv, xv[v], acc[r][v]);
-        }
-    }
+  gf_mk_sum (w, x, plane, k_n, mask, VECS, TILE, acc);
   /* Every index into acc a constant once unrolled, so that GCC keeps the
    * array in registers (a loop to @rows stored all 24 accumulators to
    * the stack on every k). */

@@ -1,18 +1,22 @@
 /* gf-winograd.c: Winograd F(4×4, 3×3) convolution (see gf-winograd.h).
  *
- * One call runs over the batch's tiles in chunks of s->chunk tiles, tile t
- * being image t / T's tile t % T in row-major order (T tiles per image):
+ * One call runs over the batch's tiles in chunks of at most s->chunk
+ * tiles, tile t being image t / T's tile t % T in row-major order (T
+ * tiles per image):
  *  1. once per call, U[ξ] (out, in) = G g Gᵀ for every filter g (3×3);
  *  2. per chunk, V[ξ] (in, P) = Bᵀ d B for every channel's 6×6 patch d of
  *     every tile, zero where the patch leaves the input;
- *  3. per chunk, for each of the 36 positions ξ, one GEMM
- *     Mo[ξ] (out, P) = U[ξ] · V[ξ];
+ *  3. per chunk, for each of the 36 positions ξ, one product
+ *     Mo[ξ] (out, P) = U[ξ] · V[ξ], on the engine's AVX-512 register
+ *     blocks where the CPU has them (V then written in panels of 48
+ *     tiles, so that nothing is packed or cleared first), else OpenBLAS;
  *  4. per chunk, each output channel's 4×4 block Aᵀ Mo A (+ bias), clipped
  *     to the output plane.
  * The transforms run WINO_LANES tiles at a time with the tile innermost in
  * their scratch, so that each line of a transform is a vector operation
  * across tiles.  Steps 1, 2 and 4 split over channels on the engine's
- * worker pool; each output element is computed by one thread in a fixed
+ * worker pool, step 3's register blocks over (ξ, panel) pairs; each
+ * output element is computed by one thread in a fixed
  * order, so results are bit-identical at any thread count.
  *
  * The input gradient is the same pass on dy with the filters rotated and
@@ -33,6 +37,7 @@
 #include <string.h>
 
 #include "../gf-parallel.h"
+#include "gf-microkernel.h"
 
 #define WINO_M 4                    /* outputs per tile side */
 #define WINO_R 3                    /* kernel side */
@@ -60,6 +65,20 @@ typedef gf_real WinoVec
 #define WINO_CHUNK_ELEMENTS ((size_t) 1 << 20)
 #define WINO_MIN_TILES 128
 
+/* Chunks are made of whole units of tiles: a panel of the products'
+ * register blocks where those run (see wino_panel_products), else a
+ * transform's lanes. */
+#ifdef GF_MICROKERNEL
+#define WINO_UNIT GF_MK_COLS
+#else
+#define WINO_UNIT WINO_LANES
+#endif
+
+/* The products' sums over input channels run in blocks of this many, so
+ * that a panel's block of V (128 × 48 floats, 24 KiB) stays in L1 while
+ * every block of output channels passes over it. */
+#define WINO_K_BLOCK 128
+
 /* The most elements of U one block of output channels may take (8 MiB in
  * float; see filter_block). */
 #define WINO_FILTER_BLOCK_ELEMENTS ((size_t) 1 << 21)
@@ -77,7 +96,8 @@ typedef struct
   size_t out_c, out_h, out_w;
   ptrdiff_t pad_top, pad_left;    /* in [0, 2]; signed for the arithmetic */
   size_t tiles_h, tiles_w, tiles; /* per image; tiles = tiles_h · tiles_w */
-  size_t chunk;                   /* tiles per chunk, a multiple of lanes */
+  size_t chunk;                   /* the most tiles a chunk has: units */
+  size_t n_chunks;
 } WinoShape;
 
 /* With AVX-512, in float, an input transform gathers its 16 lanes'
@@ -111,9 +131,14 @@ typedef struct
   const GfActivation *act;        /* forward: applied to out, or NULL */
   /* The transformed filters, inputs and products, each channel's 36
    * positions side by side so that a transform writes or reads one
-   * contiguous block; the GEMMs take them with row strides of 36 rows. */
+   * contiguous block; the GEMMs take them with row strides of 36 rows.
+   * With panels, V is laid out for wino_panel_products instead: each
+   * position's panels of 48 tiles one after another, each panel's
+   * channels one after another, 48 tiles each. */
   gf_real *u;                     /* (out, 36, in) */
-  gf_real *v;                     /* (in, 36, chunk) */
+  gf_real *v;                     /* (in, 36, chunk), or with panels
+                                     (36, chunk / 48, in, 48) */
+  bool panels;
   gf_real *mo;                    /* (out, 36, chunk) */
   size_t first, count;
   GatherBlock *gather;            /* the chunk's blocks of lanes, or NULL */
@@ -147,15 +172,36 @@ tiles_for (size_t out)
   return (out + WINO_M - 1) / WINO_M;
 }
 
-/* Tiles per chunk for @channels = in + out channels and @total tiles. */
-static size_t
-chunk_tiles (size_t channels, size_t total)
+/* The batch's tiles in whole units, shared as evenly as they go among
+ * chunks of at least the size the cache rule asks for (WINO_MIN_TILES or
+ * more): the last chunk of "as many as fit" chunks was often a few lanes
+ * wide (16 of VGG19's 400 tiles a sub-batch at 18×18), and its thin GEMMs
+ * and its own transform of the filters cost as much as a whole chunk. */
+static void
+shape_chunks (WinoShape *s, size_t channels)
 {
-  size_t p = WINO_CHUNK_ELEMENTS / (WINO_XI * channels);
+  const size_t total = s->n * s->tiles;
+  const size_t units = (total + WINO_UNIT - 1) / WINO_UNIT;
+  size_t p = WINO_CHUNK_ELEMENTS / (WINO_XI * channels), n;
 
   if (p < WINO_MIN_TILES)
     p = WINO_MIN_TILES;
-  return size_min (round_up (p, WINO_LANES), round_up (total, WINO_LANES));
+  n = total / p;
+  n = n < 1 ? 1 : size_min (n, units);
+  s->n_chunks = n;
+  s->chunk = (units + n - 1) / n * WINO_UNIT;
+}
+
+/* Chunk @i's tiles: [*first, *first + *count). */
+static void
+chunk_span (const WinoShape *s, size_t i, size_t *first, size_t *count)
+{
+  const size_t total = s->n * s->tiles;
+  const size_t units = (total + WINO_UNIT - 1) / WINO_UNIT;
+  const size_t base = units / s->n_chunks, extra = units % s->n_chunks;
+
+  *first = (i * base + size_min (i, extra)) * WINO_UNIT;
+  *count = size_min ((base + (i < extra)) * WINO_UNIT, total - *first);
 }
 
 static void
@@ -164,7 +210,7 @@ shape_finish (WinoShape *s)
   s->tiles_h = tiles_for (s->out_h);
   s->tiles_w = tiles_for (s->out_w);
   s->tiles = s->tiles_h * s->tiles_w;
-  s->chunk = chunk_tiles (s->in_c + s->out_c, s->n * s->tiles);
+  shape_chunks (s, s->in_c + s->out_c);
 }
 
 static WinoShape
@@ -547,7 +593,8 @@ input_block (const Wino *k, size_t c, size_t p0)
 {
   const WinoShape *s = k->s;
   const size_t plane = s->in_h * s->in_w;
-  gf_real d[WINO_XI * WINO_LANES], t[WINO_XI * WINO_LANES];
+  gf_real d[WINO_XI * WINO_LANES], t[WINO_XI * WINO_LANES], *dst;
+  size_t xs;
   TilePos p = tile_pos (s, k->first + p0);
 
 #ifdef WINO_GATHER
@@ -565,9 +612,21 @@ input_block (const Wino *k, size_t c, size_t p0)
   for (size_t j = 0; j < WINO_A; j++)
     wino_bt (d + j * WINO_LANES, WINO_A * WINO_LANES,
              t + j * WINO_LANES, WINO_A * WINO_LANES);
+  /* V[ξ] of channel c and these lanes, then the next ξ's xs apart. */
+  if (k->panels)
+    {
+      xs = s->in_c * s->chunk;
+      dst = k->v + (p0 / WINO_UNIT * s->in_c + c) * WINO_UNIT
+            + p0 % WINO_UNIT;
+    }
+  else
+    {
+      xs = s->chunk;
+      dst = k->v + c * WINO_XI * s->chunk + p0;
+    }
   for (size_t i = 0; i < WINO_A; i++)
     wino_bt (t + i * WINO_A * WINO_LANES, WINO_LANES,
-             k->v + (c * WINO_XI + i * WINO_A) * s->chunk + p0, s->chunk);
+             dst + i * WINO_A * xs, xs);
 }
 
 static void
@@ -631,6 +690,96 @@ wino_input_chunk (Wino *k)
 /* Mo[ξ] (o_n, P) = U[ξ] (o_n, in) · V[ξ] (in, P) for the block's output
  * channels, P the chunk's tiles rounded up to whole lanes; U[ξ] is rows ξ
  * of U's (o_n, 36, in), and so on. */
+#ifdef GF_MICROKERNEL
+/* Mo[ξ] rows [r0, r0 + 8) (those below o_n) of the block's output
+ * channels, one panel's columns, += (or, for the first block of input
+ * channels, =) U[ξ] rows × V[ξ]'s panel rows [k0, k0 + k_n) at @b. */
+__attribute__ ((target ("avx512f"), always_inline))
+static inline void
+panel_block (const Wino *k, size_t xi, size_t r0, size_t k0, size_t k_n,
+             const float *b, float *mo, const __mmask16 mask[GF_MK_VECS],
+             size_t vecs)
+{
+  const WinoShape *s = k->s;
+  const size_t rows = size_min (GF_MK_ROWS, k->o_n - r0);
+  const float *a[GF_MK_ROWS];
+  __m512 acc[GF_MK_ROWS][GF_MK_VECS];
+
+#pragma GCC unroll 8
+  for (size_t r = 0; r < GF_MK_ROWS; r++)
+    {
+      a[r] = k->u + ((r < rows ? r0 + r : k->o_n - 1) * WINO_XI + xi)
+                    * s->in_c + k0;
+#pragma GCC unroll 3
+      for (size_t v = 0; v < GF_MK_VECS; v++)
+        acc[r][v] = _mm512_setzero_ps ();
+    }
+  gf_mk_sum (a, b, GF_MK_COLS, k_n, mask, vecs, 0, acc);
+#pragma GCC unroll 8
+  for (size_t r = 0; r < GF_MK_ROWS; r++)
+    {
+      float *dst = mo + (r0 + r) * WINO_XI * s->chunk;
+
+      if (r >= rows)
+        break;
+#pragma GCC unroll 3
+      for (size_t v = 0; v < vecs; v++)
+        {
+          __m512 sum = acc[r][v];
+
+          if (k0 > 0)
+            sum = _mm512_add_ps (sum, _mm512_maskz_loadu_ps (
+                                        mask[v], dst + v * GF_MK_LANES));
+          _mm512_mask_storeu_ps (dst + v * GF_MK_LANES, mask[v], sum);
+        }
+    }
+}
+
+/* Tasks [begin, end) of (ξ, panel) pairs: Mo[ξ]'s panel for the block's
+ * output channels, in blocks of WINO_K_BLOCK input channels (each sum in
+ * the order of the channels, whatever the split). */
+__attribute__ ((target ("avx512f")))
+static void
+wino_panel_products (void *data, size_t begin, size_t end, size_t chunk)
+{
+  const Wino *k = data;
+  const WinoShape *s = k->s;
+  const size_t cols = round_up (k->count, WINO_LANES);
+  const size_t panels = (cols + GF_MK_COLS - 1) / GF_MK_COLS;
+  float *mo = k->mo + k->o0 * WINO_XI * s->chunk;
+
+  (void) chunk;
+  for (size_t task = begin; task < end; task++)
+    {
+      const size_t xi = task / panels, q = task % panels;
+      const size_t n = size_min (GF_MK_COLS, cols - q * GF_MK_COLS);
+      const float *b = k->v + (xi * s->chunk + q * GF_MK_COLS) * s->in_c;
+      __mmask16 mask[GF_MK_VECS];
+
+      for (size_t v = 0; v < GF_MK_VECS; v++)
+        mask[v] = gf_mk_mask (n, v);
+      for (size_t k0 = 0; k0 < s->in_c; k0 += WINO_K_BLOCK)
+        {
+          const size_t k_n = size_min (WINO_K_BLOCK, s->in_c - k0);
+
+          const float *bk = b + k0 * GF_MK_COLS;
+          float *c = mo + xi * s->chunk + q * GF_MK_COLS;
+
+          /* A panel's last vectors may lie past the chunk: those its
+           * block does not sum (64 tiles a sub-batch at 7×7 are a whole
+           * panel and a third of one). */
+          for (size_t r0 = 0; r0 < k->o_n; r0 += GF_MK_ROWS)
+            if (n > 2 * GF_MK_LANES)
+              panel_block (k, xi, r0, k0, k_n, bk, c, mask, 3);
+            else if (n > GF_MK_LANES)
+              panel_block (k, xi, r0, k0, k_n, bk, c, mask, 2);
+            else
+              panel_block (k, xi, r0, k0, k_n, bk, c, mask, 1);
+        }
+    }
+}
+#endif
+
 static void
 wino_products (const Wino *k)
 {
@@ -638,6 +787,16 @@ wino_products (const Wino *k)
   const size_t cols = round_up (k->count, WINO_LANES);
   gf_real *mo = k->mo + k->o0 * WINO_XI * s->chunk;
 
+#ifdef GF_MICROKERNEL
+  if (k->panels)
+    {
+      const size_t panels = (cols + GF_MK_COLS - 1) / GF_MK_COLS;
+
+      gf_parallel_for (WINO_XI * panels, k->o_n * s->in_c * GF_MK_COLS,
+                       wino_panel_products, (void *) k);
+      return;
+    }
+#endif
   for (size_t xi = 0; xi < WINO_XI; xi++)
     gf_gemm (0, 0, k->o_n, cols, s->in_c,
              1, k->u + xi * s->in_c, WINO_XI * s->in_c,
@@ -882,6 +1041,19 @@ wino_filter_grads (void *data, size_t begin, size_t end, size_t chunk)
 
 /* ---- Driver ------------------------------------------------------------- */
 
+/* Whether this pass's products run on the engine's register blocks
+ * (V then in panels); the weight gradient's transposed products stay
+ * with OpenBLAS. */
+static bool
+panels_available (void)
+{
+#ifdef GF_MICROKERNEL
+  return __builtin_cpu_supports ("avx512f");
+#else
+  return false;
+#endif
+}
+
 static void
 wino_carve (Wino *k, gf_real *workspace)
 {
@@ -903,9 +1075,16 @@ wino_carve (Wino *k, gf_real *workspace)
 static size_t
 filter_block (const WinoShape *s)
 {
-  size_t block = WINO_FILTER_BLOCK_ELEMENTS / (WINO_XI * s->in_c);
+  size_t block = WINO_FILTER_BLOCK_ELEMENTS / (WINO_XI * s->in_c), n;
 
-  return block < 1 ? 1 : size_min (block, s->out_c);
+  if (block < 1)
+    block = 1;
+  if (block >= s->out_c)
+    return s->out_c;
+  /* Blocks of even size: 512 channels as 5 of 103 or 102, not 4 of 113
+   * and a thin one of 60. */
+  n = (s->out_c + block - 1) / block;
+  return size_min (round_up ((s->out_c + n - 1) / n, 16), s->out_c);
 }
 
 /* The block's U (unless the caller made it for all channels), its GEMMs
@@ -930,7 +1109,7 @@ static void
 wino_run (Wino *k, gf_real *workspace)
 {
   const WinoShape *s = k->s;
-  const size_t total = s->n * s->tiles, block = filter_block (s);
+  const size_t block = filter_block (s);
 
   wino_carve (k, workspace);
   wino_gather_start (k);
@@ -938,9 +1117,9 @@ wino_run (Wino *k, gf_real *workspace)
   k->o_n = s->out_c;
   if (block == s->out_c)
     gf_parallel_for (s->out_c, s->in_c * WINO_XI * WINO_R, wino_filters, k);
-  for (k->first = 0; k->first < total; k->first += k->count)
+  for (size_t i = 0; i < s->n_chunks; i++)
     {
-      k->count = size_min (s->chunk, total - k->first);
+      chunk_span (s, i, &k->first, &k->count);
       wino_input_chunk (k);
       for (k->o0 = 0; k->o0 < s->out_c; k->o0 += block)
         wino_block (k, block);
@@ -956,7 +1135,8 @@ gf_winograd_forward (const GfConv2d *conv,
   WinoShape s = shape_forward (conv);
   Wino k = { .s = &s, .w = w, .rotate = false, .in = x, .b = b, .out = y,
              .act = conv->activation.kind != GF_ACT_IDENTITY
-                    ? &conv->activation : NULL };
+                    ? &conv->activation : NULL,
+             .panels = panels_available () };
 
   wino_run (&k, workspace);
 }
@@ -967,7 +1147,8 @@ gf_winograd_backward_input (const GfConv2d *conv,
                             gf_real *dx, gf_real *workspace)
 {
   WinoShape s = shape_backward (conv);
-  Wino k = { .s = &s, .w = w, .rotate = true, .in = dy, .out = dx };
+  Wino k = { .s = &s, .w = w, .rotate = true, .in = dy, .out = dx,
+             .panels = panels_available () };
 
   wino_run (&k, workspace);
 }
@@ -979,14 +1160,13 @@ gf_winograd_backward_weights (const GfConv2d *conv,
 {
   WinoShape s = shape_forward (conv);
   Wino k = { .s = &s, .in = x, .dy = dy, .dw = dw };
-  const size_t total = s.n * s.tiles;
 
   /* dU takes U's place, dMo Mo's. */
   wino_carve (&k, workspace);
   wino_gather_start (&k);
-  for (k.first = 0; k.first < total; k.first += k.count)
+  for (size_t i = 0; i < s.n_chunks; i++)
     {
-      k.count = size_min (s.chunk, total - k.first);
+      chunk_span (&s, i, &k.first, &k.count);
       wino_input_chunk (&k);
       gf_parallel_for (s.out_c, k.count * WINO_TILE_COST, wino_grad_outputs,
                        &k);

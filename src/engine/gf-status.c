@@ -7,6 +7,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#ifdef __linux__
+#include <sys/mman.h>
+#endif
+
 GfStatus
 gf_error_set (GfError *error, GfStatus status, const char *format, ...)
 {
@@ -58,6 +62,26 @@ gf_size_add (size_t a, size_t b, size_t *out)
   return 0;
 }
 
+/* Large buffers (activations, workspaces: megabytes each, walked with
+ * strides of kilobytes) ask for transparent huge pages where the system
+ * gives them on request; the 2 MiB pages inside the buffer only. */
+#define HUGE_PAGE ((uintptr_t) 2 << 20)
+
+static void
+advise_huge_pages (void *p, size_t bytes)
+{
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+  uintptr_t begin = ((uintptr_t) p + HUGE_PAGE - 1) & ~(HUGE_PAGE - 1);
+  uintptr_t end = ((uintptr_t) p + bytes) & ~(HUGE_PAGE - 1);
+
+  if (end > begin)
+    madvise ((void *) begin, end - begin, MADV_HUGEPAGE);
+#else
+  (void) p;
+  (void) bytes;
+#endif
+}
+
 GfStatus
 gf_alloc_zeroed (size_t count, size_t size, void **out, GfError *error)
 {
@@ -75,5 +99,6 @@ gf_alloc_zeroed (size_t count, size_t size, void **out, GfError *error)
   if (*out == NULL)
     return gf_error_set (error, GF_ERR_NOMEM,
                          "out of memory allocating %zu bytes", bytes);
+  advise_huge_pages (*out, bytes);
   return GF_OK;
 }

@@ -15,6 +15,7 @@
 #include "gf-engine.h"
 #include "gf-parallel.h"
 #include "gf-test-conv.h"
+#include "ops/gf-winograd.h"
 
 /* Winograd's transforms add rounding error beyond the reference's (their
  * entries reach 8 and 5, and the sum over channels runs on transformed
@@ -389,7 +390,8 @@ test_threads_identical (gconstpointer data)
 /* ---- Dispatch and workspace ---------------------------------------------- */
 
 /* Auto picks Winograd for ResNet layers, not for few channels, planes
- * that waste much of their tiles (9×9), batches of too few tiles,
+ * that waste much of their tiles (9×9 unless the products run on the
+ * engine's register blocks; 5×5 in any case), batches of too few tiles,
  * strides, groups or padding beyond 2; forced, it still refuses what it
  * cannot compute. */
 static void
@@ -401,6 +403,8 @@ test_dispatch (void)
     { "resnet7", 8, 512, 7, 7, 512, { 1, 1, 1, 1 }, false, false };
   static const WinoCase vgg9 =
     { "vgg9", 8, 512, 9, 9, 512, { 1, 1, 1, 1 }, false, false };
+  static const WinoCase five =
+    { "five", 32, 512, 5, 5, 512, { 1, 1, 1, 1 }, false, false };
   static const WinoCase thin =
     { "thin", 8, 3, 56, 56, 64, { 1, 1, 1, 1 }, false, false };
   GfConv2d conv = conv_from_case (&resnet7, GF_CONV_ALGO_AUTO);
@@ -409,6 +413,9 @@ test_dispatch (void)
   conv.batch = 1;
   g_assert_false (gf_conv2d_uses_winograd (&conv));
   conv = conv_from_case (&vgg9, GF_CONV_ALGO_AUTO);
+  g_assert_cmpint (gf_conv2d_uses_winograd (&conv), ==,
+                   gf_winograd_products_blocked ());
+  conv = conv_from_case (&five, GF_CONV_ALGO_AUTO);
   g_assert_false (gf_conv2d_uses_winograd (&conv));
   conv = conv_from_case (&resnet, GF_CONV_ALGO_AUTO);
   g_assert_true (gf_conv2d_uses_winograd (&conv));

@@ -313,13 +313,18 @@ gf_conv2d_init (GfConv2d *conv, GfError *error)
  *  - little waste where 4 does not divide the plane: tiles cover
  *    4⌈OH/4⌉ × 4⌈OW/4⌉ outputs, 1.31 times OH·OW at 7×7 and 14×14, where
  *    it still wins, but 1.78 times at 9×9, where it lost by up to 20%
- *    (VGG19's last block at 150 input);
+ *    (VGG19's last block at 150 input) with OpenBLAS' products; on the
+ *    engine's register blocks (gf_winograd_products_blocked) it wins
+ *    there too: VGG19 at 150 px, batch 32, 2 threads, alternating runs,
+ *    forward 29.3 -> 30.1 images/s and fine-tuning 9.5 -> 10.6 with its
+ *    four 9×9 layers on Winograd;
  *  - enough tiles in the batch to repay transforming the filters (36 per
  *    filter, per call): at 32 tiles (batch 8 at 7×7) it won by 1.1–1.7×
  *    at 64 to 256 channels and tied at 512 (forward 5% faster, backward
  *    5% slower); at batch 32 it won by 1.5–1.7×. */
 #define WINOGRAD_MIN_CHANNELS 16
 #define WINOGRAD_MAX_WASTE_PERCENT 135
+#define WINOGRAD_MAX_WASTE_PERCENT_BLOCKED 180
 #define WINOGRAD_MIN_TILES 32
 #define WINOGRAD_TILE 4   /* outputs per tile side, F(4×4, 3×3) */
 #define WINOGRAD_POSITIONS 36   /* (4 + 3 − 1)², per filter in dU */
@@ -333,8 +338,10 @@ winograd_wins (const GfConv2d *conv)
 
   return conv->in_channels >= WINOGRAD_MIN_CHANNELS
          && conv->out_channels >= WINOGRAD_MIN_CHANNELS
-         && covered * 100 <= WINOGRAD_MAX_WASTE_PERCENT * conv->out_h
-                             * conv->out_w
+         && covered * 100 <= (gf_winograd_products_blocked ()
+                              ? WINOGRAD_MAX_WASTE_PERCENT_BLOCKED
+                              : WINOGRAD_MAX_WASTE_PERCENT)
+                             * conv->out_h * conv->out_w
          && conv->batch * tiles_h * tiles_w >= WINOGRAD_MIN_TILES;
 }
 

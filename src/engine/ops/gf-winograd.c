@@ -1041,11 +1041,11 @@ wino_filter_grads (void *data, size_t begin, size_t end, size_t chunk)
 
 /* ---- Driver ------------------------------------------------------------- */
 
-/* Whether this pass's products run on the engine's register blocks
- * (V then in panels); the weight gradient's transposed products stay
- * with OpenBLAS. */
-static bool
-panels_available (void)
+/* Whether y's and dx's products run on the engine's register blocks (V
+ * then in panels); the weight gradient's transposed products stay with
+ * OpenBLAS. */
+bool
+gf_winograd_products_blocked (void)
 {
 #ifdef GF_MICROKERNEL
   return __builtin_cpu_supports ("avx512f");
@@ -1136,7 +1136,7 @@ gf_winograd_forward (const GfConv2d *conv,
   Wino k = { .s = &s, .w = w, .rotate = false, .in = x, .b = b, .out = y,
              .act = conv->activation.kind != GF_ACT_IDENTITY
                     ? &conv->activation : NULL,
-             .panels = panels_available () };
+             .panels = gf_winograd_products_blocked () };
 
   wino_run (&k, workspace);
 }
@@ -1148,7 +1148,7 @@ gf_winograd_backward_input (const GfConv2d *conv,
 {
   WinoShape s = shape_backward (conv);
   Wino k = { .s = &s, .w = w, .rotate = true, .in = dy, .out = dx,
-             .panels = panels_available () };
+             .panels = gf_winograd_products_blocked () };
 
   wino_run (&k, workspace);
 }

@@ -23,6 +23,11 @@
  * input gradient's padding 2 − pad is not negative). */
 bool   gf_winograd_applies (const GfConv2d *conv);
 
+/* True when y's and dx's products run on the engine's AVX-512 register
+ * blocks (float, x86-64, a CPU with AVX-512), false where OpenBLAS runs
+ * them: the former make more of the tiles' waste worth it. */
+bool   gf_winograd_products_blocked (void);
+
 /* Scratch in gf_real elements for gf_winograd_forward and
  * gf_winograd_backward_input at conv->batch and any smaller batch. */
 size_t gf_winograd_workspace_size (const GfConv2d *conv);

@@ -446,6 +446,14 @@ test_workspace_planned_batch (void)
   GfTestConv f;
   g_autofree gf_real *want = NULL;
 
+  /* 32 + 32 channels: chunks of about 455 tiles, 784 tiles (16 images
+   * of 7×7 tiles) in two of 432, 637 (13 images) in one of 672. */
+  GfConv2d wide = conv_from_case (&(WinoCase) { "plan-wide", 16, 32, 28, 28,
+                                                32, { 1, 1, 1, 1 }, false,
+                                                false },
+                                  GF_CONV_ALGO_WINOGRAD);
+
+  gf_test_conv_assert_workspace_grows (&wide, 16);
   gf_test_conv_assert_workspace_grows (&conv, PLAN_BATCH);
   fixture_init (&f, &shape);
   gf_test_conv_halve_batch (&f);

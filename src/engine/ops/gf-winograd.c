@@ -104,6 +104,7 @@ typedef struct
   size_t tiles_h, tiles_w, tiles; /* per image; tiles = tiles_h · tiles_w */
   size_t chunk;                   /* the most tiles a chunk has: units */
   size_t n_chunks;
+  size_t chunk_cap;               /* chunk's bound at this batch or less */
 } WinoShape;
 
 /* With AVX-512, in float, an input transform gathers its 16 lanes'
@@ -200,6 +201,16 @@ shape_chunks (WinoShape *s, size_t channels)
   n = n < 1 ? 1 : size_min (n, units);
   s->n_chunks = n;
   s->chunk = (units + n - 1) / n * WINO_UNIT;
+  /* A smaller batch may take a longer chunk (1.4 p tiles in one chunk,
+   * where 2.6 p take three of 0.87 p), so the workspace is planned for
+   * a bound that only grows with the batch: one chunk is under 1.5 p
+   * (2 WINO_MIN_TILES when counted down from that), n ≥ 2 chunks under
+   * (n + ½) p / n + 2 units.  A plan at the largest batch then serves
+   * every smaller one. */
+  s->chunk_cap = size_min (units * WINO_UNIT,
+                           round_up (p < WINO_MIN_TILES ? 2 * WINO_MIN_TILES
+                                                        : p + p / 2 + 1,
+                                     WINO_UNIT) + 2 * WINO_UNIT);
 }
 
 /* Chunk @i's tiles: [*first, *first + *count). */
@@ -279,7 +290,7 @@ size_t
 gf_winograd_workspace_size (const GfConv2d *conv)
 {
   WinoShape f = shape_forward (conv), b = shape_backward (conv);
-  size_t chunk = f.chunk > b.chunk ? f.chunk : b.chunk;
+  size_t chunk = f.chunk_cap > b.chunk_cap ? f.chunk_cap : b.chunk_cap;
   size_t channels = conv->in_channels + conv->out_channels;
 
   return WINO_XI * (conv->in_channels * conv->out_channels
@@ -1069,6 +1080,8 @@ wino_carve (Wino *k, gf_real *workspace)
 {
   const WinoShape *s = k->s;
 
+  if (s->chunk > s->chunk_cap)
+    abort ();             /* the workspace was planned for less */
   k->u = workspace;
   k->v = k->u + WINO_XI * s->out_c * s->in_c;
   k->mo = k->v + WINO_XI * s->in_c * s->chunk;

@@ -391,7 +391,8 @@ test_threads_identical (gconstpointer data)
 
 /* Auto picks Winograd for ResNet layers, not for few channels, planes
  * that waste much of their tiles (9×9 unless the products run on the
- * engine's register blocks; 5×5 in any case), batches of too few tiles,
+ * engine's register blocks, which 64 channels do not; 5×5 in any case),
+ * batches of too few tiles,
  * strides, groups or padding beyond 2; forced, it still refuses what it
  * cannot compute. */
 static void
@@ -403,6 +404,8 @@ test_dispatch (void)
     { "resnet7", 8, 512, 7, 7, 512, { 1, 1, 1, 1 }, false, false };
   static const WinoCase vgg9 =
     { "vgg9", 8, 512, 9, 9, 512, { 1, 1, 1, 1 }, false, false };
+  static const WinoCase vgg9_narrow =
+    { "vgg9-narrow", 8, 64, 9, 9, 64, { 1, 1, 1, 1 }, false, false };
   static const WinoCase five =
     { "five", 32, 512, 5, 5, 512, { 1, 1, 1, 1 }, false, false };
   static const WinoCase thin =
@@ -414,7 +417,10 @@ test_dispatch (void)
   g_assert_false (gf_conv2d_uses_winograd (&conv));
   conv = conv_from_case (&vgg9, GF_CONV_ALGO_AUTO);
   g_assert_cmpint (gf_conv2d_uses_winograd (&conv), ==,
-                   gf_winograd_products_blocked ());
+                   gf_winograd_products_blocked (&conv));
+  conv = conv_from_case (&vgg9_narrow, GF_CONV_ALGO_AUTO);
+  g_assert_false (gf_winograd_products_blocked (&conv));
+  g_assert_false (gf_conv2d_uses_winograd (&conv));
   conv = conv_from_case (&five, GF_CONV_ALGO_AUTO);
   g_assert_false (gf_conv2d_uses_winograd (&conv));
   conv = conv_from_case (&resnet, GF_CONV_ALGO_AUTO);

@@ -338,7 +338,7 @@ winograd_wins (const GfConv2d *conv)
 
   return conv->in_channels >= WINOGRAD_MIN_CHANNELS
          && conv->out_channels >= WINOGRAD_MIN_CHANNELS
-         && covered * 100 <= (gf_winograd_products_blocked ()
+         && covered * 100 <= (gf_winograd_products_blocked (conv)
                               ? WINOGRAD_MAX_WASTE_PERCENT_BLOCKED
                               : WINOGRAD_MAX_WASTE_PERCENT)
                              * conv->out_h * conv->out_w

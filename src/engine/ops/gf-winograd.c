@@ -88,6 +88,7 @@ typedef gf_real WinoVec
 /* The most elements of U one block of output channels may take (8 MiB in
  * float; see filter_block). */
 #define WINO_FILTER_BLOCK_ELEMENTS ((size_t) 1 << 21)
+#define WINO_BLOCK_ROWS 16        /* blocks are multiples of this many */
 
 /* Rough element operations of one channel's transform of one tile, for
  * gf_parallel_for's cost. */
@@ -775,6 +776,7 @@ wino_panel_products (void *data, size_t begin, size_t end, size_t chunk)
       const size_t xi = task / panels, q = task % panels;
       const size_t n = size_min (GF_MK_COLS, cols - q * GF_MK_COLS);
       const float *b = k->v + (xi * s->chunk + q * GF_MK_COLS) * s->in_c;
+      float *c = mo + xi * s->chunk + q * GF_MK_COLS;
       __mmask16 mask[GF_MK_VECS];
 
       for (size_t v = 0; v < GF_MK_VECS; v++)
@@ -782,9 +784,7 @@ wino_panel_products (void *data, size_t begin, size_t end, size_t chunk)
       for (size_t k0 = 0; k0 < s->in_c; k0 += WINO_K_BLOCK)
         {
           const size_t k_n = size_min (WINO_K_BLOCK, s->in_c - k0);
-
           const float *bk = b + k0 * GF_MK_COLS;
-          float *c = mo + xi * s->chunk + q * GF_MK_COLS;
 
           /* A panel's last vectors may lie past the chunk: those its
            * block does not sum (64 tiles a sub-batch at 7×7 are a whole
@@ -1062,17 +1062,26 @@ wino_filter_grads (void *data, size_t begin, size_t end, size_t chunk)
 
 /* ---- Driver ------------------------------------------------------------- */
 
-/* Whether y's and dx's products run on the engine's register blocks (V
- * then in panels); the weight gradient's transposed products stay with
- * OpenBLAS. */
-bool
-gf_winograd_products_blocked (void)
+/* Whether a pass's products run on the engine's register blocks (V
+ * then in panels): float, AVX-512 and WINO_PANEL_MIN_IN channels into
+ * them; the weight gradient's transposed products stay with OpenBLAS. */
+static bool
+wino_panels (const WinoShape *s)
 {
 #ifdef GF_MICROKERNEL
-  return __builtin_cpu_supports ("avx512f");
+  return s->in_c >= WINO_PANEL_MIN_IN && __builtin_cpu_supports ("avx512f");
 #else
+  (void) s;
   return false;
 #endif
+}
+
+bool
+gf_winograd_products_blocked (const GfConv2d *conv)
+{
+  WinoShape f = shape_forward (conv), b = shape_backward (conv);
+
+  return wino_panels (&f) && wino_panels (&b);
 }
 
 static void
@@ -1104,10 +1113,12 @@ filter_block (const WinoShape *s)
     block = 1;
   if (block >= s->out_c)
     return s->out_c;
-  /* Blocks of even size: 512 channels as 5 of 103 or 102, not 4 of 113
-   * and a thin one of 60. */
+  /* Blocks of about even size in whole GEMM rows: 256 channels of 256
+   * inputs as 2 of 128, not 227 and a thin 29 (even blocks of 103 rows,
+   * not multiples of 16, ran slower than either). */
   n = (s->out_c + block - 1) / block;
-  return size_min (round_up ((s->out_c + n - 1) / n, 16), s->out_c);
+  return size_min (round_up ((s->out_c + n - 1) / n, WINO_BLOCK_ROWS),
+                   s->out_c);
 }
 
 /* The block's U (unless the caller made it for all channels), its GEMMs
@@ -1159,8 +1170,7 @@ gf_winograd_forward (const GfConv2d *conv,
   Wino k = { .s = &s, .w = w, .rotate = false, .in = x, .b = b, .out = y,
              .act = conv->activation.kind != GF_ACT_IDENTITY
                     ? &conv->activation : NULL,
-             .panels = gf_winograd_products_blocked ()
-                       && s.in_c >= WINO_PANEL_MIN_IN };
+             .panels = wino_panels (&s) };
 
   wino_run (&k, workspace);
 }
@@ -1172,8 +1182,7 @@ gf_winograd_backward_input (const GfConv2d *conv,
 {
   WinoShape s = shape_backward (conv);
   Wino k = { .s = &s, .w = w, .rotate = true, .in = dy, .out = dx,
-             .panels = gf_winograd_products_blocked ()
-                       && s.in_c >= WINO_PANEL_MIN_IN };
+             .panels = wino_panels (&s) };
 
   wino_run (&k, workspace);
 }

@@ -23,10 +23,11 @@
  * input gradient's padding 2 − pad is not negative). */
 bool   gf_winograd_applies (const GfConv2d *conv);
 
-/* True when y's and dx's products run on the engine's AVX-512 register
- * blocks (float, x86-64, a CPU with AVX-512), false where OpenBLAS runs
- * them: the former make more of the tiles' waste worth it. */
-bool   gf_winograd_products_blocked (void);
+/* True when y's and dx's products of @conv run on the engine's AVX-512
+ * register blocks (float, x86-64, a CPU with AVX-512, 128 channels or
+ * more on both sides), false where OpenBLAS runs them: the former make
+ * more of the tiles' waste worth it. */
+bool   gf_winograd_products_blocked (const GfConv2d *conv);
 
 /* Scratch in gf_real elements for gf_winograd_forward and
  * gf_winograd_backward_input at conv->batch and any smaller batch. */

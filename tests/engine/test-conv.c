@@ -77,6 +77,11 @@ static const ConvCase conv_cases[] = {
   { "depthwise-3x3-stride2-same",  2, 3, 14, 14, 3, 3, 3, 2, 2, 1, 1, { 0, 0, 1, 1 }, 3, true },
   { "depthwise-3x3-stride2-large", 1, 2, 60, 240, 2, 3, 3, 2, 2, 1, 1, { 1, 1, 1, 1 }, 2, true },
   { "depthwise-3x3-stride2-pads2", 2, 2, 5, 6, 2, 3, 3, 2, 2, 1, 1, { 2, 1, 2, 2 }, 2, true },
+  /* The AVX-512 3×3 kernels (gf-conv-depthwise.c) on this CPU, the
+   * loops above in float64: a plane of more vectors than one table of
+   * lane masks holds (256), and a single column. */
+  { "depthwise-3x3-66x66",         1, 2, 66, 66, 2, 3, 3, 1, 1, 1, 1, { 1, 1, 1, 1 }, 2, true },
+  { "depthwise-3x3-one-column",    2, 2, 6, 1, 2, 3, 3, 1, 1, 1, 1, { 1, 1, 1, 1 }, 2, true },
   /* Rows so long that the depthwise loops split the plane into blocks. */
   { "depthwise-row-blocks",    1, 2, 5, 701, 2, 3, 3, 1, 1, 1, 1, { 1, 1, 1, 1 }, 2, true },
   { "depthwise-row-blocks-strided", 1, 2, 9, 2100, 2, 3, 3, 2, 1, 2, 1, { 2, 1, 1, 1 }, 2, false },

@@ -73,8 +73,6 @@ pointwise_block (const Pointwise *p, const float *x, float *y, size_t n,
 #pragma GCC unroll 8
   for (size_t r = 0; r < ROWS; r++)
     {
-      const __m512 lo = _mm512_set1_ps ((float) act->alpha);
-      const __m512 hi = _mm512_set1_ps ((float) act->beta);
       float *dst = y + r * plane;
       __m512 bias;
 
@@ -82,23 +80,10 @@ pointwise_block (const Pointwise *p, const float *x, float *y, size_t n,
         break;
       bias = _mm512_set1_ps (p->b != NULL ? p->b[m0 + r] : 0);
       for (size_t v = 0; v < VECS; v++)
-        {
-          __m512 u = _mm512_add_ps (acc[r][v], bias);
-
-          /* clip_one's and relu's order: the larger of lo and u (u where
-           * it is NaN), then the smaller of hi and that; max and min
-           * return their second operand when either is NaN or both are
-           * equal (±0).  Masked, every lane on: GCC 12's unmasked forms
-           * read an uninitialised register (-Wmaybe-uninitialized). */
-          if (act->kind == GF_ACT_RELU)
-            u = _mm512_maskz_max_ps (ALL, zero, u);
-          else if (act->kind == GF_ACT_CLIP)
-            u = _mm512_maskz_min_ps (ALL, hi,
-                                     _mm512_maskz_max_ps (ALL, lo, u));
-          _mm512_mask_storeu_ps (dst + v * LANES, mask[v], u);
-        }
-      if (act->kind != GF_ACT_IDENTITY && act->kind != GF_ACT_RELU
-          && act->kind != GF_ACT_CLIP)
+        _mm512_mask_storeu_ps (dst + v * LANES, mask[v],
+                               gf_mk_activate (act, _mm512_add_ps (acc[r][v],
+                                                                   bias)));
+      if (!gf_mk_activates (act))
         gf_activation_forward_block (act, n, dst, dst);
     }
 }

@@ -38,6 +38,7 @@
 
 #include "../gf-engine.h"
 #include "../gf-parallel.h"
+#include "gf-conv-depthwise.h"
 #include "gf-conv-direct.h"
 #include "gf-conv-pointwise.h"
 #include "gf-winograd.h"
@@ -1817,6 +1818,25 @@ depthwise_channel_forward (const GfConv2d *conv, const ConvDims *d,
                                  y_p, y_p);
 }
 
+/* Channels [c0, c1) of one image: x and y at channel c0's planes. */
+static void
+depthwise_channels_forward (const GfConv2d *conv, const ConvDims *d,
+                            const gf_real *x, const gf_real *w,
+                            const gf_real *b, size_t c0, size_t c1,
+                            gf_real *y)
+{
+#ifdef GF_CONV_DEPTHWISE_KERNEL
+  if (gf_conv_depthwise3x3_applies (conv))
+    {
+      gf_conv_depthwise3x3_planes (conv, x, w, b, c0, c1, y);
+      return;
+    }
+#endif
+  for (size_t c = c0; c < c1; c++)
+    depthwise_channel_forward (conv, d, x + (c - c0) * d->in_plane, w, b, c,
+                               y + (c - c0) * d->out_plane);
+}
+
 /* Planes [begin, end) of y, plane p being image p / C's channel p % C. */
 static void
 depthwise_forward_planes (void *data, size_t begin, size_t end, size_t chunk)
@@ -1824,10 +1844,15 @@ depthwise_forward_planes (void *data, size_t begin, size_t end, size_t chunk)
   const Depthwise *k = data;
   const size_t channels = k->conv->in_channels;
 
-  for (size_t p = begin; p < end; p++)
-    depthwise_channel_forward (k->conv, k->d, k->x + p * k->d->in_plane,
-                               k->w, k->b, p % channels,
-                               k->y + p * k->d->out_plane);
+  for (size_t p = begin; p < end;)
+    {
+      size_t c = p % channels, run = size_min (end - p, channels - c);
+
+      depthwise_channels_forward (k->conv, k->d, k->x + p * k->d->in_plane,
+                                  k->w, k->b, c, c + run,
+                                  k->y + p * k->d->out_plane);
+      p += run;
+    }
 }
 
 static void
@@ -1981,12 +2006,10 @@ chain_tasks (void *data, size_t begin, size_t end, size_t chunk)
                                   k->x + image * k->expand->in_channels
                                          * k->de.in_plane,
                                   k->we, k->be, c0, c1, s);
-      for (size_t c = c0; c < c1; c++)
-        depthwise_channel_forward (k->depthwise, &k->dd,
-                                   s + (c - c0) * k->de.out_plane,
-                                   k->wd, k->bd, c,
-                                   k->y + (image * channels + c)
-                                          * k->dd.out_plane);
+      depthwise_channels_forward (k->depthwise, &k->dd, s, k->wd, k->bd,
+                                  c0, c1,
+                                  k->y + (image * channels + c0)
+                                         * k->dd.out_plane);
     }
 }
 #endif

@@ -18,6 +18,8 @@
 #include <immintrin.h>
 #include <stddef.h>
 
+#include "gf-activation.h"
+
 #define GF_MK_LANES 16                          /* floats a vector */
 #define GF_MK_VECS 3                            /* vectors a block row */
 #define GF_MK_COLS (GF_MK_VECS * GF_MK_LANES)   /* 48 */
@@ -67,5 +69,33 @@ gf_mk_sum (const float *const a[GF_MK_ROWS], const float *b, size_t ldb,
             acc[r][v] = _mm512_fmadd_ps (av, bv[v], acc[r][v]);
         }
     }
+}
+/* u through @act where it is Relu or Clip (in registers; other kinds
+ * are left to the caller, see gf_mk_activates), in clip_one's and
+ * relu's order: the larger of lo and u (u where it is NaN), then the
+ * smaller of hi and that; max and min return their second operand when
+ * either is NaN or both are equal (±0).  Masked, every lane on: GCC
+ * 12's unmasked forms read an uninitialised register
+ * (-Wmaybe-uninitialized). */
+__attribute__ ((target ("avx512f"), always_inline))
+static inline __m512
+gf_mk_activate (const GfActivation *act, __m512 u)
+{
+  if (act->kind == GF_ACT_RELU)
+    return _mm512_maskz_max_ps (GF_MK_ALL, _mm512_setzero_ps (), u);
+  if (act->kind == GF_ACT_CLIP)
+    return _mm512_maskz_min_ps (GF_MK_ALL,
+                                _mm512_set1_ps ((float) act->beta),
+                                _mm512_maskz_max_ps (GF_MK_ALL,
+                                  _mm512_set1_ps ((float) act->alpha), u));
+  return u;
+}
+
+/* Whether gf_mk_activate applies @act whole. */
+static inline int
+gf_mk_activates (const GfActivation *act)
+{
+  return act->kind == GF_ACT_IDENTITY || act->kind == GF_ACT_RELU
+         || act->kind == GF_ACT_CLIP;
 }
 #endif

@@ -9,7 +9,9 @@
  *    as it lies, forward and backward, and needs no workspace (unless the
  *    caller forces batching, below);
  *  - depthwise (groups == C == M): each channel has its own KH×KW filter,
- *    far too little work for a GEMM, so a direct loop runs tap by tap over
+ *    far too little work for a GEMM.  3×3 planes at stride 1 (padding 1)
+ *    or 2 go, forward and with AVX-512, to gf-conv-depthwise.c's kernels;
+ *    otherwise a direct loop runs tap by tap over
  *    blocks of output rows that stay in cache; for one output row and one
  *    tap (kh, kw) the outputs that read real input (not padding) form one
  *    interval of ow found arithmetically, so the inner loop has no bounds

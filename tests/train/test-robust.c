@@ -21,6 +21,7 @@
 #include "graft-run-files.h"
 #include "graft-safetensors.h"
 #include "train-test-pictures.h"
+#include "graft-test-limits.h"
 
 #define PICTURE_SIDE 40
 #define N_CLASSES 3
@@ -937,11 +938,28 @@ wait_into_step (Watch *w, gint64 step_us)
   spin (w, step_us / 4);
 }
 
+/* How soon a pause or a stop must reach the worker: LATENCY_LIMIT_US.
+ * A pass pauses or stops between two nodes of its graph, so no bound can be below the
+ * longest node; under AddressSanitizer, with the engine at -O0, one
+ * node took 1.3 s of a 3.4 s step while other tests loaded both cores
+ * (an AMD EPYC machine), so there the bound is half a step. */
+static gint64
+latency_limit (gint64 step_us)
+{
+#ifdef GRAFT_TEST_UNDER_ASAN
+  return MAX (LATENCY_LIMIT_US, step_us / 2);
+#else
+  (void) step_us;
+  return LATENCY_LIMIT_US;
+#endif
+}
+
 /* Pauses in the middle of a step: the worker must stop computing within
  * the limit and no step may complete after that. */
 static void
 check_pause (GraftRun *run, Watch *w, gint64 step_us)
 {
+  const gint64 limit = latency_limit (step_us);
   gint64 window = MAX (3 * step_us, 600 * 1000), paused_us, idle;
   guint steps;
 
@@ -949,15 +967,15 @@ check_pause (GraftRun *run, Watch *w, gint64 step_us)
   paused_us = g_get_monotonic_time ();
   graft_run_pause (run);
   g_assert_cmpint (graft_run_get_state (run), ==, GRAFT_RUN_STATE_PAUSED);
-  spin (w, LATENCY_LIMIT_US);
+  spin (w, limit);
   steps = w->steps;
-  spin (w, window - LATENCY_LIMIT_US);
+  spin (w, window - limit);
   idle = MAX (w->busy_us - paused_us, 0);
   g_test_message ("pause: the worker idle %.0f ms after the call (sampled "
                   "every %d ms); last step %.0f ms before it; a step takes "
                   "%.0f ms", idle / 1e3, SAMPLE_MS,
                   (paused_us - w->step_us) / 1e3, step_us / 1e3);
-  g_assert_cmpint (idle, <, LATENCY_LIMIT_US);
+  g_assert_cmpint (idle, <, limit);
   g_assert_cmpuint (w->steps, ==, steps);
 }
 
@@ -995,7 +1013,7 @@ check_stop (GraftRun *run, Watch *w, gint64 step_us)
   g_test_message ("stop: \"finished\" %.1f ms after the call",
                   (w->end_us - stop_us) / 1e3);
   g_assert_cmpint (graft_run_get_state (run), ==, GRAFT_RUN_STATE_STOPPED);
-  g_assert_cmpint (w->end_us - stop_us, <, LATENCY_LIMIT_US);
+  g_assert_cmpint (w->end_us - stop_us, <, latency_limit (step_us));
 }
 
 /* One batch of the whole training set on a full fine-tune makes each

@@ -938,11 +938,11 @@ wait_into_step (Watch *w, gint64 step_us)
   spin (w, step_us / 4);
 }
 
-/* How soon a pause or a stop must reach the worker: LATENCY_LIMIT_US.
- * A pass pauses or stops between two nodes of its graph, so no bound can be below the
- * longest node; under AddressSanitizer, with the engine at -O0, one
- * node took 1.3 s of a 3.4 s step while other tests loaded both cores
- * (an AMD EPYC machine), so there the bound is half a step. */
+/* How soon a pause or a stop must reach the worker: LATENCY_LIMIT_US.  A
+ * pass pauses or stops between two nodes of its graph, so no bound can
+ * be below the longest node; under AddressSanitizer, with the engine at
+ * -O0, one node took 1.3 s of a 3.4 s step while other tests loaded both
+ * cores (an AMD EPYC machine), so there the bound is half a step. */
 static gint64
 latency_limit (gint64 step_us)
 {

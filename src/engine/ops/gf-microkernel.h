@@ -70,6 +70,7 @@ gf_mk_sum (const float *const a[GF_MK_ROWS], const float *b, size_t ldb,
         }
     }
 }
+
 /* u through @act where it is Relu or Clip (in registers; other kinds
  * are left to the caller, see gf_mk_activates), in clip_one's and
  * relu's order: the larger of lo and u (u where it is NaN), then the

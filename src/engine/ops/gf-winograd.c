@@ -108,15 +108,15 @@ typedef struct
   size_t chunk_cap;               /* chunk's bound at this batch or less */
 } WinoShape;
 
-/* With AVX-512 whose gathers are fast (gathers_fast), in float, an
- * input transform gathers its 16 lanes' patches: for each of the 36 patch positions one masked gather takes
- * lane l's element from its own tile, the mask leaving zero where the
- * position lies in the padding or the lane past the chunk.  perf put the
- * scalar copy (load_patch) at 8% of ResNet-18's forward pass.  The output
- * transform scatters its 4×4 blocks the same way, and the weight
- * gradient gathers dy's.  The lanes' offsets and masks depend on the
- * tiles alone, so each block of lanes' are worked out once a chunk
- * (plan_blocks) for every channel. */
+/* With AVX-512 whose gathers are fast (gathers_fast), in float, an input
+ * transform gathers its 16 lanes' patches: for each of the 36 patch
+ * positions one masked gather takes lane l's element from its own tile,
+ * the mask leaving zero where the position lies in the padding or the
+ * lane past the chunk.  perf put the scalar copy (load_patch) at 8% of
+ * ResNet-18's forward pass.  The output transform scatters its 4×4
+ * blocks the same way, and the weight gradient gathers dy's.  The lanes'
+ * offsets and masks depend on the tiles alone, so each block of lanes'
+ * are worked out once a chunk (plan_blocks) for every channel. */
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(GF_REAL_DOUBLE)
 #define WINO_GATHER 1
 #endif

@@ -22,7 +22,6 @@
 #define VECS GF_MK_VECS
 #define TILE GF_MK_COLS     /* columns a tile */
 #define ROWS GF_MK_ROWS     /* output channels summed together */
-#define ALL GF_MK_ALL
 #define BAND_BYTES ((size_t) 256 << 10)
 #define GROUP_ROWS (4 * ROWS)
 
